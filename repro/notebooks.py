@@ -1,0 +1,92 @@
+"""Execute the jupytext notebooks through papermill with a named parameter set.
+
+A notebook ``notebooks/NAME.py`` (jupytext percent format) has one cell tagged ``parameters``; its named
+parameter sets (``quick`` for seconds-long runs used by the README and the tests, ``full`` or ``paper`` for
+publishable figures) live in ``notebooks/params/NAME.yaml``. Executing writes the executed notebook, its
+figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/``. The parameter
+``out_dir`` is injected by the runner and is not part of the parameter files.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import jupytext
+import papermill
+import yaml
+
+from repro import paths, provenance
+
+INJECTED = ("out_dir",)
+
+
+def available() -> list[str]:
+    """Names of all notebooks that have a parameter file."""
+    return sorted(p.stem for p in paths.NOTEBOOK_PARAMS.glob("*.yaml"))
+
+
+def parameter_sets(name: str) -> dict[str, dict]:
+    """All named parameter sets of notebook ``name``."""
+    path = paths.notebook_params(name)
+    if not path.is_file():
+        raise ValueError(f"notebook must be one of {', '.join(available())}, got {name!r} (no {path})")
+    return yaml.safe_load(path.read_text())
+
+
+def load_parameters(name: str, param_set: str) -> dict:
+    """Parameters of one named set, or of a YAML file when ``param_set`` is a path to one."""
+    candidate = Path(param_set)
+    if candidate.suffix in (".yaml", ".yml"):
+        if not candidate.is_file():
+            raise ValueError(f"params file {candidate} does not exist")
+        return yaml.safe_load(candidate.read_text())
+    sets = parameter_sets(name)
+    if param_set not in sets:
+        raise ValueError(f"params must be one of {', '.join(sets)} or a .yaml file, got {param_set!r}")
+    return sets[param_set]
+
+
+def declared_parameters(name: str) -> dict:
+    """The defaults assigned in the notebook's ``parameters`` cell (literal values only)."""
+    notebook = jupytext.read(paths.notebook_source(name))
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"notebook {name} must have exactly one cell tagged 'parameters', found {len(cells)}")
+    declared = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            declared[node.targets[0].id] = ast.literal_eval(node.value)
+    return declared
+
+
+def execute(name: str, param_set: str = "quick", root: Path | None = None, progress: bool = False) -> Path:
+    """Run notebook ``name`` with a parameter set; return its output folder."""
+    parameters = load_parameters(name, param_set)
+    set_name = Path(param_set).stem if Path(param_set).suffix in (".yaml", ".yml") else param_set
+    out_dir = paths.notebook_output_dir(name, set_name, root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    source = out_dir / f"{name}.source.ipynb"
+    jupytext.write(jupytext.read(paths.notebook_source(name)), source)
+    started = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(source),
+            str(paths.executed_notebook(out_dir, name)),
+            parameters={**parameters, "out_dir": str(out_dir)},
+            kernel_name="python3",
+            cwd=str(paths.REPO_ROOT),
+            progress_bar=progress,
+        )
+    finally:
+        source.unlink(missing_ok=True)
+    provenance.write(
+        out_dir,
+        parameters,
+        seed=parameters.get("seed"),
+        notebook=name,
+        parameter_set=set_name,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    return out_dir

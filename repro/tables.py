@@ -1,0 +1,72 @@
+"""The data behind every figure, written as CSV (row tables) or JSON (anything else).
+
+Tests compare numbers in these files, never pixels, so every figure is saved together with its data.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def write_csv(rows: Sequence[Mapping], path: Path) -> Path:
+    """Write a list of flat dicts; the columns are the union of keys, in first-seen order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def read_csv(path: Path) -> list[dict]:
+    """Read a table written by :func:`write_csv`, turning numeric cells back into numbers."""
+    with Path(path).open(newline="") as f:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def write_json(data, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    return path
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def save_figure(fig, out_dir: Path, name: str, data=None) -> Path:
+    """Save ``fig`` as ``name.png`` in ``out_dir`` with its data as ``name.csv`` (rows) or ``name.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"{name}.png"
+    fig.savefig(png, dpi=130, bbox_inches="tight")
+    if data is not None:
+        if isinstance(data, list) and all(isinstance(r, Mapping) for r in data):
+            write_csv(data, out_dir / f"{name}.csv")
+        else:
+            write_json(data, out_dir / f"{name}.json")
+    return png
+
+
+def _parse(cell: str):
+    if cell == "":
+        return None
+    if cell in ("True", "False"):
+        return cell == "True"
+    for convert in (int, float):
+        try:
+            return convert(cell)
+        except ValueError:
+            pass
+    return cell
+
+
+def _jsonable(value):
+    # numpy scalars and arrays reach JSON through their Python equivalents
+    return value.tolist() if hasattr(value, "tolist") else str(value)

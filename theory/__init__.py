@@ -1,0 +1,1 @@
+"""Numerical verification of random subset-sum approximation bounds, with and without re-sampling."""
