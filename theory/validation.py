@@ -38,6 +38,27 @@ def positive(name: str, value) -> float:
     return v
 
 
+def nonnegative(name: str, value) -> float:
+    """A finite number >= 0 (measured errors, input norms: 0 is legitimate there)."""
+    v = _real(name, value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+    return v
+
+
+def targets(z, name: str = "z") -> np.ndarray:
+    """Target values: a finite number or a 1-D array of them."""
+    try:
+        arr = np.asarray(z, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number or an array of shape (m,) of real numbers") from None
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a number or an array of shape (m,), got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+    return arr
+
+
 def probability(name: str, value, *, open_low: bool = False, open_high: bool = False) -> float:
     """A number in [0, 1]; ``open_low``/``open_high`` exclude the end points (delta lives in (0, 1))."""
     v = _real(name, value)
