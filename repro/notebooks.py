@@ -10,12 +10,15 @@ figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/`
 from __future__ import annotations
 
 import ast
+import fnmatch
+import sys
 import time
 from pathlib import Path
 
 import jupytext
 import papermill
 import yaml
+from papermill.exceptions import PapermillExecutionError
 
 from repro import paths, provenance
 
@@ -53,7 +56,9 @@ def declared_parameters(name: str) -> dict:
     notebook = jupytext.read(paths.notebook_source(name))
     cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
-        raise ValueError(f"notebook {name} must have exactly one cell tagged 'parameters', found {len(cells)}")
+        raise ValueError(
+            f"notebook {name} must have exactly one cell tagged 'parameters', found {len(cells)}"
+        )
     declared = {}
     for node in ast.parse(cells[0].source).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -90,3 +95,45 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
         seconds=round(time.perf_counter() - started, 1),
     )
     return out_dir
+
+
+def select(patterns: list[str]) -> list[str]:
+    """Notebook names matching the patterns, in the order given; a pattern matching nothing is an error."""
+    names = available()
+    selected: list[str] = []
+    for pattern in patterns:
+        matches = fnmatch.filter(names, pattern)
+        if not matches:
+            raise ValueError(f"notebook must be one of {', '.join(names)} (or a pattern), got {pattern!r}")
+        selected += [m for m in matches if m not in selected]
+    return selected
+
+
+def run_batch(patterns: list[str], param_set: str) -> int:
+    """Execute the matching notebooks one after another, reporting progress; return an exit status.
+
+    Parameters are checked for every notebook before the first one starts, so a typo fails at once.
+    A failing notebook stops the batch with one line naming the cell and where its traceback was saved.
+    """
+    try:
+        selected = select(patterns)
+        for name in selected:
+            load_parameters(name, param_set)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name in selected:
+        started = time.perf_counter()
+        print(f"running {name} [{param_set}] ...", flush=True)
+        try:
+            out_dir = execute(name, param_set)
+        except PapermillExecutionError as err:
+            print(
+                f"error: notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}",
+                file=sys.stderr,
+            )
+            failed = paths.notebook_output_dir(name, param_set)
+            print(f"the executed notebook with the traceback is in {failed}", file=sys.stderr)
+            return 1
+        print(f"  done in {time.perf_counter() - started:.1f} s -> {out_dir}", flush=True)
+    return 0

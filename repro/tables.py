@@ -40,17 +40,25 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
-def save_figure(fig, out_dir: Path, name: str, data=None) -> Path:
-    """Save ``fig`` as ``name.png`` in ``out_dir`` with its data as ``name.csv`` (rows) or ``name.json``."""
+def write_tables(results: Mapping, out_dir: Path) -> list[Path]:
+    """Write named results: a list of rows as ``NAME.csv``, anything else as ``NAME.json``."""
+    written = []
+    for name, data in results.items():
+        if isinstance(data, list):
+            written.append(write_csv(data, Path(out_dir) / f"{name}.csv"))
+        else:
+            written.append(write_json(data, Path(out_dir) / f"{name}.json"))
+    return written
+
+
+def save_figure(fig, out_dir: Path, name: str, data) -> Path:
+    """Save ``fig`` as ``NAME.png`` in ``out_dir`` with the data it shows as ``NAME.csv`` (a list of rows)
+    or ``NAME.json``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{name}.png"
     fig.savefig(png, dpi=130, bbox_inches="tight")
-    if data is not None:
-        if isinstance(data, list) and all(isinstance(r, Mapping) for r in data):
-            write_csv(data, out_dir / f"{name}.csv")
-        else:
-            write_json(data, out_dir / f"{name}.json")
+    write_tables({name: data}, out_dir)
     return png
 
 

@@ -1,0 +1,129 @@
+"""Command line of the theory module: ``python -m theory COMMAND ...``.
+
+    python -m theory worst-case 0.31 -0.72 0.05 0.9            # exact E*(X), model A
+    python -m theory worst-case 0.31 -0.72 0.05 0.9 --draws 2  # model B: 2 slots with 2 draws each
+    python -m theory worst-case 0.31 -0.72 0.05 0.9 --eps 1e-3 # decide E* <= eps (fast)
+    python -m theory estimate --n 8 12 16 --eps 1e-2 1e-3 --trials 2000 --seed 0
+    python -m theory experiment subset_sums --params quick     # tables only, no notebook
+    python -m theory figures --params quick                    # every theory notebook through papermill
+
+Invalid input prints one line ``error: ...`` naming the parameter and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from repro import notebooks, paths, provenance, tables
+from theory import experiments, montecarlo, subset_sum, validation
+from theory.distributions import DISTRIBUTIONS
+
+NOTEBOOK_PREFIX = "theory_"
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m theory",
+        description="Numerical checks of random subset-sum approximation, with and without re-sampling.",
+        epilog=__doc__.split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("worst-case", help="E*(X) = sup_{|z|<=t} min_S |z - sum_S X| for given samples")
+    p.add_argument("samples", nargs="+", type=float, help="the sample values X_1 .. X_n")
+    p.add_argument(
+        "--t", type=float, default=1.0, help="half-width of the target interval [-t, t] (default 1)"
+    )
+    p.add_argument("--eps", type=float, help="only decide E* <= eps (exact decision, much faster)")
+    p.add_argument("--draws", type=int, default=1, help="R: read the samples as n slots of R draws (model B)")
+    p.add_argument("--brute", action="store_true", help="enumerate every subset sum (reference, small n)")
+    p.set_defaults(run=_worst_case)
+
+    p = sub.add_parser("estimate", help="Monte Carlo estimate of p(n, eps) = P(E* <= eps) on a grid")
+    p.add_argument("--n", type=int, nargs="+", required=True, help="numbers of samples")
+    p.add_argument("--eps", type=float, nargs="+", required=True, help="tolerances")
+    p.add_argument("--trials", type=int, default=2000)
+    p.add_argument("--distribution", default="uniform", help=f"one of {', '.join(DISTRIBUTIONS)}")
+    p.add_argument("--draws", type=int, default=1, help="R draws per slot (1 = model A, > 1 = model B)")
+    p.add_argument("--t", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the table to this CSV file")
+    p.set_defaults(run=_estimate)
+
+    p = sub.add_parser("experiment", help="run one experiment with a parameter set and write its tables")
+    p.add_argument("name", help=f"one of {', '.join(experiments.EXPERIMENTS)}")
+    p.add_argument("--params", default="quick", help="parameter set (quick, full) or a .yaml file")
+    p.set_defaults(run=_experiment)
+
+    p = sub.add_parser("figures", help="regenerate the theory figures (executes the notebooks)")
+    p.add_argument("names", nargs="*", help="experiments to include (default: all)")
+    p.add_argument("--params", default="quick", help="parameter set (quick, full) or a .yaml file")
+    p.set_defaults(run=_figures)
+    return parser
+
+
+def _worst_case(args) -> int:
+    values = np.asarray(args.samples)
+    draws = validation.integer_at_least("draws", args.draws, 1)
+    if values.size % draws:
+        raise ValueError(f"samples must hold n * R values for --draws {draws}, got {values.size}")
+    x = values if draws == 1 else values.reshape(-1, draws)
+    if args.brute:
+        if args.eps is not None:
+            raise ValueError("eps cannot be combined with --brute (brute force computes the exact value)")
+        value = subset_sum.worst_case_error_brute(x, args.t)
+    else:
+        value = subset_sum.worst_case_error(x, args.t, args.eps)
+    print(f"E* = {value:.12g}")
+    if args.eps is not None:
+        print(f"E* <= eps ({args.eps:g}): {'yes' if value <= args.eps else 'no'}")
+    return 0
+
+
+def _estimate(args) -> int:
+    rows = montecarlo.estimate_success(
+        n_values=args.n,
+        eps_values=args.eps,
+        trials=args.trials,
+        distribution=args.distribution,
+        R=args.draws,
+        t=args.t,
+        seed=args.seed,
+    )
+    print(f"{'n':>4} {'eps':>10} {'p':>7}  95% interval      (trials={args.trials}, seed={args.seed})")
+    for r in rows:
+        print(f"{r['n']:>4} {r['eps']:>10.3g} {r['p']:>7.4f}  [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
+    if args.out:
+        tables.write_csv(rows, paths.Path(args.out))
+    return 0
+
+
+def _experiment(args) -> int:
+    validation.choice("experiment", args.name, experiments.EXPERIMENTS)
+    parameters = notebooks.load_parameters(NOTEBOOK_PREFIX + args.name, args.params)
+    out_dir = paths.experiment_output_dir(args.name, paths.Path(args.params).stem)
+    results = experiments.EXPERIMENTS[args.name](**parameters)
+    tables.write_tables(results, out_dir)
+    provenance.write(out_dir, parameters, seed=parameters.get("seed"), experiment=args.name)
+    print(f"wrote {', '.join(results)} to {out_dir}")
+    return 0
+
+
+def _figures(args) -> int:
+    names = args.names or list(experiments.EXPERIMENTS)
+    for name in names:
+        validation.choice("experiment", name, experiments.EXPERIMENTS)
+    return notebooks.run_batch([NOTEBOOK_PREFIX + n for n in names], args.params)

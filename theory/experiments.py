@@ -1,0 +1,276 @@
+"""The computations behind each theory notebook, one function per notebook.
+
+Each function takes the notebook's parameters (the keys of ``notebooks/params/theory_NAME.yaml``) and
+returns named tables: lists of flat dicts (written as CSV) or dicts (written as JSON). The notebooks call
+these functions and plot; ``python -m theory experiment NAME`` calls them and only writes the tables, so the
+numbers of a figure never depend on notebook code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from theory import bounds, distributions, lueker_fit, montecarlo, network, resampling, subset_sum, symbolic
+
+FIT_DISTRIBUTION = "uniform"
+
+
+def subset_sums(
+    seed: int,
+    trials: int,
+    t: float,
+    delta: float,
+    distributions: list[str],
+    n_values: list[int],
+    oracle_n_values: list[int],
+    eps_values: list[float],
+    R_values: list[int],
+    workers: int = 1,
+) -> dict:
+    """Models A and B: ``p(n, eps)``, ``n_delta(eps)`` with the counting bound, the fitted Lueker constant.
+
+    Model A ("none", R = 1) runs for every distribution over ``n_values``; model B ("oracle") runs for
+    U[-1, 1] at each ``R > 1`` of ``R_values`` over ``oracle_n_values`` (it needs fewer samples).
+    The Lueker/Pensia constants and the affine law are fitted on model A with U[-1, 1] samples.
+    """
+    common = dict(t=t, trials=trials, seed=seed, workers=workers, progress=True)
+    records = []
+    for name in distributions:
+        records += montecarlo.success_probabilities(name, n_values, eps_values, model="none", **common)
+    for R in R_values:
+        if R > 1:
+            records += montecarlo.success_probabilities(
+                FIT_DISTRIBUTION, oracle_n_values, eps_values, model="oracle", R=R, **common
+            )
+    required = montecarlo.required_n(records, delta)
+    for row in required:
+        row["counting_bound"] = float(bounds.counting_lower_bound(row["t"], row["eps"], row["R"]))
+    fitted = lueker_fit.fit(
+        [r for r in records if r["distribution"] == FIT_DISTRIBUTION and r["model"] == "none"], [delta]
+    )
+    return {
+        "success_probability": records,
+        "required_n": required,
+        "lueker_fit": dataclasses.asdict(fitted),
+    }
+
+
+def resampling_models(
+    seed: int,
+    trials: int,
+    alpha_values: list[float],
+    lemma_eps_values: list[float],
+    m_values: list[int],
+    n: int,
+    R: int,
+    r_values: list[float],
+    targets: int,
+    t: float,
+) -> dict:
+    """The single-draw lemma (exact vs Monte Carlo vs bound) and the per-target errors of models A, B, C.
+
+    Lemma: for each ``(alpha, eps)``, ``trials`` rows of ``max(m_values)`` U[-1, 1] draws; the failure
+    ``min_{i<=m} |alpha - X_i| > eps`` is read off the first ``m`` draws of each row.
+    Models: per trial one ``(n, R)`` array of U[-1, 1] draws shared by the three models (A uses column 0,
+    B any one draw per slot, C re-draws from the columns in order), ``targets`` targets uniform on
+    ``[-t, t]``; model C at each ``r`` of ``r_values``, with its per-round errors.
+    """
+    rng = np.random.default_rng(seed)
+    lemma = []
+    m_max = max(m_values)
+    for alpha in alpha_values:
+        for eps in lemma_eps_values:
+            draws = distributions.sample("uniform", (trials, m_max), rng)
+            for m in m_values:
+                failures = int(np.sum(~np.any(np.abs(alpha - draws[:, :m]) <= eps, axis=1)))
+                low, high = bounds.wilson_interval(failures, trials)
+                lemma.append(
+                    {
+                        "alpha": alpha,
+                        "eps": eps,
+                        "m": m,
+                        "trials": trials,
+                        "failure_mc": failures / trials,
+                        "ci_low": float(low),
+                        "ci_high": float(high),
+                        "failure_exact": float(bounds.single_draw_failure_exact(alpha, eps, m)),
+                        "failure_bound": float(bounds.single_draw_failure_bound(eps, m)),
+                        "seed": seed,
+                    }
+                )
+    errors, rounds = [], []
+    for trial in range(trials):
+        draws = distributions.sample("uniform", (n, R), rng)
+        z = rng.uniform(-t, t, targets)
+        per_model = {
+            ("none", None): subset_sum.best_subset(draws[:, 0], z)[0],
+            ("oracle", None): subset_sum.best_choice(draws, z)[0],
+        }
+        for r in r_values:
+            path = resampling.iterand_process(draws, z, r=r, rng=rng)
+            per_model[("iterand", r)] = path[:, -1]
+            for k in range(R):
+                rounds.append(
+                    {"trial": trial, "r": r, "round": k, "mean_log10_error": _mean_log10(path[:, k])}
+                )
+        for (model, r), values in per_model.items():
+            errors += [
+                {"trial": trial, "target": j, "z": float(z[j]), "model": model, "r": r, "error": float(e)}
+                for j, e in enumerate(values)
+            ]
+    return {"single_draw": lemma, "per_target_errors": errors, "iterand_rounds": rounds}
+
+
+def network_error(seed: int, dims: list[int], widths_by_R: dict, trials: int, inputs: int) -> dict:
+    """Error of the pruned random network vs width, with (R > 1) and without (R = 1) re-sampling."""
+    records = []
+    for R, widths in sorted(widths_by_R.items()):
+        records += network.error_vs_width(dims, widths, [int(R)], trials=trials, seed=seed, inputs=inputs)
+    for row in records:
+        row["dims"] = "-".join(map(str, row["dims"]))
+        row["per_weight_errors"] = " ".join(f"{e:.6g}" for e in row["per_weight_errors"])
+    return {"error_vs_width": records}
+
+
+def symbolic_checks(
+    t: float,
+    eps: float,
+    delta: float,
+    alpha: float,
+    m: int,
+    R: int,
+    C: float,
+    d: int,
+    l: int,  # noqa: E741 (the paper's name for the depth)
+    R_values: list[int],
+) -> dict:
+    """The bounds as sympy expressions (LaTeX), each evaluated next to its numpy twin at one point, and the
+    network width without / with re-sampling as ``R`` grows, with the symbolic limit of their ratio.
+
+    The network statements take equal widths ``d`` and depth ``l`` (``dims = [d] * (l + 1)``).
+    """
+    dims = [d] * (l + 1)
+    # the Lueker bound is shown at the n where it reaches 1 - delta, so its value is informative
+    n_lueker = float(bounds.lueker_required_n(eps, delta, C))
+    point = dict(t=t, eps=eps, delta=delta, alpha=alpha, m=m, R=R, C=C, d=d, l=l, n=n_lueker)
+    statements = [
+        (
+            "counting lower bound",
+            "n \\geq",
+            symbolic.counting_lower_bound(),
+            bounds.counting_lower_bound(t, eps, R),
+        ),
+        (
+            "Lueker success bound",
+            "p \\geq",
+            symbolic.lueker_success_bound(),
+            bounds.lueker_success_bound(n_lueker, eps, C),
+        ),
+        ("Lueker required n", "n =", symbolic.lueker_required_n(), bounds.lueker_required_n(eps, delta, C)),
+        ("Pensia required n", "n =", symbolic.pensia_required_n(), bounds.pensia_required_n(eps, delta, C)),
+        (
+            "single-draw failure (exact)",
+            "P =",
+            symbolic.single_draw_failure_exact(),
+            bounds.single_draw_failure_exact(alpha, eps, m),
+        ),
+        (
+            "single-draw failure (bound)",
+            "P \\leq",
+            symbolic.single_draw_failure_bound(),
+            bounds.single_draw_failure_bound(eps, m),
+        ),
+        (
+            "draws for one slot",
+            "m \\geq",
+            symbolic.single_draw_required_draws(),
+            bounds.single_draw_required_draws(eps, delta),
+        ),
+        (
+            "slots with R draws",
+            "n \\geq",
+            symbolic.single_draw_required_slots(),
+            bounds.single_draw_required_slots(eps, delta, R),
+        ),
+        (
+            "per-weight tolerance",
+            "\\epsilon' =",
+            symbolic.per_weight_tolerance(),
+            network.required_per_weight_tolerance(eps, dims),
+        ),
+        (
+            "per-instance confidence",
+            "\\delta' =",
+            symbolic.per_weight_confidence(),
+            bounds.per_weight_confidence(delta, dims),
+        ),
+        (
+            "network width, no re-sampling",
+            "n \\geq",
+            symbolic.network_width_without_resampling(expanded=False),
+            bounds.network_width_without_resampling(eps, delta, dims, C),
+        ),
+        (
+            "network width, R draws",
+            "n \\geq",
+            symbolic.network_width_with_resampling(expanded=False),
+            bounds.network_width_with_resampling(eps, delta, dims, R, C),
+        ),
+    ]
+    rows = []
+    for name, lhs, expr, numeric in statements:
+        expanded = symbolic.expand_tolerances(expr)
+        used = {k: v for k, v in point.items() if symbolic.SYMBOLS[k] in expanded.free_symbols}
+        value = symbolic.evaluate(expanded, **used)
+        rows.append(
+            {
+                "statement": name,
+                "latex": symbolic.latex(expr, lhs),
+                "sympy": value,
+                "numpy": float(numeric),
+                "relative_difference": abs(value - float(numeric)) / max(abs(float(numeric)), 1e-300),
+            }
+        )
+    ratio = symbolic.expand_tolerances(symbolic.width_ratio())
+    widths = []
+    for r in R_values:
+        without = float(bounds.network_width_without_resampling(eps, delta, dims, C))
+        with_ = float(bounds.network_width_with_resampling(eps, delta, dims, r, C))
+        widths.append(
+            {
+                "R": r,
+                "width_without": without,
+                "width_with": with_,
+                "ratio_numpy": without / with_,
+                "ratio_sympy": symbolic.evaluate(ratio, eps=eps, delta=delta, d=d, l=l, R=r, C=C),
+            }
+        )
+    limit = symbolic.width_ratio_limit()
+    return {
+        "statements": rows,
+        "width_vs_R": widths,
+        "width_ratio": {
+            "ratio_latex": symbolic.latex(symbolic.width_ratio(), "\\frac{n_{\\text{none}}}{n_R}"),
+            "limit_latex": symbolic.latex(limit, "\\lim_{R \\to \\infty} \\frac{n_{\\text{none}}}{n_R}"),
+            "limit_value": symbolic.evaluate(
+                symbolic.expand_tolerances(limit), eps=eps, delta=delta, d=d, l=l, C=C
+            ),
+            "point": point,
+        },
+    }
+
+
+def _mean_log10(values: np.ndarray) -> float:
+    # zero errors (exact hits) would give -inf; they are floored at the float64 resolution of the sums
+    return float(np.mean(np.log10(np.maximum(values, math.ulp(1.0)))))
+
+
+EXPERIMENTS = {
+    "subset_sums": subset_sums,
+    "resampling": resampling_models,
+    "network": network_error,
+    "symbolic": symbolic_checks,
+}
