@@ -81,7 +81,9 @@ for ax, (dist, R) in zip(axes[0], panels):
         shown += rows
         ns = [r["n"] for r in rows]
         ax.plot(ns, [r["p"] for r in rows], "o-", ms=3, color=colour, label=f"ε = {eps:g}")
-        ax.fill_between(ns, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=colour, alpha=0.2)
+        ax.fill_between(
+            ns, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=colour, alpha=0.2
+        )
         ax.axvline(bounds.counting_lower_bound(t, eps, R), color=colour, ls="--", lw=0.8)
     ax.set_title(f"{dist}, " + ("model A (none)" if R == 1 else f"model B (oracle), R = {R}"))
     ax.set_xlabel("n (slots)")
@@ -112,10 +114,19 @@ for dist in distributions:
     ax.errorbar(x, [r["n_delta"] for r in rows], yerr=[low, high], fmt="o", capsize=3, label=f"{dist}: n_δ")
 grid = np.linspace(math.log(1 / max(eps_values)), math.log(1 / min(eps_values)), 50)
 ax.plot(grid, bounds.counting_lower_bound(t, np.exp(-grid)), "k--", label="counting bound log2(t/ε)")
-ax.plot(grid, affine["slope"] * grid + affine["intercept"], "C0-", lw=1,
-        label=f"affine fit (uniform): slope {affine['slope']:.2f}")
-ax.plot(grid, bounds.pensia_required_n(np.exp(-grid), delta, pensia["C"]), "C0:",
-        label=f"Pensia line, C = {pensia['C']:.2f}")
+ax.plot(
+    grid,
+    affine["slope"] * grid + affine["intercept"],
+    "C0-",
+    lw=1,
+    label=f"affine fit (uniform): slope {affine['slope']:.2f}",
+)
+ax.plot(
+    grid,
+    bounds.pensia_required_n(np.exp(-grid), delta, pensia["C"]),
+    "C0:",
+    label=f"Pensia line, C = {pensia['C']:.2f}",
+)
 ax.set_xlabel("log(1/ε)")
 ax.set_ylabel(f"n_δ (δ = {delta:g})")
 ax.legend(fontsize=8)
@@ -130,10 +141,14 @@ tables.save_figure(fig, out_dir, "required_n_vs_log_inverse_eps", shown)
 # %%
 for name in ("lueker", "pensia"):
     c = fit[name]
-    print(f"{name:7s} C = {c['C']:.3f}  [{c['C_low']:.3f}, {c['C_high']:.3f}]   per eps: "
-          + ", ".join(f"{e:g}: {v:.2f}" for e, v in c["per_eps"]))
-print(f"affine law: n_delta = {affine['slope']:.3f} log(1/eps) + {affine['intercept']:.2f}"
-      f"   (counting slope {affine['counting_slope']:.3f})")
+    print(
+        f"{name:7s} C = {c['C']:.3f}  [{c['C_low']:.3f}, {c['C_high']:.3f}]   per eps: "
+        + ", ".join(f"{e:g}: {v:.2f}" for e, v in c["per_eps"])
+    )
+print(
+    f"affine law: n_delta = {affine['slope']:.3f} log(1/eps) + {affine['intercept']:.2f}"
+    f"   (counting slope {affine['counting_slope']:.3f})"
+)
 
 # %% [markdown]
 # ## Required size against the number of draws per slot
@@ -149,7 +164,9 @@ for colour, eps in zip(plt.cm.viridis(np.linspace(0, 0.9, len(eps_values))), eps
     rows = [r for r in required if r["distribution"] == experiments.FIT_DISTRIBUTION and r["eps"] == eps]
     rows = sorted((r for r in rows if r["n_delta"] is not None), key=lambda r: r["R"])
     shown += rows
-    ax.plot([r["R"] for r in rows], [r["n_delta"] for r in rows], "o-", color=colour, label=f"n_δ, ε = {eps:g}")
+    ax.plot(
+        [r["R"] for r in rows], [r["n_delta"] for r in rows], "o-", color=colour, label=f"n_δ, ε = {eps:g}"
+    )
     ax.plot(Rs, bounds.counting_lower_bound(t, eps, Rs), "--", color=colour, lw=0.8)
 ax.set_xlabel("R (draws per slot)")
 ax.set_ylabel(f"n_δ (δ = {delta:g}); dashed: counting bound")
