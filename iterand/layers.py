@@ -29,6 +29,7 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 from torch.utils.hooks import RemovableHandle
 
 from iterand import masks
@@ -313,7 +314,9 @@ class LayerFactory:
     ``spec`` None: the dense SGD baseline, ``nn.Conv2d`` / ``nn.Linear`` without bias, trainable weights
     drawn from the project's KU formula (``iterand.init``, not PyTorch's default), affine BatchNorm.
     ``spec`` given: ``SubnetConv2d`` / ``SubnetLinear``, NON-affine BatchNorm (running stats on).
-    Every draw comes from ``generator`` (the global RNG when None), in layer construction order.
+    Every draw comes from ``generator`` (the global RNG when None), in layer construction order; dense
+    layers skip PyTorch's default init (``skip_init``), so building a model never moves the global RNG
+    (which would shift the data order between dense and subnetwork runs).
     """
 
     def __init__(self, spec: SubnetSpec | None, generator: torch.Generator | None = None) -> None:
@@ -331,7 +334,7 @@ class LayerFactory:
         padding: int | tuple[int, int] = 0,
     ) -> nn.Module:
         if self.spec is None:
-            layer = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False)
+            layer = skip_init(nn.Conv2d, in_channels, out_channels, kernel_size, stride, padding, bias=False)
             fill_weights_(layer.weight, "kaiming_uniform", 1.0, self.generator)
             return layer
         return SubnetConv2d(
@@ -340,7 +343,7 @@ class LayerFactory:
 
     def linear(self, in_features: int, out_features: int) -> nn.Module:
         if self.spec is None:
-            layer = nn.Linear(in_features, out_features, bias=False)
+            layer = skip_init(nn.Linear, in_features, out_features, bias=False)
             fill_weights_(layer.weight, "kaiming_uniform", 1.0, self.generator)
             return layer
         return SubnetLinear(in_features, out_features, spec=self.spec, generator=self.generator)

@@ -253,3 +253,13 @@ def test_compiled_forward_and_backward_match_eager(scope):
     for (_, a), (_, b) in zip(named_subnet_layers(eager), named_subnet_layers(compiled_model), strict=True):
         assert torch.allclose(a.scores.grad, b.scores.grad, atol=1e-6)
         assert b.weight.grad is None
+
+
+def test_building_a_dense_model_leaves_the_global_rng_alone():
+    from iterand import models
+
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    models.build("conv2", width=0.25, dense=True, seed=3)
+    models.build("conv2", width=0.25, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), before)
