@@ -27,7 +27,11 @@
 # %% tags=["parameters"]
 seed = 0
 dims = [4, 8, 4]
-widths_by_R = {1: [8, 12, 16, 20, 24, 28, 32], 2: [8, 12, 16, 20], 4: [6, 8, 10, 12, 14]}
+sweeps = [
+    {"R": 1, "widths": [8, 12, 16, 20, 24, 28, 32]},
+    {"R": 2, "widths": [8, 12, 16, 20]},
+    {"R": 4, "widths": [6, 8, 10, 12, 14]},
+]
 trials = 3
 inputs = 256
 out_dir = "runs/notebooks/theory_network/manual"
@@ -42,9 +46,7 @@ from repro import tables
 from theory import experiments
 
 out_dir = Path(out_dir)
-results = experiments.network_error(
-    seed=seed, dims=dims, widths_by_R=widths_by_R, trials=trials, inputs=inputs
-)
+results = experiments.network_error(seed=seed, dims=dims, sweeps=sweeps, trials=trials, inputs=inputs)
 tables.write_tables(results, out_dir)
 records = results["error_vs_width"]
 violations = [r for r in records if r["max_error"] > r["bound_per_weight"] or r["max_error"] > r["bound"]]
@@ -59,14 +61,14 @@ print(f"{len(records)} pruned networks, {len(violations)} with a measured error 
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
-for colour, R in zip(("C0", "C1", "C2", "C3"), sorted(widths_by_R, key=int)):
-    rows = [r for r in records if r["R"] == int(R)]
+for colour, R in zip(("C0", "C1", "C2", "C3"), [sweep["R"] for sweep in sweeps]):
+    rows = [r for r in records if r["R"] == R]
     ns = sorted({r["n"] for r in rows})
 
     def stat(key, fn, rows=rows, ns=ns):
         return [fn([r[key] for r in rows if r["n"] == n]) for n in ns]
 
-    label = "no re-sampling (R = 1)" if int(R) == 1 else f"R = {R} draws (oracle)"
+    label = "no re-sampling (R = 1)" if R == 1 else f"R = {R} draws (oracle)"
     ax.plot(ns, stat("max_error", np.median), "o-", color=colour, label=f"measured, {label}")
     ax.fill_between(ns, stat("max_error", np.min), stat("max_error", np.max), color=colour, alpha=0.2)
     ax.plot(ns, stat("bound_per_weight", np.median), "--", color=colour)
@@ -87,11 +89,11 @@ tables.save_figure(fig, out_dir, "network_error_vs_width", records)
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
 shown = []
-for colour, R in zip(("C0", "C1", "C2", "C3"), sorted(widths_by_R, key=int)):
-    rows = [r for r in records if r["R"] == int(R)]
+for colour, R in zip(("C0", "C1", "C2", "C3"), [sweep["R"] for sweep in sweeps]):
+    rows = [r for r in records if r["R"] == R]
     ns = sorted({r["n"] for r in rows})
     kept = [np.mean([r["kept_weights"] / r["total_weights"] for r in rows if r["n"] == n]) for n in ns]
-    shown += [{"R": int(R), "n": n, "kept_fraction": float(k)} for n, k in zip(ns, kept)]
+    shown += [{"R": R, "n": n, "kept_fraction": float(k)} for n, k in zip(ns, kept)]
     ax.plot(ns, kept, "o-", color=colour, label=f"R = {R}")
 ax.set_xlabel("n (units per input coordinate)")
 ax.set_ylabel("kept fraction of weights")

@@ -17,7 +17,10 @@ def _split(requirement: str) -> tuple[str, str]:
 
 def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
+    wanted = [
+        *project["dependencies"],
+        *(d for extra in project["optional-dependencies"].values() for d in extra),
+    ]
     expected = {CONDA_NAMES.get(n, n): b for n, b in map(_split, wanted)}
 
     env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=float, nargs="+", required=True, help="tolerances")
     p.add_argument("--trials", type=int, default=2000)
     p.add_argument("--distribution", default="uniform", help=f"one of {', '.join(DISTRIBUTIONS)}")
-    p.add_argument("--draws", type=int, default=1, help="R draws per slot (1 = model A, > 1 = model B)")
+    p.add_argument("--draws", type=int, default=1, help="R draws per slot (1: model A, more: model B)")
     p.add_argument("--t", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the table to this CSV file")
@@ -94,27 +95,29 @@ def _worst_case(args) -> int:
 
 
 def _estimate(args) -> int:
-    rows = montecarlo.estimate_success(
-        n_values=args.n,
-        eps_values=args.eps,
-        trials=args.trials,
-        distribution=args.distribution,
-        R=args.draws,
+    R = validation.integer_at_least("draws", args.draws, 1)
+    rows = montecarlo.success_probabilities(
+        args.distribution,
+        args.n,
+        args.eps,
+        model="none" if R == 1 else "oracle",
+        R=R,
         t=args.t,
+        trials=args.trials,
         seed=args.seed,
     )
     print(f"{'n':>4} {'eps':>10} {'p':>7}  95% interval      (trials={args.trials}, seed={args.seed})")
     for r in rows:
         print(f"{r['n']:>4} {r['eps']:>10.3g} {r['p']:>7.4f}  [{r['ci_low']:.4f}, {r['ci_high']:.4f}]")
     if args.out:
-        tables.write_csv(rows, paths.Path(args.out))
+        tables.write_csv(rows, Path(args.out))
     return 0
 
 
 def _experiment(args) -> int:
     validation.choice("experiment", args.name, experiments.EXPERIMENTS)
     parameters = notebooks.load_parameters(NOTEBOOK_PREFIX + args.name, args.params)
-    out_dir = paths.experiment_output_dir(args.name, paths.Path(args.params).stem)
+    out_dir = paths.experiment_output_dir(args.name, Path(args.params).stem)
     results = experiments.EXPERIMENTS[args.name](**parameters)
     tables.write_tables(results, out_dir)
     provenance.write(out_dir, parameters, seed=parameters.get("seed"), experiment=args.name)

@@ -124,11 +124,17 @@ def resampling_models(
     return {"single_draw": lemma, "per_target_errors": errors, "iterand_rounds": rounds}
 
 
-def network_error(seed: int, dims: list[int], widths_by_R: dict, trials: int, inputs: int) -> dict:
-    """Error of the pruned random network vs width, with (R > 1) and without (R = 1) re-sampling."""
+def network_error(seed: int, dims: list[int], sweeps: list[dict], trials: int, inputs: int) -> dict:
+    """Error of the pruned random network vs width, with (R > 1) and without (R = 1) re-sampling.
+
+    ``sweeps``: one ``{"R": R, "widths": [...]}`` per number of draws, since the widths that are affordable
+    shrink as R grows (:func:`theory.network.max_width`); the draws are shared across sweeps.
+    """
     records = []
-    for R, widths in sorted(widths_by_R.items()):
-        records += network.error_vs_width(dims, widths, [int(R)], trials=trials, seed=seed, inputs=inputs)
+    for sweep in sweeps:
+        records += network.error_vs_width(
+            dims, sweep["widths"], [sweep["R"]], trials=trials, seed=seed, inputs=inputs
+        )
     for row in records:
         row["dims"] = "-".join(map(str, row["dims"]))
         row["per_weight_errors"] = " ".join(f"{e:.6g}" for e in row["per_weight_errors"])
