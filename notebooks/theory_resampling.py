@@ -32,7 +32,8 @@
 
 # %% tags=["parameters"]
 seed = 0
-trials = 30
+lemma_trials = 200
+model_trials = 30
 alpha_values = [0.0, 0.95]
 lemma_eps_values = [0.05, 0.2]
 m_values = [1, 2, 5, 10, 20, 50, 100]
@@ -55,7 +56,8 @@ from theory import experiments
 out_dir = Path(out_dir)
 results = experiments.resampling_models(
     seed=seed,
-    trials=trials,
+    lemma_trials=lemma_trials,
+    model_trials=model_trials,
     alpha_values=alpha_values,
     lemma_eps_values=lemma_eps_values,
     m_values=m_values,

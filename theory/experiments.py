@@ -60,7 +60,8 @@ def subset_sums(
 
 def resampling_models(
     seed: int,
-    trials: int,
+    lemma_trials: int,
+    model_trials: int,
     alpha_values: list[float],
     lemma_eps_values: list[float],
     m_values: list[int],
@@ -72,28 +73,29 @@ def resampling_models(
 ) -> dict:
     """The single-draw lemma (exact vs Monte Carlo vs bound) and the per-target errors of models A, B, C.
 
-    Lemma: for each ``(alpha, eps)``, ``trials`` rows of ``max(m_values)`` U[-1, 1] draws; the failure
+    Lemma: for each ``(alpha, eps)``, ``lemma_trials`` rows of ``max(m_values)`` U[-1, 1] draws; the failure
     ``min_{i<=m} |alpha - X_i| > eps`` is read off the first ``m`` draws of each row.
-    Models: per trial one ``(n, R)`` array of U[-1, 1] draws shared by the three models (A uses column 0,
-    B any one draw per slot, C re-draws from the columns in order), ``targets`` targets uniform on
-    ``[-t, t]``; model C at each ``r`` of ``r_values``, with its per-round errors.
+    Models: per trial (``model_trials`` of them) one ``(n, R)`` array of U[-1, 1] draws shared by the
+    three models (A uses column 0, B any one draw per slot, C re-draws from the columns in order),
+    ``targets`` targets uniform on ``[-t, t]``; model C at each ``r`` of ``r_values``, with its per-round
+    errors.
     """
     rng = np.random.default_rng(seed)
     lemma = []
     m_max = max(m_values)
     for alpha in alpha_values:
         for eps in lemma_eps_values:
-            draws = distributions.sample("uniform", (trials, m_max), rng)
+            draws = distributions.sample("uniform", (lemma_trials, m_max), rng)
             for m in m_values:
                 failures = int(np.sum(~np.any(np.abs(alpha - draws[:, :m]) <= eps, axis=1)))
-                low, high = bounds.wilson_interval(failures, trials)
+                low, high = bounds.wilson_interval(failures, lemma_trials)
                 lemma.append(
                     {
                         "alpha": alpha,
                         "eps": eps,
                         "m": m,
-                        "trials": trials,
-                        "failure_mc": failures / trials,
+                        "trials": lemma_trials,
+                        "failure_mc": failures / lemma_trials,
                         "ci_low": float(low),
                         "ci_high": float(high),
                         "failure_exact": float(bounds.single_draw_failure_exact(alpha, eps, m)),
@@ -102,7 +104,7 @@ def resampling_models(
                     }
                 )
     errors, rounds = [], []
-    for trial in range(trials):
+    for trial in range(model_trials):
         draws = distributions.sample("uniform", (n, R), rng)
         z = rng.uniform(-t, t, targets)
         per_model = {
