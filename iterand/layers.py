@@ -34,6 +34,7 @@ from torch.utils.hooks import RemovableHandle
 
 from iterand import masks
 from iterand.init import canonical_init, fan_in, fill_weights_
+from iterand.validation import choice, fraction
 
 EFFECTIVE_WEIGHTS = ("masked", "biprop")
 SCOPES = ("layer", "global")
@@ -54,11 +55,6 @@ __all__ = [
     "named_subnet_layers",
     "update_global_thresholds",
 ]
-
-
-def _choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{field} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +81,10 @@ class SubnetSpec:
     scope: str = "layer"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pruned_fraction", masks.check_pruned_fraction(self.pruned_fraction))
-        _choice("ranking", self.ranking, masks.RANKINGS)
+        object.__setattr__(
+            self, "pruned_fraction", fraction("pruned_fraction", self.pruned_fraction, high_open=True)
+        )
+        choice("ranking", self.ranking, masks.RANKINGS)
         object.__setattr__(self, "weight_init", canonical_init(self.weight_init))
         scale = self.weight_scale
         if (
@@ -97,8 +95,8 @@ class SubnetSpec:
         ):
             raise ValueError(f"weight_scale must be a finite number > 0, got {scale!r}")
         object.__setattr__(self, "weight_scale", float(scale))
-        _choice("effective_weight", self.effective_weight, EFFECTIVE_WEIGHTS)
-        _choice("scope", self.scope, SCOPES)
+        choice("effective_weight", self.effective_weight, EFFECTIVE_WEIGHTS)
+        choice("scope", self.scope, SCOPES)
         if self.effective_weight == "biprop" and self.ranking != "abs_score":
             raise ValueError(
                 f"ranking must be 'abs_score' when effective_weight is 'biprop' (biprop keeps the top-k by "

@@ -26,10 +26,11 @@ CUDA's ``kthvalue`` runs one thread block per slice, slow for one multi-million-
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
+
+from iterand.validation import fraction
 
 RANKINGS = ("score", "abs_score")
 
@@ -49,17 +50,8 @@ def pruned_count(numel: int, pruned_fraction: float) -> int:
     """Number of weights a layer of ``numel`` weights prunes: ``round(p * (numel - 1))`` (half to even)."""
     if isinstance(numel, bool) or not isinstance(numel, int) or numel < 1:
         raise ValueError(f"numel must be an integer >= 1, got {numel!r}")
-    check_pruned_fraction(pruned_fraction)
+    fraction("pruned_fraction", pruned_fraction, high_open=True)
     return round(pruned_fraction * (numel - 1))
-
-
-def check_pruned_fraction(pruned_fraction: float, field: str = "pruned_fraction") -> float:
-    """Return ``pruned_fraction`` as a float after checking it lies in [0, 1)."""
-    if isinstance(pruned_fraction, bool) or not isinstance(pruned_fraction, (int, float)):
-        raise ValueError(f"{field} must be a number in [0, 1), got {pruned_fraction!r}")
-    if not (math.isfinite(pruned_fraction) and 0.0 <= pruned_fraction < 1.0):
-        raise ValueError(f"{field} must be in [0, 1), got {pruned_fraction!r}")
-    return float(pruned_fraction)
 
 
 def ranked_values(scores: torch.Tensor, ranking: str) -> torch.Tensor:

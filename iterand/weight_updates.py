@@ -27,6 +27,7 @@ from torch import nn
 
 from iterand.init import draw_weights
 from iterand.layers import SubnetLayer, kept_masks, named_subnet_layers
+from iterand.validation import fraction, integer_at_least, number
 
 UNITS = ("step", "epoch")
 ITERAND_MODES = ("resample", "manual")
@@ -44,25 +45,6 @@ __all__ = [
 ]
 
 
-def _number(field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{field} must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _fraction(field: str, value: Any, *, open_low: bool) -> float:
-    v = _number(field, value)
-    if not ((0.0 < v if open_low else 0.0 <= v) and v <= 1.0):
-        raise ValueError(f"{field} must be in {'(' if open_low else '['}0, 1], got {value!r}")
-    return v
-
-
-def _integer(field: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{field} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def _subnet_layers(model: nn.Module) -> dict[str, SubnetLayer]:
     layers = dict(named_subnet_layers(model))
     if not layers:
@@ -74,14 +56,14 @@ class WeightUpdate:
     """Base class: when an update is due, and the (no-op) defaults of the interface."""
 
     def __init__(self, period: int, unit: str) -> None:
-        self.period = _integer("period", period, 1)
+        self.period = integer_at_least("period", period, 1)
         if unit not in UNITS:
             raise ValueError(f"unit must be one of {', '.join(repr(u) for u in UNITS)}, got {unit!r}")
         self.unit = unit
 
     def due(self, counter: int) -> bool:
         """True when ``(counter + 1) % period == 0``; ``counter`` is the 0-based global step or epoch."""
-        return (_integer("counter", counter, 0) + 1) % self.period == 0
+        return (integer_at_least("counter", counter, 0) + 1) % self.period == 0
 
     def apply(self, model: nn.Module) -> None:
         """Update the weights of every subnetwork layer of ``model`` in place."""
@@ -100,7 +82,7 @@ class EdgePopup(WeightUpdate):
         super().__init__(period=1, unit="step")
 
     def due(self, counter: int) -> bool:
-        _integer("counter", counter, 0)
+        integer_at_least("counter", counter, 0)
         return False
 
 
@@ -141,14 +123,14 @@ class IteRand(WeightUpdate):
         seed: int = 0,
     ) -> None:
         super().__init__(period, unit)
-        self.r = _fraction("r", r, open_low=False)
-        self.rate = _fraction("rate", rate, open_low=True)
+        self.r = fraction("r", r)
+        self.rate = fraction("rate", rate, low_open=True)
         if mode not in ITERAND_MODES:
             raise ValueError(f"mode must be one of {', '.join(repr(m) for m in ITERAND_MODES)}, got {mode!r}")
         self.mode = mode
-        self.lam = _number("lam", lam)
-        self.mu = _number("mu", mu)
-        self.seed = _integer("seed", seed, 0)
+        self.lam = number("lam", lam)
+        self.mu = number("mu", mu)
+        self.seed = integer_at_least("seed", seed, 0)
         self._generator: torch.Generator | None = None
         self._pending_state: tuple[str, torch.Tensor] | None = None
 
@@ -229,7 +211,7 @@ class WeightRecycling(WeightUpdate):
 
     def __init__(self, rate: float = 0.2, period: int = 10, unit: str = "epoch") -> None:
         super().__init__(period, unit)
-        self.rate = _fraction("rate", rate, open_low=True)
+        self.rate = fraction("rate", rate, low_open=True)
 
     @torch.no_grad()
     def apply(self, model: nn.Module) -> None:
