@@ -1,0 +1,43 @@
+"""Shared fixtures of the iterand tests: a small real subset of the CIFAR-10 JPEG copy, and a private
+decoded-data cache so that no test writes into the repository's `data/`."""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CIFAR_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+SUBSET_PER_CLASS = {"train": 30, "test": 10}
+
+
+@pytest.fixture(scope="session")
+def cifar_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`<tmp>/cifar10-subset/{train,test}/<class>/NNNN.jpg`: the first 30 train and 10 test images of every
+    class of the real archive, under their original names (so in the official per-class order)."""
+    if not CIFAR_ARCHIVE.is_file():
+        pytest.skip(f"needs the CIFAR-10 JPEG archive at {CIFAR_ARCHIVE} (the project's shared data folder)")
+    root = tmp_path_factory.mktemp("cifar") / "cifar10-subset"
+    with tarfile.open(CIFAR_ARCHIVE, "r|gz") as tar:
+        for member in tar:
+            parts = PurePosixPath(member.name).parts
+            if not member.isfile() or len(parts) < 3 or parts[-3] not in SUBSET_PER_CLASS:
+                continue
+            split, class_name, file_name = parts[-3:]
+            if int(file_name.split(".")[0]) < SUBSET_PER_CLASS[split]:
+                target = root / split / class_name / file_name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(tar.extractfile(member).read())
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_data_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # Session-scoped so that it is in place before module-scoped fixtures load data.
+    cache = tmp_path_factory.mktemp("data-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ITERAND_DATA_CACHE", str(cache))
+        yield cache
