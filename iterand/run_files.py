@@ -7,7 +7,8 @@ A run directory ``<out>/<run_name(config)>/`` (default ``<out>`` = ``runs/train`
 - ``metrics.jsonl``: one JSON object per finished epoch (0-based ``epoch``), appended;
 - ``checkpoint.pt``: everything needed to continue the run exactly, rewritten after every epoch;
 - ``best.pt``: the model of the epoch with the best validation accuracy so far;
-- ``summary.json``: final accuracies, weight counts, throughput and provenance, written at the end.
+- ``summary.json``: final accuracies, weight counts, throughput and provenance, written at the end;
+- ``train.log``: the run's log when a sweep (``iterand.sweeps``) trains it, appended on every attempt.
 
 Whole-file writes are atomic (temporary file in the same folder, fsync, ``os.replace``), so a kill leaves
 the previous version or the new one.
@@ -30,6 +31,7 @@ METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
+LOG_FILE = "train.log"
 TRAIN_RUNS = "train"
 CHECKPOINT_CHOICES = ("last", "best")
 
@@ -76,6 +78,10 @@ class RunFiles:
     @property
     def best(self) -> Path:
         return self.root / BEST_FILE
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG_FILE
 
     def model_checkpoint(self, which: str) -> Path:
         """``checkpoint.pt`` for "last" (the last finished epoch), ``best.pt`` for "best"."""

@@ -1,4 +1,5 @@
-"""``python -m iterand``: presets, train and eval on synthetic data, and one-line errors with status 2."""
+"""``python -m iterand``: presets, train and eval on synthetic data, sweeps and results, and one-line errors
+with status 2."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iterand import presets
-from iterand.cli import EXIT_DIVERGED, EXIT_USAGE, build_config, main
+from iterand import presets, results, sweeps
+from iterand.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
 from iterand.config import TrainConfig, run_name
 from iterand.run_files import RunFiles, read_json
 
@@ -61,6 +62,16 @@ def test_presets_lists_every_preset_and_shows_one(capsys):
         (["eval", "x", "--checkpoint", "first"], "--checkpoint"),
         (["fly"], "fly"),
         (["train", "--preset"], "--preset"),
+        (["sweep", "fig9"], "allowed: fig1, fig2-conv6"),
+        (["sweep"], "name"),
+        (["sweep", "fig1", "--shard", "3/2"], "shard must"),
+        (["sweep", "fig1", "--shard", "two"], "shard must"),
+        (["sweep", "fig1", "--grid", "width"], "--grid"),
+        (["sweep", "fig1", "--grid", "widht=1,2"], "widht"),
+        (["sweep", "fig1", "--set", "r=1"], "--grid r="),
+        (["sweep", "fig1", "--concurrent", "0"], "concurrent"),
+        (["sweep", "fig1", "--concurrent", "two"], "--concurrent"),
+        (["results", "--out", "no-such-folder"], "no-such-folder"),
     ],
 )
 def test_invalid_input_is_one_error_line_with_status_2(capsys, argv, named):
@@ -106,6 +117,48 @@ def test_a_diverging_run_exits_with_status_1(tmp_path, capsys):
     assert "training diverged in epoch 0" in _error_line(capsys)
 
 
+def test_sweep_dry_run_lists_the_runs_of_its_shard(tmp_path, capsys):
+    assert main(["sweep", "fig2-conv6", "--dry-run", "--shard", "2/4", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = sweeps.shard(sweeps.runs("fig2-conv6"), 2, 4)
+    assert [line.split()[:2] for line in lines] == [
+        ["pending", str(tmp_path / run_name(c))] for c in expected
+    ]
+
+
+def test_a_sweep_with_a_failed_run_goes_on_and_exits_with_status_1(tmp_path, monkeypatch, capsys):
+    attempts = []
+
+    def failing_train(config, run_dir):
+        attempts.append(config.model)
+        raise RuntimeError("no GPU here")
+
+    monkeypatch.setattr(sweeps, "train", failing_train)
+    argv = ["sweep", "fig1", "--grid", "r=0", "--grid", "seed=1", "--out", str(tmp_path)]
+    assert main(argv) == EXIT_RUN_FAILED
+    assert attempts == ["conv6", "resnet18", "resnet34"]
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 3 and all("RuntimeError: no GPU here (log: " in line for line in failed)
+
+
+def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
+    runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
+    runs.mkdir()
+    assert main(["results", "--out", str(runs), "--table", str(table)]) == 0
+    assert capsys.readouterr().out == f"no finished runs below {runs}\n" and not table.exists()
+    assert main([*TINY, "--out", str(runs)]) == 0
+    capsys.readouterr()
+    assert main(["results", "--out", str(runs), "--table", str(table)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    (row,) = results.read_table(table)
+    assert row == results.aggregate(results.collect(runs))[0]
+    assert (row["model"], row["method"], row["seeds"], row["count"]) == ("conv2", "iterand", "2", 1)
+    assert printed[0].split()[:3] == ["model", "width", "method"]
+    assert printed[1].split()[:3] == ["conv2", "0.0625", "iterand"]
+    assert printed[-3:] == [f"wrote {table}", f"wrote {table.with_name('results-runs.csv')}",
+                            f"wrote {table.with_name('results-reference.csv')}"]  # fmt: skip
+
+
 def test_help_shows_the_single_gpu_torchrun_and_multi_node_commands():
     result = subprocess.run(
         [sys.executable, "-m", "iterand", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
@@ -114,3 +167,6 @@ def test_help_shows_the_single_gpu_torchrun_and_multi_node_commands():
     assert "python -m iterand train --preset" in result.stdout
     assert "torchrun --standalone --nproc_per_node=8 -m iterand train" in result.stdout
     assert "--nnodes=2" in result.stdout and "--rdzv-endpoint=" in result.stdout
+    assert "CUDA_VISIBLE_DEVICES=$((k - 1)) python -m iterand sweep fig2 --shard $k/4" in result.stdout
+    assert "sbatch --array=1-16 scripts/slurm_sweep.sh fig2" in result.stdout
+    assert "python -m iterand results [--out DIR] [--table FILE]" in result.stdout
