@@ -23,7 +23,7 @@ from iterand.train import ConfigMismatch, train
 REPO = Path(__file__).resolve().parents[2]
 PRESET = "fig2-conv6-sc-iterand"
 # 3 steps per epoch and period 2: re-draws before global steps 1, 3, 5, ... straddle the epoch boundaries.
-# 30 epochs leave seconds of work after the first checkpoint, so the kill lands mid-run even on a loaded machine.
+# 30 epochs leave seconds of work after the first checkpoint: the kill lands mid-run even on a busy machine.
 OVERRIDES = [
     "dataset=synthetic", "model=conv2", "width=0.0625", "device=cpu", "epochs=30", "steps_per_epoch=3",
     "batch_size=32", "period=2", "r=0.5", "seed=5",
