@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from iterand.data.defaults import default_cifar_source
 from repro.paths import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "DataError",
     "Loader",
     "cache_dir",
+    "default_cifar_source",
     "default_data_root",
     "derive_seed",
     "load",
