@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PARAMS ?= quick
 
 .PHONY: setup quick full test lint bench clean-runs
 
@@ -15,8 +14,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,notebooks]"
 	touch $@
 
-quick: setup  ## the main job on a small default: regenerate every theory figure with the quick parameters
+quick: setup  ## the main job on a small default (CPU, a few minutes): theory figures, walkthrough, quick Fig. 2
 	$(PY) -m theory figures --params quick
+	$(PY) -m repro walkthrough fig2_width --params quick
+	@echo "Figures are in runs/notebooks/<notebook>/quick/: each PNG with its data (CSV/JSON), the executed"
+	@echo "notebook and provenance.json. Start with runs/notebooks/walkthrough/quick/walkthrough.ipynb."
 
 full: setup  ## the figures we would publish (about 15 minutes on 2 cores)
 	$(PY) -m theory figures --params full
