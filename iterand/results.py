@@ -4,7 +4,8 @@
 none) into one row per run. ``aggregate(rows)`` groups rows that differ only in their seed and gives the
 mean, the sample standard deviation (ddof 1; 0 for a single seed) and the count of each accuracy.
 ``compare(aggregated)`` puts our mean beside every published number of the same setting (``REFERENCE``,
-spec section 6). Tables are CSV files written and read by ``repro.tables``.
+spec section 6). ``select(aggregated, key, ...)`` keeps the rows of a figure's grid, one per point.
+Tables are CSV files written and read by ``repro.tables``.
 
 Row conventions: accuracies in percent; ``init`` is the short alias ("sc", "ku", "kn", "u"); fields that
 a method ignores are empty (None): ``pruned_fraction``, ``r`` and ``period`` for the dense "sgd" baseline
@@ -23,7 +24,8 @@ import hashlib
 import json
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,8 @@ __all__ = [
     "format_table",
     "read_table",
     "row",
+    "select",
+    "training_budget",
     "write_results",
     "write_table",
 ]
@@ -263,6 +267,61 @@ def compare(aggregated: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return compared
+
+
+def select(
+    table: Iterable[Mapping[str, Any]],
+    key: Sequence[str],
+    *,
+    epochs: int,
+    steps_per_epoch: int | None,
+    models: Collection[str] | None = None,
+    widths: Collection[float] | None = None,
+    methods: Collection[str] | None = None,
+    inits: Collection[str] | None = None,
+    r_values: Collection[float] | None = None,
+    datasets: Collection[str] | None = None,
+    source: str | Path = "the results table",
+) -> list[dict[str, Any]]:
+    """The rows of ``table`` that a figure of this grid shows, in table order.
+
+    A row is kept when it was trained for ``epochs`` epochs of ``steps_per_epoch`` steps (None: full
+    epochs) and its model, width, method, init, r and dataset are among the values given (None: any).
+    ``inits`` never drops the dense "sgd" baseline, which always starts from KU.
+
+    ``ValueError`` when two kept rows have equal ``key`` values (two settings of one point, say another
+    learning rate, which a figure would draw over each other), when no row is kept (the message names
+    ``source``), or when the kept rows mix datasets.
+    """
+    allowed = {"model": models, "width": widths, "method": methods, "r": r_values, "dataset": datasets}
+    shown = [
+        dict(item)
+        for item in table
+        if item.get("epochs") == epochs
+        and item.get("steps_per_epoch") == steps_per_epoch
+        and all(values is None or item.get(field) in values for field, values in allowed.items())
+        and (inits is None or item.get("method") == "sgd" or item.get("init") in inits)
+    ]
+    counts = Counter(tuple(item.get(field) for field in key) for item in shown)
+    duplicated = sorted((k for k, n in counts.items() if n > 1), key=lambda k: tuple(map(_sort_key, k)))
+    if duplicated:
+        raise ValueError(
+            f"several settings for {duplicated} in {source}: give a results table or runs folder with "
+            "one setting each"
+        )
+    if not shown:
+        raise ValueError(f"no finished run of this grid in {source}: train it first")
+    mixed = sorted({item.get("dataset") for item in shown}, key=_sort_key)
+    if len(mixed) > 1:
+        raise ValueError(f"the rows mix datasets {mixed}: results on different data cannot share a figure")
+    return shown
+
+
+def training_budget(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The training budgets of ``rows`` for a figure's note, e.g. "100 epoch(s)" or "1 epoch(s) of 60
+    steps"; several are joined by "; "."""
+    budgets = sorted({(item["epochs"], item["steps_per_epoch"]) for item in rows}, key=str)
+    return "; ".join(f"{e} epoch(s)" + (f" of {s} steps" if s else "") for e, s in budgets)
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -21,6 +21,10 @@ each gets a similar mix of cheap and expensive runs. Each shard is an independen
 (``CUDA_VISIBLE_DEVICES``), one per Slurm array task (``scripts/slurm_sweep.sh``), or any mix, all
 writing into the same ``out`` folder without coordinating (no two shards share a run directory).
 
+Figures: ``train_or_read`` trains a ``subset`` of a sweep (some of its models, methods and inits) on a
+grid of the figure's choosing, or only reads, and returns the aggregated results table the figure is
+drawn from (``iterand.results``).
+
 Running: a run whose ``summary.json`` exists is skipped; one with a checkpoint resumes from it
 (``iterand.train.train``). ``concurrent=1`` trains in this process; ``concurrent=N > 1`` runs N
 ``python -m iterand train --config FILE --out OUT`` processes at once (several small runs on one GPU).
@@ -37,15 +41,16 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from iterand import presets
+from iterand import presets, results
 from iterand.config import TrainConfig, apply_overrides, run_name, save_yaml
+from iterand.init import canonical_init
 from iterand.run_files import RunFiles
 from iterand.train import train
 
@@ -74,6 +79,8 @@ __all__ = [
     "runs",
     "shard",
     "status",
+    "subset",
+    "train_or_read",
 ]
 
 
@@ -147,6 +154,53 @@ def get(sweep: Sweep | str) -> Sweep:
     if sweep not in SWEEPS:
         raise ValueError(f"unknown sweep {sweep!r}; allowed: {', '.join(SWEEPS)}")
     return SWEEPS[sweep]
+
+
+def subset(
+    sweep: Sweep | str,
+    *,
+    models: Collection[str] | None = None,
+    methods: Collection[str] | None = None,
+    inits: Collection[str] | None = None,
+) -> Sweep:
+    """The presets of ``sweep`` of the given models, methods and inits (None: any; inits by name or alias,
+    "sc", "ku", ...), on the sweep's grid. ``inits`` never drops the dense "sgd" baseline, which always
+    starts from KU.
+
+    ``ValueError`` when a value given is not in any preset of the sweep (a misspelt model would otherwise
+    just be missing from the figure) or when no preset is left.
+    """
+    sweep = get(sweep)
+    configs = {name: presets.get(name) for name in sweep.presets}
+    fields = {name: {"model": c.model, "method": c.method, "init": c.init} for name, c in configs.items()}
+    wanted = {
+        "model": models,
+        "method": methods,
+        "init": None if inits is None else [canonical_init(init, "inits") for init in inits],
+    }
+    for field, values in wanted.items():
+        unknown = [value for value in values or () if value not in {f[field] for f in fields.values()}]
+        if unknown:
+            raise ValueError(
+                f"no preset of sweep {sweep.name} has {field} {', '.join(map(repr, unknown))}; "
+                f"its presets: {', '.join(sweep.presets)}"
+            )
+
+    def chosen(f: Mapping[str, str]) -> bool:
+        return all(
+            values is None or f[field] in values or (field == "init" and f["method"] == "sgd")
+            for field, values in wanted.items()
+        )
+
+    kept = tuple(name for name, f in fields.items() if chosen(f))
+    only = "; ".join(f"{field} in {list(values)}" for field, values in wanted.items() if values is not None)
+    if not kept:
+        raise ValueError(
+            f"no preset of sweep {sweep.name} has {only}; its presets: {', '.join(sweep.presets)}"
+        )
+    return replace(
+        sweep, name=f"{sweep.name} (subset)", presets=kept, description=f"{sweep.description}; {only}"
+    )
 
 
 def _plan(
@@ -299,6 +353,50 @@ def run(
         if record["outcome"] == "failed":
             progress(f"FAILED {record['dir']}: {record['error']} (log: {record['log']})")
     return records
+
+
+def train_or_read(
+    mode: str,
+    sweep: Sweep | str,
+    runs_dir: str | Path,
+    table: str | Path,
+    *,
+    results_table: str | Path | None = None,
+    models: Collection[str] | None = None,
+    methods: Collection[str] | None = None,
+    inits: Collection[str] | None = None,
+    grid: Mapping[str, Sequence] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    data_root: str | Callable[[], str] | None = None,
+) -> Path:
+    """The aggregated results table (``iterand.results``) that a figure of ``sweep`` is drawn from.
+
+    ``mode="train"`` first trains ``subset(sweep, models=..., methods=..., inits=...)`` on ``grid`` (see
+    ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished
+    runs are skipped, interrupted ones resume. ``mode="read"`` trains nothing. Then the table is
+    ``results_table`` if given, else the finished runs under ``runs_dir``, aggregated over seeds and
+    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``).
+
+    ``data_root`` may be a function giving it: called only when training, so that a default data source
+    is chosen, and announced, only when some data is used.
+    """
+    if mode not in ("train", "read"):
+        raise ValueError(f"mode must be 'train' or 'read', got {mode!r}")
+    if mode == "train":
+        run(
+            subset(sweep, models=models, methods=methods, inits=inits),
+            runs_dir,
+            overrides=[f"{key}={value}" for key, value in (overrides or {}).items()],
+            grid=grid,
+            data_root=data_root() if callable(data_root) else data_root,
+        )
+    if results_table is not None:
+        return Path(results_table)
+    if not Path(runs_dir).is_dir():
+        raise FileNotFoundError(
+            f"no runs folder {runs_dir}: train the grid first (mode 'train') or give results_table"
+        )
+    return results.write_results(results.collect(runs_dir), table)["aggregated"]
 
 
 def _record(item: _Planned, out: Path) -> dict[str, Any]:

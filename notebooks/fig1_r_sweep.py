@@ -60,28 +60,18 @@ from iterand.data import default_cifar_source
 from repro import tables
 
 out_dir = Path(out_dir)
-runs_dir = Path(runs_dir) if runs_dir is not None else out_dir / "runs"
-if mode not in ("train", "read"):
-    raise ValueError(f"mode must be 'train' or 'read', got {mode!r}")
-
-settings = {"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides}
-if mode == "train":
-    # One preset per model, fig1-<model>-ku-iterand; r = 0 of the same preset is edge-popup.
-    chosen = tuple(f"fig1-{model}-ku-iterand" for model in models)
-    grid_sweep = sweeps.Sweep("fig1-notebook", chosen, {"r": tuple(r_values), "seed": tuple(seeds)}, "")
-    sweeps.run(
-        grid_sweep,
-        runs_dir,
-        overrides=[f"{key}={value}" for key, value in settings.items()],
-        data_root=default_cifar_source() if data_root is None else data_root,
-    )
-if results_table is None:
-    if not runs_dir.is_dir():
-        raise FileNotFoundError(
-            f"no runs folder {runs_dir}: train the grid first (see above) or give results_table"
-        )
-    results_table = results.write_results(results.collect(runs_dir), out_dir / "results.csv")["aggregated"]
-table = results.read_table(results_table)
+# r = 0 of the fig1 presets (IteRand, KU) is edge-popup.
+table = sweeps.train_or_read(
+    mode,
+    "fig1",
+    out_dir / "runs" if runs_dir is None else runs_dir,
+    out_dir / "results.csv",
+    results_table=results_table,
+    models=models,
+    grid={"r": r_values, "seed": seeds},
+    overrides={"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
+    data_root=default_cifar_source if data_root is None else data_root,
+)
 
 # %% [markdown]
 # ## The rows this figure shows
@@ -90,24 +80,17 @@ table = results.read_table(results_table)
 # budget. Two different settings of one point (say, another period) are refused rather than mixed.
 
 # %%
-shown = [
-    row
-    for row in table
-    if row["model"] in models
-    and row["method"] == "iterand"
-    and row["width"] == width
-    and row["r"] in r_values
-    and row["epochs"] == epochs
-    and row["steps_per_epoch"] == steps_per_epoch
-]
-keys = [(row["model"], row["r"]) for row in shown]
-duplicated = sorted({key for key in keys if keys.count(key) > 1})
-if duplicated:
-    raise ValueError(
-        f"several settings for {duplicated}: give a results_table or runs_dir with one setting each"
-    )
-if not shown:
-    raise ValueError(f"no finished run of this grid in {results_table}: train it first (see above)")
+shown = results.select(
+    results.read_table(table),
+    ("model", "r"),
+    source=table,
+    models=models,
+    methods=["iterand"],
+    widths=[width],
+    r_values=r_values,
+    epochs=epochs,
+    steps_per_epoch=steps_per_epoch,
+)
 lossy = any(row["lossy_jpeg"] for row in shown)
 OURS = (
     "model",
@@ -193,8 +176,7 @@ for ax, model in zip(axes[0], models):
 axes[0][0].set_ylabel("CIFAR-10 test accuracy (%), last epoch")
 axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
 periods = sorted({row["period"] for row in shown})
-budgets = sorted({(row["epochs"], row["steps_per_epoch"]) for row in shown}, key=str)
-budget = "; ".join(f"{e} epoch(s)" + (f" of {s} steps" if s else "") for e, s in budgets)
+budget = results.training_budget(shown)
 note = (
     f"ours: {budget} per run, a re-draw every {'/'.join(map(str, periods))} steps, mean ± std over "
     f"{'/'.join(map(str, sorted({row['count'] for row in shown})))} seed(s)"

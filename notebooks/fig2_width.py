@@ -70,34 +70,20 @@ from iterand.data import default_cifar_source
 from repro import tables
 
 out_dir = Path(out_dir)
-runs_dir = Path(runs_dir) if runs_dir is not None else out_dir / "runs"
-if mode not in ("train", "read"):
-    raise ValueError(f"mode must be 'train' or 'read', got {mode!r}")
-
-
-def wanted(preset):
-    _, _, init, method = preset.split("-")  # fig2-<model>-<init>-<method>
-    return method in methods and (method == "sgd" or init in inits)
-
-
-settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides}
-if mode == "train":
-    # The fig2-<model> sweeps hold five presets each: edge-popup and IteRand under KU and SC, and SGD (KU).
-    chosen = tuple(name for model in models for name in sweeps.get(f"fig2-{model}").presets if wanted(name))
-    grid_sweep = sweeps.Sweep("fig2-notebook", chosen, {"width": tuple(widths), "seed": tuple(seeds)}, "")
-    sweeps.run(
-        grid_sweep,
-        runs_dir,
-        overrides=[f"{key}={value}" for key, value in settings.items()],
-        data_root=default_cifar_source() if data_root is None else data_root,
-    )
-if results_table is None:
-    if not runs_dir.is_dir():
-        raise FileNotFoundError(
-            f"no runs folder {runs_dir}: train the grid first (see above) or give results_table"
-        )
-    results_table = results.write_results(results.collect(runs_dir), out_dir / "results.csv")["aggregated"]
-table = results.read_table(results_table)
+# The fig2 presets: edge-popup and IteRand under KU and SC, and SGD (KU), of each model.
+table = sweeps.train_or_read(
+    mode,
+    "fig2",
+    out_dir / "runs" if runs_dir is None else runs_dir,
+    out_dir / "results.csv",
+    results_table=results_table,
+    models=models,
+    methods=methods,
+    inits=inits,
+    grid={"width": widths, "seed": seeds},
+    overrides={"epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
+    data_root=default_cifar_source if data_root is None else data_root,
+)
 
 # %% [markdown]
 # ## The rows this figure shows
@@ -107,24 +93,17 @@ table = results.read_table(results_table)
 # point (say, another learning rate) is refused rather than averaged or drawn twice.
 
 # %%
-shown = [
-    row
-    for row in table
-    if row["model"] in models
-    and row["width"] in widths
-    and row["method"] in methods
-    and (row["method"] == "sgd" or row["init"] in inits)
-    and row["epochs"] == epochs
-    and row["steps_per_epoch"] == steps_per_epoch
-]
-keys = [(row["model"], row["width"], row["method"], row["init"]) for row in shown]
-duplicated = sorted({key for key in keys if keys.count(key) > 1})
-if duplicated:
-    raise ValueError(
-        f"several settings for {duplicated}: give a results_table or runs_dir with one setting each"
-    )
-if not shown:
-    raise ValueError(f"no finished run of this grid in {results_table}: train it first (see above)")
+shown = results.select(
+    results.read_table(table),
+    ("model", "width", "method", "init"),
+    source=table,
+    models=models,
+    widths=widths,
+    methods=methods,
+    inits=inits,
+    epochs=epochs,
+    steps_per_epoch=steps_per_epoch,
+)
 lossy = any(row["lossy_jpeg"] for row in shown)
 OURS = (
     "model",
@@ -233,9 +212,8 @@ for ax, model in zip(axes[0], panels):
     ax.grid(alpha=0.3)
 axes[0][0].set_ylabel("CIFAR-10 test accuracy (%), last epoch")
 axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-budgets = sorted({(r["epochs"], r["steps_per_epoch"]) for r in shown}, key=str)
-budget = "; ".join(f"{e} epoch(s)" + (f" of {s} steps" if s else "") for e, s in budgets)
 seeds_shown = sorted({r["count"] for r in shown})
+budget = results.training_budget(shown)
 note = f"ours: {budget} per run, mean ± std over {'/'.join(map(str, seeds_shown))} seed(s)"
 if lossy:
     note += "; ours on the JPEG re-encoding of CIFAR-10 (lossy), not the official test images"

@@ -69,33 +69,18 @@ from iterand import models as architectures
 from repro import tables
 
 out_dir = Path(out_dir)
-runs_dir = Path(runs_dir) if runs_dir is not None else out_dir / "runs"
-if mode not in ("train", "read"):
-    raise ValueError(f"mode must be 'train' or 'read', got {mode!r}")
-
-
-def wanted(preset):
-    _, model, _, method = preset.split("-")  # fig3-<model>-<init>-<method>
-    return model in models and method in methods
-
-
-settings = {"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides}
-if mode == "train":
-    chosen = tuple(name for name in sweeps.get("fig3").presets if wanted(name))
-    grid_sweep = sweeps.Sweep("fig3-notebook", chosen, {"seed": tuple(seeds)}, "")
-    sweeps.run(
-        grid_sweep,
-        runs_dir,
-        overrides=[f"{key}={value}" for key, value in settings.items()],
-        data_root=data_root,
-    )
-if results_table is None:
-    if not runs_dir.is_dir():
-        raise FileNotFoundError(
-            f"no runs folder {runs_dir}: train the grid first (see above) or give results_table"
-        )
-    results_table = results.write_results(results.collect(runs_dir), out_dir / "results.csv")["aggregated"]
-table = results.read_table(results_table)
+table = sweeps.train_or_read(
+    mode,
+    "fig3",
+    out_dir / "runs" if runs_dir is None else runs_dir,
+    out_dir / "results.csv",
+    results_table=results_table,
+    models=models,
+    methods=methods,
+    grid={"seed": seeds},
+    overrides={"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
+    data_root=data_root,
+)
 
 # %% [markdown]
 # ## The rows this figure shows
@@ -104,28 +89,18 @@ table = results.read_table(results_table)
 # ImageNet-shaped data. Two different settings of one point are refused rather than mixed.
 
 # %%
-shown = [
-    row
-    for row in table
-    if row["dataset"] in ("imagenet", "synthetic")
-    and row["model"] in models
-    and row["method"] in methods
-    and row["width"] == width
-    and row["epochs"] == epochs
-    and row["steps_per_epoch"] == steps_per_epoch
-]
-keys = [(row["model"], row["method"]) for row in shown]
-duplicated = sorted({key for key in keys if keys.count(key) > 1})
-if duplicated:
-    raise ValueError(
-        f"several settings for {duplicated}: give a results_table or runs_dir with one setting each"
-    )
-if not shown:
-    raise ValueError(f"no finished run of this grid in {results_table}: train it first (see above)")
-datasets = sorted({row["dataset"] for row in shown})
-if len(datasets) > 1:
-    raise ValueError(f"the rows mix datasets {datasets}: real and synthetic results cannot share a figure")
-synthetic = datasets == ["synthetic"]
+shown = results.select(
+    results.read_table(table),
+    ("model", "method"),
+    source=table,
+    models=models,
+    widths=[width],
+    methods=methods,
+    datasets=["imagenet", "synthetic"],
+    epochs=epochs,
+    steps_per_epoch=steps_per_epoch,
+)
+synthetic = shown[0]["dataset"] == "synthetic"  # one dataset: select refuses a mix
 OURS = (
     "model",
     "width",
@@ -234,9 +209,8 @@ if synthetic:
     ax.set_ylim(-2, 100)  # the whole accuracy range, so that chance level reads as what it is
 ax.grid(alpha=0.3)
 ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-budgets = sorted({(r["epochs"], r["steps_per_epoch"]) for r in shown}, key=str)
-budget = "; ".join(f"{e} epoch(s)" + (f" of {s} steps" if s else "") for e, s in budgets)
 counts = "/".join(map(str, sorted({r["count"] for r in shown})))
+budget = results.training_budget(shown)
 note = f"ours: width {width:g}, {budget} per run, mean ± std over {counts} seed(s)"
 fig.text(0.01, -0.02, textwrap.fill(note, 90), fontsize=8, ha="left", va="top")
 tables.save_figure(fig, out_dir, "fig3_imagenet", plotted)

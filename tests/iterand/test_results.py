@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,3 +206,109 @@ def test_format_table_aligns_columns_and_marks_empty_cells():
     text = results.format_table([{"a": 1.23456, "b": None}, {"a": 12345.6, "b": "x"}], ["a", "b"])
     assert text.splitlines() == ["a      b", "1.235  -", "12346  x"]
     assert results.format_table([], ["a", "b"]) == "a  b"
+
+
+def _grid_table() -> list[dict]:
+    """Aggregated rows of a small Fig. 2 grid, then rows that the grid must leave out."""
+    methods = [("sgd", "ku", None, None), ("edgepopup", "sc", None, 0.5), ("iterand", "sc", 0.1, 0.5)]
+    rows = [
+        _aggregated(width=width, method=method, init=init, r=r, pruned_fraction=pruned)
+        for width in (0.25, 0.5)
+        for method, init, r, pruned in [*methods, ("iterand", "ku", 0.1, 0.5)]
+    ]
+    return [
+        *rows,
+        _aggregated(width=1.0),
+        _aggregated(model="resnet18"),
+        _aggregated(width=0.25, epochs=1),
+        _aggregated(width=0.25, steps_per_epoch=2),  # the same epochs, a few steps each
+        _aggregated(width=0.25, r=0.01),
+        _aggregated(width=0.25, dataset="synthetic"),
+    ]
+
+
+def _select(table: list[dict], key: tuple[str, ...], **grid: Any) -> list[dict]:
+    return results.select(table, key, **{"epochs": 100, "steps_per_epoch": None, **grid})
+
+
+def _points(rows: list[dict], *fields: str) -> list[tuple]:
+    return [tuple(row[field] for field in fields) for row in rows]
+
+
+FIG2_KEY = ("model", "width", "method", "init")
+
+
+def test_select_keeps_exactly_the_rows_of_the_grid_in_table_order():
+    shown = _select(
+        _grid_table(),
+        FIG2_KEY,
+        models=["conv6"],
+        widths=[0.25, 0.5],
+        methods=["sgd", "edgepopup", "iterand"],
+        inits=["sc"],
+        r_values=[0.1, None],
+        datasets=["cifar10"],
+    )
+    # the dense baseline (KU) stays although inits names SC only; IteRand under KU goes
+    assert _points(shown, "width", "method", "init") == [
+        (w, m, i) for w in (0.25, 0.5) for m, i in [("sgd", "ku"), ("edgepopup", "sc"), ("iterand", "sc")]
+    ]
+    assert all(row["epochs"] == 100 and row["steps_per_epoch"] is None for row in shown)
+    # a field not restricted keeps every value
+    every_init = _select(_grid_table(), FIG2_KEY, widths=[0.5])
+    assert _points(every_init, "method", "init") == [
+        ("sgd", "ku"), ("edgepopup", "sc"), ("iterand", "sc"), ("iterand", "ku"),
+    ]  # fmt: skip
+
+
+def test_select_keeps_only_the_training_budget_asked_for():
+    assert _points(_select(_grid_table(), FIG2_KEY, steps_per_epoch=2), "width", "steps_per_epoch") == [
+        (0.25, 2)
+    ]
+    assert _points(_select(_grid_table(), FIG2_KEY, epochs=1), "width", "epochs") == [(0.25, 1)]
+
+
+def test_select_keeps_the_r_values_and_datasets_asked_for():
+    table = [_aggregated(r=r) for r in (0.0, 0.01, 0.1)] + [_aggregated(r=0.1, dataset="synthetic")]
+    shown = _select(table, ("r",), r_values=[0.0, 0.1], datasets=["cifar10"])
+    assert _points(shown, "r", "dataset") == [(0.0, "cifar10"), (0.1, "cifar10")]
+
+
+def test_select_refuses_two_settings_of_one_point():
+    table = [*_grid_table(), _aggregated(width=0.5, method="edgepopup", r=None, setting="hlr")]
+    grid = {"inits": ["sc"], "r_values": [0.1, None], "datasets": ["cifar10"]}
+    duplicated = r"several settings for \[\('conv6', 0.5, 'edgepopup', 'sc'\)\] in t.csv"
+    with pytest.raises(ValueError, match=duplicated):
+        _select(table, FIG2_KEY, source="t.csv", **grid)
+    # the other width alone is fine, and so is a key that tells the two settings apart
+    assert len(_select(table, FIG2_KEY, widths=[0.25], **grid)) == 3
+    assert len(_select(table, (*FIG2_KEY, "setting"), widths=[0.5], **grid)) == 4
+
+
+def test_select_names_duplicates_whose_key_has_empty_values():
+    table = [_aggregated(method="edgepopup", r=None), _aggregated(method="edgepopup", r=None, period=9)]
+    with pytest.raises(ValueError, match=r"several settings for \[\('edgepopup', None\)\]"):
+        _select(table, ("method", "r"))
+
+
+def test_select_refuses_an_empty_selection_naming_the_table():
+    with pytest.raises(ValueError, match="no finished run of this grid in runs/x.csv"):
+        _select(_grid_table(), FIG2_KEY, widths=[2.0], source="runs/x.csv")
+    with pytest.raises(ValueError, match="no finished run"):
+        _select([], FIG2_KEY)
+
+
+def test_select_refuses_rows_of_different_datasets():
+    table = [
+        _aggregated(model="resnet34", dataset="imagenet"),
+        _aggregated(model="resnet50", dataset="synthetic"),
+    ]
+    with pytest.raises(ValueError, match=r"mix datasets \['imagenet', 'synthetic'\]"):
+        _select(table, ("model",))
+    assert _points(_select(table, ("model",), datasets=["synthetic"]), "model") == [("resnet50",)]
+
+
+def test_training_budget_names_each_budget_once():
+    assert results.training_budget([_aggregated(), _aggregated(width=0.5)]) == "100 epoch(s)"
+    mixed = [_aggregated(epochs=1, steps_per_epoch=60), _aggregated()]
+    assert results.training_budget(mixed) == "1 epoch(s) of 60 steps; 100 epoch(s)"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from iterand import presets, sweeps
+from iterand import presets, results, sweeps
 from iterand.config import run_name
 from iterand.run_files import RunFiles, read_metrics
 from iterand.sweeps import Sweep
@@ -270,3 +270,79 @@ def test_slurm_script_runs_the_array_tasks_shard(tmp_path):
     outside = subprocess.run(["bash", str(REPO / "scripts" / "slurm_sweep.sh"), "fig2"], env=env,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert outside.returncode == 2 and "array job" in outside.stderr
+
+
+def test_subset_keeps_the_presets_of_the_chosen_models_methods_and_inits():
+    chosen = sweeps.subset("fig2", models=["resnet34", "conv6"], methods=["sgd", "iterand"], inits=["sc"])
+    # the dense baseline stays although inits names SC only: it always starts from KU
+    assert chosen.presets == (
+        "fig2-conv6-sc-iterand", "fig2-conv6-ku-sgd", "fig2-resnet34-sc-iterand", "fig2-resnet34-ku-sgd",
+    )  # fmt: skip
+    assert chosen.grid == sweeps.get("fig2").grid
+    kept = {
+        (model, method, init)
+        for model in ("conv6", "resnet34")
+        for method, init in [("sgd", "ku"), ("iterand", "sc")]
+    }
+    assert sweeps.runs(chosen) == [c for c in sweeps.runs("fig2") if _key(c)[:3] in kept]
+    assert sweeps.subset("fig1").presets == sweeps.get("fig1").presets
+    by_full_name = sweeps.subset("fig3", models=["resnet50"], inits=["signed_constant"])
+    assert by_full_name.presets == ("fig3-resnet50-sc-edgepopup", "fig3-resnet50-sc-iterand")
+
+
+@pytest.mark.parametrize(
+    "sweep, kwargs, named",
+    [
+        ("fig2", {"models": ["conv6", "conv4"]}, "no preset of sweep fig2 has model 'conv4'"),
+        ("fig2", {"methods": ["adam"]}, "has method 'adam'"),
+        ("fig2", {"inits": ["sc", "kn"]}, "has init 'kaiming_normal'"),
+        ("fig2", {"inits": ["zz"]}, "inits must be one of"),
+        ("fig3", {"models": ["resnet18"], "methods": ["iterand"]}, "no preset of sweep fig3 has model in"),
+    ],
+)
+def test_subset_refuses_values_no_preset_has_and_an_empty_subset(sweep, kwargs, named):
+    with pytest.raises(ValueError, match=named):
+        sweeps.subset(sweep, **kwargs)
+
+
+def test_train_or_read_trains_the_subset_then_reads_without_training(tmp_path, monkeypatch, capsys):
+    tiny = dict(item.split("=") for item in TINY if not item.startswith("width="))
+    grid = {"width": [0.0625], "seed": [1, 2]}
+    subset = {"models": ["conv6"], "methods": ["iterand"], "inits": ["sc"]}
+    runs_dir, table = tmp_path / "runs", tmp_path / "out" / "results.csv"
+    sources: list[str] = []
+
+    def data_source() -> str:
+        sources.append(str(tmp_path / "data"))
+        return sources[-1]
+
+    written = sweeps.train_or_read(
+        "train", "fig2", runs_dir, table, grid=grid, overrides=tiny, data_root=data_source, **subset
+    )
+    assert written == table and table.with_name("results-runs.csv").is_file()
+    assert "fig2 (subset) shard 1/1: 2 runs, 2 trained, 0 skipped, 0 failed" in capsys.readouterr().out
+    assert len(sources) == 1
+    planned = sweeps.runs(
+        sweeps.subset("fig2", **subset),
+        [f"data_root={sources[0]}", *(f"{k}={v}" for k, v in tiny.items())],
+        grid,
+    )
+    assert sorted(p.name for p in runs_dir.iterdir()) == sorted(run_name(c) for c in planned)
+    (row,) = results.read_table(table)
+    assert (row["model"], row["method"], row["init"]) == ("conv2", "iterand", "sc")
+    assert (row["count"], row["seeds"]) == (2, "1 2")
+
+    # read mode: no training, no data source chosen, the same table collected again
+    monkeypatch.setattr(sweeps, "train", lambda *args, **kwargs: pytest.fail("read mode trained"))
+    again = sweeps.train_or_read("read", "fig2", runs_dir, tmp_path / "again.csv", data_root=data_source)
+    assert results.read_table(again) == results.read_table(table) and len(sources) == 1
+    # a given table is read as it is, and nothing is collected
+    given = sweeps.train_or_read("read", "fig2", tmp_path / "none", tmp_path / "x.csv", results_table=table)
+    assert given == table and not (tmp_path / "x.csv").exists()
+
+
+def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_path):
+    with pytest.raises(ValueError, match="mode must be 'train' or 'read', got 'plot'"):
+        sweeps.train_or_read("plot", "fig2", tmp_path, tmp_path / "t.csv")
+    with pytest.raises(FileNotFoundError, match="no runs folder"):
+        sweeps.train_or_read("read", "fig2", tmp_path / "missing", tmp_path / "t.csv")
