@@ -25,8 +25,8 @@
 # aggregated table `results_table` if given, else the runs under `runs_dir`. The figure is drawn from the
 # aggregated table alone.
 #
-# **Parameter sets.** `quick`: Conv6 at width 1/8 on the CPU, one seed, one epoch of 120 steps with a
-# re-draw every 20 steps (six re-draws instead of one every 300 steps), no validation split; about a
+# **Parameter sets.** `quick`: Conv6 at width 1/8 on the CPU, one seed, one epoch of 40 steps with a
+# re-draw every 10 steps (four re-draws instead of one every 300 steps), no validation split; about a
 # minute. Its differences between r values are mostly noise of one short run: it checks the pipeline.
 # `paper` reads the paper's grid (36 runs of 100 epochs), trained beforehand on GPUs:
 #
@@ -44,8 +44,8 @@ width = 0.125
 r_values = [0.0, 0.01, 0.1, 1.0]
 seeds = [1]
 epochs = 1
-steps_per_epoch = 120  # None: full epochs
-overrides = {"period": 20, "val_fraction": 0.0}  # further settings of every run, as with --set
+steps_per_epoch = 40  # None: full epochs
+overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run, as with --set
 data_root = None  # None: iterand.data.default_cifar_source()
 out_dir = "runs/notebooks/fig1_r_sweep/manual"
 

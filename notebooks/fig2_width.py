@@ -29,7 +29,7 @@
 # The figure is drawn from the aggregated table alone.
 #
 # **Parameter sets.** `quick` trains a tiny grid on the CPU in about a minute: Conv6 at widths 1/8 and
-# 1/4, the three methods under SC, one seed, one epoch of 60 steps, re-randomisation every 20 steps
+# 1/4, the three methods under SC, one seed, one epoch of 30 steps, re-randomisation every 10 steps
 # instead of 300 (so IteRand re-draws three times) and no validation split. Such networks are far
 # from trained: the quick figure shows that the pipeline works end to end, not the paper's numbers.
 # `paper` reads the paper's grid (3 models x 4 widths x 5 methods/inits x 3 seeds, 100 epochs each),
@@ -53,8 +53,8 @@ methods = ["sgd", "edgepopup", "iterand"]
 inits = ["sc"]  # random-network inits of edge-popup / IteRand; the SGD baseline is always KU
 seeds = [1]
 epochs = 1
-steps_per_epoch = 60  # None: full epochs
-overrides = {"period": 20, "val_fraction": 0.0}  # further settings of every run, as with --set
+steps_per_epoch = 30  # None: full epochs
+overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run, as with --set
 data_root = None  # None: iterand.data.default_cifar_source()
 out_dir = "runs/notebooks/fig2_width/manual"
 
@@ -130,7 +130,7 @@ print(results.format_table(shown, OURS[:-3]))
 # without re-drawing); dense SGD (black) of the same architecture is the usual baseline. Crosses are
 # published numbers: the weight-recycling authors' independent Conv6 width sweep (x0.25 / 0.5 / 1, 50%
 # pruned, official data) and the IteRand paper's width-1 values, drawn at the parameter count of that
-# width. In the quick run our points sit far below them: one epoch of 60 steps instead of 100 epochs.
+# width. In the quick run our points sit far below them: one epoch of 30 steps instead of 100 epochs.
 
 # %%
 COLOURS = {"sgd": "k", "edgepopup": "C0", "iterand": "C3"}
