@@ -83,6 +83,8 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
             kernel_name="python3",
             cwd=str(paths.REPO_ROOT),
             progress_bar=progress,
+            # the kernel's start-up warning about unencrypted local TCP says nothing about the notebook
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     finally:
         source.unlink(missing_ok=True)
