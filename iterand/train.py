@@ -475,23 +475,42 @@ def _device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
+def load_trained(
+    run_dir: str | Path, which: str = "last", num_classes: int = 10
+) -> tuple[nn.Module, TrainConfig]:
+    """The model saved in a run directory (``checkpoint.pt`` for "last", ``best.pt`` for "best"), on the
+    CPU, with the run's configuration: weights (IteRand re-draws them), scores and BatchNorm statistics.
+
+    ``num_classes`` must be the run's (10 for CIFAR-10, 1000 for ImageNet).
+    """
+    files = RunFiles(Path(run_dir))
+    path = files.model_checkpoint(which)
+    config = _run_config(files)
+    model = build_model(config, num_classes)
+    model.load_state_dict(checkpoint.load(path)["model"])
+    return model, config
+
+
+def _run_config(files: RunFiles) -> TrainConfig:
+    if not files.config.is_file():
+        raise ValueError(f"{files.root} is not a run directory: it has no {files.config.name}")
+    return load_yaml(files.config)
+
+
 def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None = None) -> dict[str, Any]:
     """Accuracies of a run directory's ``checkpoint.pt`` ("last") or ``best.pt`` ("best") on its data.
 
     Single process. ``data_root`` replaces the saved one (the data moved); ``device`` is chosen afresh.
     """
     files = RunFiles(Path(run_dir))
-    path = files.model_checkpoint(which)
-    if not files.config.is_file():
-        raise ValueError(f"{files.root} is not a run directory: it has no {files.config.name}")
-    config = load_yaml(files.config).replace(device="auto")
+    files.model_checkpoint(which)  # an unknown `which` fails before any data is loaded
+    config = _run_config(files).replace(device="auto")
     if data_root is not None:
         config = config.replace(data_root=data_root)
-    saved = checkpoint.load(path)
     ctx = distributed.Context(rank=0, world_size=1, local_rank=0, device=distributed.resolve_device("auto"))
     data = _load_data(config, ctx)
-    model = build_model(config, data.num_classes).to(ctx.device)
-    model.load_state_dict(saved["model"])
+    model, _ = load_trained(files.root, which, data.num_classes)
+    model = model.to(ctx.device)
     amp = config.amp and ctx.device.type == "cuda"
     result: dict[str, Any] = {"run_dir": str(files.root), "checkpoint": which}
     if config.val_fraction > 0:

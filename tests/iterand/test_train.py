@@ -22,7 +22,7 @@ from iterand.config import TrainConfig, build_model
 from iterand.layers import named_subnet_layers
 from iterand.optim import learning_rate, trained_parameters
 from iterand.run_files import RunFiles, read_metrics
-from iterand.train import Trainer, TrainingDiverged, train
+from iterand.train import Trainer, TrainingDiverged, load_trained, train
 
 NUM_CLASSES = 4
 
@@ -312,3 +312,20 @@ def test_train_accepts_a_path_or_string(tmp_path):
     run_dir = Path(tmp_path) / "nested" / "run"
     train(tiny_config(epochs=1), str(run_dir), data=fake_data(n_train=64))
     assert RunFiles(run_dir).checkpoint.is_file()
+
+
+def test_load_trained_returns_the_saved_model_and_config(tmp_path):
+    config = tiny_config(method="iterand", period=2, epochs=2)
+    train(config, tmp_path, data=fake_data())
+    saved = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)["model"]
+    model, loaded_config = load_trained(tmp_path, "last", NUM_CLASSES)
+    assert loaded_config == config
+    state = model.state_dict()
+    assert state.keys() == saved.keys() and all(torch.equal(state[k], saved[k]) for k in saved)
+    # IteRand re-drew weights during training: the loaded weights are the trained ones, not the initial draw
+    initial = build_model(config, NUM_CLASSES).state_dict()
+    assert any(not torch.equal(state[k], initial[k]) for k in saved if k.endswith(".weight"))
+    with pytest.raises(ValueError, match="checkpoint must be one of"):
+        load_trained(tmp_path, "first", NUM_CLASSES)
+    with pytest.raises(ValueError, match="not a run directory"):
+        load_trained(tmp_path / "elsewhere", "last", NUM_CLASSES)
