@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from train_step import SYNTHETIC, environment, environment_line, mean_ms
+from train_step import SYNTHETIC, emit, envelope, environment, environment_line, mean_ms
 
 from iterand.config import TrainConfig
 from iterand.data import DataBundle, Loader, load
@@ -123,25 +122,15 @@ def main() -> None:
     device = resolve_device(args.device)
     rows = measure(args, device)
     env = environment(device)
-    text = table(rows, args, env)
-    print(text, end="")
-    if args.out is not None:
-        args.out.write_text(text)
-    if args.json is not None:
-        record = {
-            "benchmark": "data_pipeline",
-            "environment": env,
-            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-            "rows": [
-                {
-                    **asdict(row),
-                    "images_per_second": row.images_per_second,
-                    "epoch_images_per_second": row.epoch_images_per_second,
-                }
-                for row in rows
-            ],
+    records = [
+        {
+            **asdict(row),
+            "images_per_second": row.images_per_second,
+            "epoch_images_per_second": row.epoch_images_per_second,
         }
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        for row in rows
+    ]
+    emit(table(rows, args, env), envelope("data_pipeline", records, args, env), args)
 
 
 if __name__ == "__main__":

@@ -262,8 +262,22 @@ def report(rows: list[Row], args: argparse.Namespace, env: dict[str, Any]) -> di
         {**dataclasses.asdict(row), "images_per_second": row.images_per_second, "x_dense": ratio}
         for row, ratio in zip(rows, dense_ratios(rows), strict=True)
     ]
+    return envelope("train_step", records, args, env)
+
+
+def envelope(benchmark: str, records: list[dict], args: argparse.Namespace, env: dict[str, Any]) -> dict:
+    """The JSON record of any benchmark: its rows with the environment and the settings that produced them."""
     settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
-    return {"benchmark": "train_step", "environment": env, "settings": settings, "rows": records}
+    return {"benchmark": benchmark, "environment": env, "settings": settings, "rows": records}
+
+
+def emit(text: str, record: dict, args: argparse.Namespace) -> None:
+    """Print the markdown table and write it (``--out``) and the JSON record (``--json``) when asked."""
+    print(text, end="")
+    if args.out is not None:
+        args.out.write_text(text)
+    if args.json is not None:
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def main() -> None:
@@ -311,12 +325,7 @@ def main() -> None:
             data = bundles[key]
         rows += [measure(model_name, method, args, device, data) for method in methods]
     env = environment(device)
-    text = table(rows, args, env)
-    print(text, end="")
-    if args.out is not None:
-        args.out.write_text(text)
-    if args.json is not None:
-        args.json.write_text(json.dumps(report(rows, args, env), indent=2) + "\n")
+    emit(table(rows, args, env), report(rows, args, env), args)
 
 
 if __name__ == "__main__":
