@@ -121,7 +121,8 @@ def test_compiled_mask_selection_is_exact_and_never_synchronises():
 
 def _session(out: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OUT": str(out)}
-    command = [sys.executable, str(SESSION), "bench", "conv6-time", "conv6-fig2", "--tiny", *args]
+    stages = ["conv6-rate", "bench", "fig2-w025", "--dense-seeds", "1"]
+    command = [sys.executable, str(SESSION), *stages, "--tiny", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -133,7 +134,8 @@ def test_tiny_session_runs_every_stage_and_writes_compact_results(tmp_path):
     report = json.loads((out / "session.json").read_text())
     items = {item["name"]: item for item in report["items"]}
     expected = {"step-eager-amp-cl", "e2e-eager-amp-cl", "data-pipeline", "profile-worst-ratio"}
-    assert expected | {"conv6-time", "conv6-fig2"} == set(items)
+    sweeps = {"fig2-conv6-sc-w025", "fig2-conv6-ku-sgd-w025"}
+    assert expected | {"conv6-rate"} | sweeps == set(items)
     assert all(item["status"] == "ok" for item in items.values()), items
     for name in ("step-eager-amp-cl", "e2e-eager-amp-cl"):
         rows = items[name]["result"]["rows"]
@@ -142,11 +144,19 @@ def test_tiny_session_runs_every_stage_and_writes_compact_results(tmp_path):
     assert [row["data"] for row in items["e2e-eager-amp-cl"]["result"]["rows"]] == ["synthetic loader"] * 3
     profiled = items["profile-worst-ratio"]["result"]["rows"]
     assert all(row["profile"] and "Name" in row["profile"] for row in profiled)
-    assert "subnetwork step / dense step" in " ".join(report["targets"])
-    # The conv6-time run is one of the sweep's, which then skips it: every run finishes, once.
-    runs = items["conv6-fig2"]["runs"]
-    assert sorted(run["method"] for run in runs) == ["edgepopup", "iterand", "sgd"]
-    assert all(run["status"] == "finished" and run["epochs_done"] == 1 for run in runs)
+    targets = " ".join(report["targets"])
+    assert "subnetwork step / dense step" in targets and "100 epochs would take" in targets
+    assert items["conv6-rate"]["result"]["epochs"] == 2
+    # Edge-popup and IteRand for seeds 1-3 and dense SGD for seed 1, every one finished once.
+    runs = [run for name in sweeps for run in items[name]["runs"]]
+    assert sorted((run["method"], run["seed"]) for run in runs) == [
+        *[("edgepopup", seed) for seed in (1, 2, 3)],
+        *[("iterand", seed) for seed in (1, 2, 3)],
+        ("sgd", 1),
+    ]
+    assert all(
+        run["status"] == "finished" and run["epochs_done"] == 1 and run["width"] == 0.25 for run in runs
+    )
     with tarfile.open(out / "runs.tar.gz") as tar:
         names = tar.getnames()
     assert not [name for name in names if name.endswith(".pt")]
