@@ -40,7 +40,7 @@ Files in $OUT (``--out``; a new temporary folder when neither is set):
   the environment; the target checks; the state of every sweep run;
 - ``bench.md``: the benchmark tables and profiles, then the target checks;
 - ``runs.tar.gz``: per run ``<run name>/{config.yaml,metrics.jsonl,summary.json,train.log}`` and the
-  ``results*.csv`` tables of ``iterand.results`` (never checkpoints).
+  ``results*.csv`` tables of ``iterand.experiments.results`` (never checkpoints).
 
 ``--tiny`` rehearses every stage on the CPU in seconds: synthetic data, Conv6 width 0.25, batch 8, one
 step per epoch, one epoch; no compilation and no GPU tests.
@@ -71,12 +71,13 @@ sys.path.insert(0, str(REPO))
 
 from train_step import environment  # noqa: E402
 
-from iterand import results, sweeps  # noqa: E402
-from iterand.cli import build_config  # noqa: E402
-from iterand.config import TrainConfig, run_name  # noqa: E402
-from iterand.data import DataError, prepare  # noqa: E402
-from iterand.distributed import resolve_device  # noqa: E402
-from iterand.run_files import RunFiles, read_json, read_metrics  # noqa: E402
+from bookkeeping.files import read_json, read_metrics  # noqa: E402
+from bookkeeping.paths import RunFiles  # noqa: E402
+from iterand.engine.config import TrainConfig, run_name  # noqa: E402
+from iterand.engine.data import DataError, prepare  # noqa: E402
+from iterand.engine.distributed import resolve_device  # noqa: E402
+from iterand.experiments import planning, results, sweeps  # noqa: E402
+from iterand.experiments.cli import build_config  # noqa: E402
 
 STAGES = ("bench", "conv6-time", "conv6-fig2")
 DEFAULT_DATA = ".device/cifar10-jpeg.tar.gz"
@@ -443,12 +444,15 @@ def conv6_fig2(session: Session) -> None:
     sweep = fig2_sweep(session)
     root = _data_root(session)
     overrides = [*([f"data_root={root}"] if root else []), *_training_overrides(session)]
-    planned = sweeps.runs(sweep, overrides)
-    pending = [c for c in planned if sweeps.status(c, session.runs) != "finished"]
+    planned = planning.runs(sweep, overrides)
+    pending = [c for c in planned if planning.status(c, session.runs) != "finished"]
     concurrent = max(1, min(session.args.concurrent or len(pending), len(pending)))
     kwargs = {"sweep": sweep, "out": session.runs, "overrides": overrides, "concurrent": concurrent}
-    # A child process running sweeps.run, so that the budget can stop it with every training process.
-    code = "import pickle, sys; from iterand import sweeps; sweeps.run(**pickle.load(sys.stdin.buffer))"
+    # A child process running launcher.run, so that the budget can stop it with every training process.
+    code = (
+        "import pickle, sys; from iterand.experiments import launcher; "
+        "launcher.run(**pickle.load(sys.stdin.buffer))"
+    )
     need = 0 if session.args.tiny else 60
     record = session.run(
         "conv6-fig2", [sys.executable, "-c", code], need, stdin=pickle.dumps(kwargs), concurrent=concurrent
@@ -457,14 +461,14 @@ def conv6_fig2(session: Session) -> None:
 
 
 def run_state(config: TrainConfig, runs: Path) -> dict[str, Any]:
-    files = RunFiles(sweeps.run_dir(config, runs))
+    files = RunFiles(planning.run_dir(config, runs))
     metrics = read_metrics(files.metrics)
     state: dict[str, Any] = {
         "name": files.root.name,
         "method": config.method,
         "width": config.width,
         "seed": config.seed,
-        "status": sweeps.status(config, runs),
+        "status": planning.status(config, runs),
         "epochs_done": len(metrics),
         "last_epoch_seconds": metrics[-1]["seconds"] if metrics else None,
     }
