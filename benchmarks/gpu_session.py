@@ -9,7 +9,7 @@ most what is left (minus a reserve for packing the results), is stopped with its
 that runs out, and a command that would start with less than its usual duration left is skipped. Stopped
 and skipped commands are listed as such; the results of everything else still reach $OUT.
 
-- ``bench``: the sync-debug GPU tests (``tests/iterand/test_gpu.py``); ``train_step.py`` for Conv6,
+- ``bench``: the sync-debug GPU tests (``tests/iterand/engine/test_gpu.py``); ``train_step.py`` for Conv6,
   ResNet-18 (CIFAR shapes) and ResNet-50 (ImageNet shapes) x dense / edge-popup / IteRand in eager mode,
   fp32 and bf16 autocast, contiguous and channels-last; the end-to-end step through the CIFAR-10 loader
   (``--data``); ``data_pipeline.py``; a profiler table of the worst subnetwork / dense ratio (and of the
@@ -352,7 +352,15 @@ def profile(
 def bench(session: Session) -> None:
     s = session.sizes
     if s.gpu_tests and selected(session, "gpu-tests"):
-        tests = [sys.executable, "-m", "pytest", "tests/iterand/test_gpu.py", "-q", "-p", "no:cacheprovider"]
+        tests = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/iterand/engine/test_gpu.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
         session.run("gpu-tests", tests, s.needs["gpu-tests"])
     models = ["--models", ",".join(s.bench_models)]
     e2e = ["--models", ",".join(s.e2e_models), "--data", s.data, *s.e2e_args]

@@ -9,7 +9,7 @@
 
 Width rule: every width-scaled channel (or hidden-feature) count is `max(1, round(c * width))` with
 Python's round (half to even). The ResNet stem stays at 64 channels at every width (IteRand's setting);
-with it the code reproduces every reference weight count of the spec (see tests/iterand/test_models.py).
+with it the code reproduces every reference weight count of the spec (see tests/iterand/core/test_models.py).
 """
 
 from __future__ import annotations

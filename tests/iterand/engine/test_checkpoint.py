@@ -21,7 +21,7 @@ from iterand.engine.config import run_name
 from iterand.engine.train import ConfigMismatch, train
 from iterand.experiments.cli import build_config
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PRESET = "fig2-conv6-sc-iterand"
 # 3 steps per epoch and period 2: re-draws before global steps 1, 3, 5, ... straddle the epoch boundaries.
 # 30 epochs leave seconds of work after the first checkpoint: the kill lands mid-run even on a busy machine.

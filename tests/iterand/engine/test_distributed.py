@@ -24,12 +24,12 @@ from iterand.engine import distributed
 from iterand.engine.train import Trainer
 
 HERE = Path(__file__).resolve()
-REPO = HERE.parents[2]
+REPO = HERE.parents[3]
 TORCHRUN_TIMEOUT_S = 300
 
 
 def _test_train():
-    """tests/iterand/test_train.py, which holds the in-memory data set (tests are not a package)."""
+    """tests/iterand/engine/test_train.py, which holds the in-memory data set (tests are not a package)."""
     name = "_iterand_test_train"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, HERE.with_name("test_train.py"))

@@ -26,7 +26,7 @@ from iterand.engine.config import TrainConfig
 from iterand.engine.data import Loader, load
 from iterand.engine.train import train
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SESSION = REPO / "benchmarks" / "gpu_session.py"
 OUT_FILES = {"bench.md", "runs.tar.gz", "session.json", "session.log"}
 MAX_OUT_FILES = 8  # the device tool brings back at most 8 files

@@ -17,7 +17,7 @@ from iterand.engine.config import TrainConfig, run_name
 from iterand.experiments import launcher, planning, presets, results
 from iterand.experiments.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PRESET = "fig2-conv6-sc-iterand"
 OVERRIDES = [
     "dataset=synthetic", "model=conv2", "width=0.0625", "device=cpu", "epochs=3", "steps_per_epoch=2",

@@ -18,7 +18,7 @@ from iterand.engine.train import Trainer
 from iterand.experiments import figures, launcher, planning, presets, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TINY = [
     "dataset=synthetic", "model=conv2", "width=0.0625", "device=cpu", "epochs=2", "steps_per_epoch=2",
     "batch_size=32",
