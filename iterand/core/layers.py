@@ -63,7 +63,7 @@ class SubnetSpec:
 
     - ``pruned_fraction`` (p, in [0, 1)): fraction of the weights PRUNED (set to zero); kept = 1 - p.
     - ``ranking``: ``"score"`` (raw scores, IteRand) or ``"abs_score"`` (``|score|``, edge-popup).
-    - ``weight_init``: one of ``iterand.core.init.WEIGHT_INITS`` or an alias ("sc", "ku", "kn", "u"); stored
+    - ``weight_init``: one of ``iterand.core.names.WEIGHT_INITS`` or an alias ("sc", "ku", "kn", "u"); stored
       under its full name. ``weight_scale`` (> 0) multiplies the weight init.
     - ``effective_weight``: ``"masked"`` (``w * m``) or ``"biprop"`` (``alpha * sign(w) * m`` with
       ``alpha = ||m * w||_1 / number kept``, Diffenderfer & Kailkhura). Biprop selects the top-k by

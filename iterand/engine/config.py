@@ -86,7 +86,7 @@ class TrainConfig:
     """
 
     # model
-    model: str = "conv6"  # one of iterand.core.models.MODEL_NAMES
+    model: str = "conv6"  # one of iterand.core.names.MODEL_NAMES
     width: float = 1.0
     stem: str = "cifar"  # "cifar" | "imagenet"; the Conv networks only have the CIFAR form
     method: str = "iterand"  # METHODS; "sgd" is the dense baseline, "biprop" has no weight update
