@@ -4,7 +4,7 @@ For each training augmentation (``iterand``: pad + RandomResizedCrop + flip; ``s
 flip) it times one epoch's ``set_epoch`` (the epoch's order and augmentation parameters, drawn on the CPU
 and copied to the device) and the iteration over the epoch's batches (gather, augment, normalise on the
 device); the ``epoch`` column counts both. The evaluation loader (normalisation only) is timed on the test
-set. The loaders are those of ``iterand.data.load``, so the numbers are what the Trainer gets.
+set. The loaders are those of ``iterand.engine.data.load``, so the numbers are what the Trainer gets.
 
     python benchmarks/data_pipeline.py --data data/cifar10-jpeg.tar.gz --out data_pipeline.md
     python benchmarks/data_pipeline.py --data synthetic --batches 5 --device cpu    # a quick look
@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from train_step import SYNTHETIC, emit, envelope, environment, environment_line, mean_ms
 
-from iterand.config import TrainConfig
-from iterand.data import DataBundle, Loader, load
-from iterand.data.augment import AUGMENTATIONS
-from iterand.distributed import resolve_device
+from iterand.engine.config import TrainConfig
+from iterand.engine.data import DataBundle, Loader, load
+from iterand.engine.data.augment import AUGMENTATIONS
+from iterand.engine.distributed import resolve_device
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ most what is left (minus a reserve for packing the results), is stopped with its
 that runs out, and a command that would start with less than its usual duration left is skipped. Stopped
 and skipped commands are listed as such; the results of everything else still reach $OUT.
 
-- ``bench``: the sync-debug GPU tests (``tests/iterand/test_gpu.py``); ``train_step.py`` for Conv6,
+- ``bench``: the sync-debug GPU tests (``tests/iterand/engine/test_gpu.py``); ``train_step.py`` for Conv6,
   ResNet-18 (CIFAR shapes) and ResNet-50 (ImageNet shapes) x dense / edge-popup / IteRand in eager mode
   with bf16 autocast and channels-last (the training default on a GPU), with the time of mask selection
   and of one re-draw event; the end-to-end step through the CIFAR-10 loader (``--data``);
@@ -39,7 +39,7 @@ Files in $OUT (``--out``; a new temporary folder when neither is set):
   the environment; the target checks; the state of every training run;
 - ``bench.md``: the benchmark tables and profiles, then the target checks;
 - ``runs.tar.gz``: per run ``<run name>/{config.yaml,metrics.jsonl,summary.json,train.log}`` and the
-  ``results*.csv`` tables of ``iterand.results`` (never checkpoints).
+  ``results*.csv`` tables of ``iterand.experiments.results`` (never checkpoints).
 
 ``--tiny`` rehearses every stage on the CPU in seconds: synthetic data, Conv6 width 0.25, batch 8, one
 step per epoch; no compilation and no GPU tests.
@@ -70,12 +70,13 @@ sys.path.insert(0, str(REPO))
 
 from train_step import environment  # noqa: E402
 
-from iterand import results, sweeps  # noqa: E402
-from iterand.cli import build_config  # noqa: E402
-from iterand.config import TrainConfig, run_name  # noqa: E402
-from iterand.data import DataError, prepare  # noqa: E402
-from iterand.distributed import resolve_device  # noqa: E402
-from iterand.run_files import RunFiles, read_json, read_metrics  # noqa: E402
+from bookkeeping.files import read_json, read_metrics  # noqa: E402
+from bookkeeping.paths import RunFiles  # noqa: E402
+from iterand.engine.config import TrainConfig, run_name  # noqa: E402
+from iterand.engine.data import DataError, prepare  # noqa: E402
+from iterand.engine.distributed import resolve_device  # noqa: E402
+from iterand.experiments import planning, results, sweeps  # noqa: E402
+from iterand.experiments.cli import build_config  # noqa: E402
 
 STAGES = ("bench", "conv6-rate", "fig2-w025")
 DEFAULT_DATA = ".device/cifar10-jpeg.tar.gz"
@@ -359,7 +360,15 @@ def bench(session: Session) -> None:
     s = session.sizes
     if s.gpu_tests and selected(session, "gpu-tests"):
         # The CUDA tests only: the rehearsal tests in the same file would spend the budget on the CPU.
-        tests = [sys.executable, "-m", "pytest", "tests/iterand/test_gpu.py", "-q", "-p", "no:cacheprovider"]
+        tests = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/iterand/engine/test_gpu.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
         tests += ["-k", "not session"]
         session.run("gpu-tests", tests, s.needs["gpu-tests"])
     models = ["--models", ",".join(s.bench_models)]
@@ -476,14 +485,17 @@ def fig2_w025(session: Session) -> None:
     chosen = [sweep for sweep in (fig2_sweep(session), dense_sweep(session)) if sweep is not None]
     # One child per sweep, each running all its runs at once (processes sharing the one GPU), started
     # together so that the budget stops them all at the same time.
-    code = "import pickle, sys; from iterand import sweeps; sweeps.run(**pickle.load(sys.stdin.buffer))"
+    code = (
+        "import pickle, sys; from iterand.experiments import launcher; "
+        "launcher.run(**pickle.load(sys.stdin.buffer))"
+    )
     need = 0  # no cap of three times the usual duration: the runs may use all that is left
     packer = Packer(session, session.out)
     packer.start()
     threads, records = [], []
     try:
         for sweep in chosen:
-            count = len(sweeps.runs(sweep, overrides))
+            count = len(planning.runs(sweep, overrides))
             kwargs = {"sweep": sweep, "out": session.runs, "overrides": overrides, "concurrent": count}
             record = {"name": sweep.name, "concurrent": count}
             thread = threading.Thread(
@@ -499,18 +511,18 @@ def fig2_w025(session: Session) -> None:
     finally:
         packer.stop()
     for sweep, record in records:
-        record["runs"] = [run_state(config, session.runs) for config in sweeps.runs(sweep, overrides)]
+        record["runs"] = [run_state(config, session.runs) for config in planning.runs(sweep, overrides)]
 
 
 def run_state(config: TrainConfig, runs: Path) -> dict[str, Any]:
-    files = RunFiles(sweeps.run_dir(config, runs))
+    files = RunFiles(planning.run_dir(config, runs))
     metrics = read_metrics(files.metrics)
     state: dict[str, Any] = {
         "name": files.root.name,
         "method": config.method,
         "width": config.width,
         "seed": config.seed,
-        "status": sweeps.status(config, runs),
+        "status": planning.status(config, runs),
         "epochs_done": len(metrics),
         "last_epoch_seconds": metrics[-1]["seconds"] if metrics else None,
     }

@@ -1,14 +1,14 @@
 """Training-step throughput of dense SGD, edge-popup and IteRand: Conv6 and ResNet-18 at CIFAR shapes,
 ResNet-50 at ImageNet shapes (224x224, 1000 classes).
 
-Times ``iterand.train.train_step`` (the loop's own step: forward, loss, backward, SGD update, device-side
-sums) on the available device, plus, for the subnetwork methods, the mask selection of all layers alone
-and one IteRand re-randomisation. The IteRand step column adds the re-randomisation amortised over its
-period (``--period``, 300 in the paper): the step itself is the edge-popup step. ``x dense`` is the step
-time over the dense SGD step of the same model in the same table (target on a GPU: <= 1.15).
+Times ``iterand.engine.train.train_step`` (the loop's own step: forward, loss, backward, SGD update,
+device-side sums) on the available device, plus, for the subnetwork methods, the mask selection of all
+layers alone and one IteRand re-randomisation. The IteRand step column adds the re-randomisation amortised
+over its period (``--period``, 300 in the paper): the step itself is the edge-popup step. ``x dense`` is the
+step time over the dense SGD step of the same model in the same table (target on a GPU: <= 1.15).
 
 Data: by default every step reuses one synthetic batch already on the device, so the table shows the
-model alone. ``--data ROOT`` (a CIFAR-10 archive or folder, see ``iterand.data.load``) or
+model alone. ``--data ROOT`` (a CIFAR-10 archive or folder, see ``iterand.engine.data.load``) or
 ``--data synthetic`` (the seeded synthetic set) instead takes every batch from the on-device training
 loader the Trainer uses (gather, augmentation, normalisation, a new epoch's order when one ends), and
 converts it to channels-last as the Trainer does: the end-to-end step. Give ``--steps`` more than an epoch
@@ -42,13 +42,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from iterand.config import TrainConfig, build_model, weight_update
-from iterand.data import DataBundle, load
-from iterand.data.synthetic import SHAPES
-from iterand.distributed import resolve_device
-from iterand.layers import kept_masks
-from iterand.optim import make_optimizer
-from iterand.train import train_step
+from iterand.core.layers import kept_masks
+from iterand.engine.config import TrainConfig
+from iterand.engine.data import DataBundle, load
+from iterand.engine.data.synthetic import SHAPES
+from iterand.engine.distributed import resolve_device
+from iterand.engine.factories import build_model, weight_update
+from iterand.engine.optim import make_optimizer
+from iterand.engine.train import train_step
 
 METHODS = ("sgd", "edgepopup", "iterand")
 MODELS = ("conv6", "resnet18", "resnet50")

@@ -4,10 +4,22 @@ A subnetwork layer keeps frozen random weights and learns only a score per weigh
 uses the weights whose scores are in the layer's top fraction (edge-popup, Ramanujan et al. 2020).
 IteRand (Chijiwa et al. 2021) periodically re-draws the pruned weights.
 
-Modules: `iterand.init` (weight distributions), `iterand.masks` (top-k masks), `iterand.layers`
-(subnetwork layers and the layer factory), `iterand.weight_updates` (re-randomisation and relatives),
-`iterand.models` (the paper's architectures), `iterand.convert` (any torchvision CNN to a
-subnetwork model), `iterand.accounting` (weight counts), `iterand.export` (masks and sparse weights).
+Three layers, each importing only the ones below it (``tests/test_architecture.py`` checks):
+
+- `iterand.core`: the method. `init` (weight distributions), `masks` (top-k masks), `layers`
+  (subnetwork layers and the layer factory), `weight_updates` (re-randomisation and relatives),
+  `models` (the paper's architectures), `convert` (any torchvision CNN to a subnetwork model),
+  `accounting` (weight counts), `export` (masks and sparse weights), `names` (the torch-free names
+  the configuration validates against).
+- `iterand.engine`: training. `config` (the run's `TrainConfig`, torch-free), `factories` (what a config
+  builds), `data`, `optim`, `train` (the loop), `posthoc` (a finished run's model and accuracies),
+  `checkpoint`, `distributed`.
+- `iterand.experiments`: the paper's experiments. `presets`, `sweeps` (definitions), `planning`
+  (expansion and sharding), `launcher` (running a sweep), `figures` (what the figure notebooks call),
+  `results`, `cli` (``python -m iterand``).
+
+Below all three, `bookkeeping` owns file names, output locations, JSON files, provenance and argument
+checks.
 
 The names re-exported here are loaded on first use, so `import iterand` stays cheap (no torch import).
 """
@@ -18,15 +30,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from iterand import models
-    from iterand.accounting import WeightCount, count_weights
-    from iterand.convert import to_subnet
+    from iterand.core import models
+    from iterand.core.accounting import WeightCount, count_weights
+    from iterand.core.convert import to_subnet
 
 _EXPORTS = {
-    "models": ("iterand.models", None),
-    "count_weights": ("iterand.accounting", "count_weights"),
-    "WeightCount": ("iterand.accounting", "WeightCount"),
-    "to_subnet": ("iterand.convert", "to_subnet"),
+    "models": ("iterand.core.models", None),
+    "count_weights": ("iterand.core.accounting", "count_weights"),
+    "WeightCount": ("iterand.core.accounting", "WeightCount"),
+    "to_subnet": ("iterand.core.convert", "to_subnet"),
 }
 
 __all__ = ["WeightCount", "count_weights", "models", "to_subnet"]

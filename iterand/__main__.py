@@ -1,7 +1,7 @@
-"""``python -m iterand``: see ``iterand.cli`` for the commands (single-GPU, torchrun and multi-node)."""
+"""``python -m iterand``: see ``iterand.experiments.cli`` for the commands (one GPU, torchrun, multi-node)."""
 
 import sys
 
-from iterand.cli import main
+from iterand.experiments.cli import main
 
 sys.exit(main())

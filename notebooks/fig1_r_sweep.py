@@ -20,7 +20,7 @@
 # The x axis is symmetric-log: linear around 0 so that r = 0 has its place, logarithmic from 0.01 on.
 # Each point is the mean over seeds of the last-epoch test accuracy, error bars one standard deviation.
 #
-# **Modes.** `mode = "train"` runs the grid through `iterand.sweeps.run` (finished runs are skipped,
+# **Modes.** `mode = "train"` runs the grid through `iterand.experiments.launcher.run` (finished runs are skipped,
 # interrupted ones resume) and aggregates the finished runs over seeds; `mode = "read"` plots the
 # aggregated table `results_table` if given, else the runs under `runs_dir`. The figure is drawn from the
 # aggregated table alone.
@@ -46,7 +46,7 @@ seeds = [1]
 epochs = 1
 steps_per_epoch = 40  # None: full epochs
 overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run, as with --set
-data_root = None  # None: iterand.data.default_cifar_source()
+data_root = None  # None: iterand.engine.data.default_cifar_source()
 out_dir = "runs/notebooks/fig1_r_sweep/manual"
 
 # %%
@@ -55,13 +55,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from iterand import results, sweeps
-from iterand.data import default_cifar_source
-from repro import tables
+from bookkeeping import tables
+from iterand.engine.data import default_cifar_source
+from iterand.experiments import figures, results
 
 out_dir = Path(out_dir)
 # r = 0 of the fig1 presets (IteRand, KU) is edge-popup.
-table = sweeps.train_or_read(
+table = figures.train_or_read(
     mode,
     "fig1",
     out_dir / "runs" if runs_dir is None else runs_dir,

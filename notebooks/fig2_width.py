@@ -23,7 +23,7 @@
 # bars; colour gives the method, line style the weight distribution of the random network (solid: signed
 # constant, SC; dashed: Kaiming uniform, KU; the dense SGD baseline always starts from KU).
 #
-# **Modes.** `mode = "train"` runs the grid below through `iterand.sweeps.run` (finished runs are skipped,
+# **Modes.** `mode = "train"` runs the grid below through `iterand.experiments.launcher.run` (finished runs are skipped,
 # interrupted ones resume), collects the finished runs and aggregates them over seeds; `mode = "read"`
 # only reads: the aggregated table `results_table` if given, else the run directories under `runs_dir`.
 # The figure is drawn from the aggregated table alone.
@@ -55,7 +55,7 @@ seeds = [1]
 epochs = 1
 steps_per_epoch = 30  # None: full epochs
 overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run, as with --set
-data_root = None  # None: iterand.data.default_cifar_source()
+data_root = None  # None: iterand.engine.data.default_cifar_source()
 out_dir = "runs/notebooks/fig2_width/manual"
 
 # %%
@@ -64,14 +64,15 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from iterand import count_weights, results, sweeps
+from bookkeeping import tables
+from iterand import count_weights
 from iterand import models as architectures
-from iterand.data import default_cifar_source
-from repro import tables
+from iterand.engine.data import default_cifar_source
+from iterand.experiments import figures, results
 
 out_dir = Path(out_dir)
 # The fig2 presets: edge-popup and IteRand under KU and SC, and SGD (KU), of each model.
-table = sweeps.train_or_read(
+table = figures.train_or_read(
     mode,
     "fig2",
     out_dir / "runs" if runs_dir is None else runs_dir,
@@ -223,7 +224,7 @@ tables.save_figure(fig, out_dir, "fig2_width", plotted)
 # %% [markdown]
 # ## Ours against the published numbers
 #
-# `iterand.results.compare` puts our mean next to every published number of the same setting (model,
+# `iterand.experiments.results.compare` puts our mean next to every published number of the same setting (model,
 # width, method, pruned fraction, r); `difference` is ours minus published. Numbers from the quick run
 # are not comparable (a few steps of training); the table is empty when none of the chosen widths has a
 # published value. The `note` column says when ours come from the lossy JPEG copy of CIFAR-10.

@@ -18,13 +18,13 @@
 # every ResNet; the dense ResNet-18 / 34 show where SGD-trained networks of similar size stand.
 #
 # **Modes.** As in the other figure notebooks: `mode = "train"` runs the grid through
-# `iterand.sweeps.run`, `mode = "read"` plots an aggregated `results_table` or the runs under `runs_dir`;
+# `iterand.experiments.launcher.run`, `mode = "read"` plots an aggregated `results_table` or the runs under `runs_dir`;
 # the figure is drawn from the aggregated table alone.
 #
 # **What `quick` is, honestly.** ImageNet cannot be trained on a CPU in a minute, and a CPU machine
 # usually has no ImageNet at all. So `quick` runs three of the Fig. 3 presets themselves (dense ResNet-18,
 # edge-popup and IteRand ResNet-50: same methods, inits, pruned fraction, ImageNet stem and 1000 classes) on **synthetic data** of ImageNet shape
-# (`dataset="synthetic"`: 1,000 random 224 x 224 images, see `iterand.data.synthetic`), at width 1/16,
+# (`dataset="synthetic"`: 1,000 random 224 x 224 images, see `iterand.engine.data.synthetic`), at width 1/16,
 # for 2 steps of 16 images, without warm-up or fine-tuning epochs. Its accuracies are those of random
 # guessing among 1000 classes, about 0%: the figure checks that the whole path (presets, sweep, run
 # directories, results table, this plot) works, nothing about the paper's claim, and it says SYNTHETIC
@@ -64,12 +64,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from iterand import count_weights, results, sweeps
+from bookkeeping import tables
+from iterand import count_weights
 from iterand import models as architectures
-from repro import tables
+from iterand.experiments import figures, results
 
 out_dir = Path(out_dir)
-table = sweeps.train_or_read(
+table = figures.train_or_read(
     mode,
     "fig3",
     out_dir / "runs" if runs_dir is None else runs_dir,

@@ -42,7 +42,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from repro import tables
+from bookkeeping import tables
 from theory import experiments
 
 out_dir = Path(out_dir)

@@ -37,7 +37,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from repro import tables
+from bookkeeping import tables
 from theory import experiments
 
 out_dir = Path(out_dir)

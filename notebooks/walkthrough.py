@@ -14,7 +14,7 @@
 # This notebook is the place to start. It builds a small random convolutional network, finds a good
 # subnetwork in it on CIFAR-10 twice (with edge-popup, then with IteRand), looks inside the masks, and
 # checks the one thing IteRand adds: every few steps it re-draws some of the **pruned** weights and never
-# touches the kept ones. Everything runs through the package (`iterand.models`, `iterand.train`,
+# touches the kept ones. Everything runs through the package (`iterand.core.models`, `iterand.engine.train`,
 # `iterand.count_weights`), on the CPU, in a minute or two.
 #
 # The ideas, in plain words:
@@ -40,7 +40,7 @@ period = 10
 epochs = 3
 steps_per_epoch = 20  # 20 batches of 128 images per epoch: about 2,500 training images each epoch
 seed = 1
-data_root = None  # None: iterand.data.default_cifar_source()
+data_root = None  # None: iterand.engine.data.default_cifar_source()
 out_dir = "runs/notebooks/walkthrough/manual"
 
 # %%
@@ -50,13 +50,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from iterand import checkpoint, count_weights, models, presets
-from iterand.config import build_model, run_name, weight_update
-from iterand.data import default_cifar_source
-from iterand.layers import named_subnet_layers
-from iterand.run_files import RunFiles, read_metrics
-from iterand.train import train
-from repro import tables
+from bookkeeping import tables
+from bookkeeping.files import read_metrics
+from bookkeeping.paths import RunFiles
+from iterand import count_weights, models
+from iterand.core.layers import named_subnet_layers
+from iterand.engine import checkpoint
+from iterand.engine.config import run_name
+from iterand.engine.data import default_cifar_source
+from iterand.engine.factories import build_model, weight_update
+from iterand.engine.train import train
+from iterand.experiments import presets
 
 out_dir = Path(out_dir)
 data_root = default_cifar_source() if data_root is None else data_root
@@ -64,9 +68,9 @@ data_root = default_cifar_source() if data_root is None else data_root
 # %% [markdown]
 # ## 1. A random network and its masks
 #
-# `iterand.models.build` draws the weights and scores of the network. `iterand.count_weights` counts the
+# `iterand.core.models.build` draws the weights and scores of the network. `iterand.count_weights` counts the
 # conv and linear weights of each layer and how many its current mask keeps: exactly half of every layer
-# (the count rule is in `iterand.masks`). The first fully connected layer holds the most weights, the
+# (the count rule is in `iterand.core.masks`). The first fully connected layer holds the most weights, the
 # first convolution the fewest; each is pruned by the same fraction.
 
 # %%
@@ -108,7 +112,7 @@ tables.save_figure(fig, out_dir, "masks_per_layer", layers)
 # batches. The configuration is the paper's Conv6 preset (`fig2-conv6-sc-iterand`: SGD with momentum on
 # the scores, learning rate 0.3, cosine schedule, the IteRand code's augmentation, 10% of the training
 # set held out for validation), shrunk for a CPU: width, `epochs` and `steps_per_epoch` batches per
-# epoch, and a re-draw every `period` steps instead of 300. `iterand.train.train` writes each run into
+# epoch, and a re-draw every `period` steps instead of 300. `iterand.engine.train.train` writes each run into
 # its own directory (configuration, per-epoch metrics, checkpoint, summary) and returns the summary;
 # running this cell again reuses finished runs.
 

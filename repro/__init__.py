@@ -1,6 +1,5 @@
-"""Run bookkeeping shared by the theory module, the training package and the notebooks.
+"""The papermill runner: ``notebooks`` executes the jupytext notebooks with a named parameter set.
 
-``paths`` owns every output file name, ``provenance`` records how a result was produced (parameters, seed,
-package versions, git commit), ``tables`` writes the data behind each figure, and ``notebooks`` executes the
-jupytext notebooks through papermill with a named parameter set.
+It sits on top of ``bookkeeping`` (paths, provenance) and imports neither ``theory`` nor ``iterand``: the
+notebooks it executes import those in their own kernel.
 """

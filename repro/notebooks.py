@@ -20,7 +20,7 @@ import papermill
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
-from repro import paths, provenance
+from bookkeeping import paths, provenance
 
 INJECTED = ("out_dir",)
 

@@ -5,7 +5,7 @@ import tomllib
 
 import yaml
 
-from repro import paths
+from bookkeeping import paths
 
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda name where they differ
 

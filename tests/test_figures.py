@@ -14,15 +14,19 @@ import pytest
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
-from iterand import count_weights, models, presets, results
-from iterand.config import TrainConfig, run_name
-from iterand.data import default_cifar_source, default_data_root
-from iterand.run_files import RunFiles, write_json
-from repro import notebooks, tables
+from bookkeeping import tables
+from bookkeeping.files import write_json
+from bookkeeping.paths import RunFiles
+from iterand import count_weights, models
+from iterand.engine.config import TrainConfig, run_name
+from iterand.engine.data import default_cifar_source, default_data_root
+from iterand.experiments import presets, results
+from repro import notebooks
 
 
 def _summary(config: TrainConfig, test_acc: float, weights_total: int, lossy: bool = True) -> dict:
-    """A summary.json as ``iterand.train`` writes it, with only what ``iterand.results`` reads."""
+    """A summary.json as ``iterand.engine.train`` writes it, with what ``iterand.experiments.results``
+    reads."""
     return {
         "parameters": config.to_dict(),
         "seed": config.seed,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from repro import notebooks, paths, tables
+from bookkeeping import files, paths
+from repro import notebooks
 
 NOTEBOOKS = notebooks.available()
 
@@ -26,7 +27,7 @@ def test_parameter_files_match_the_parameters_cell(name):
 def test_notebook_runs_quick_and_saves_figure_data(name, tmp_path):
     out_dir = notebooks.execute(name, "quick", root=tmp_path)
     assert paths.executed_notebook(out_dir, name).is_file()
-    record = tables.read_json(out_dir / paths.PROVENANCE_FILE)
+    record = files.read_json(out_dir / paths.PROVENANCE_FILE)
     assert record["parameters"] == notebooks.load_parameters(name, "quick")
     assert record["packages"]["numpy"]
     figures = sorted(out_dir.glob("*.png"))

@@ -17,7 +17,8 @@ from itertools import pairwise
 import numpy as np
 from numpy.typing import ArrayLike
 
-from theory import network, validation
+from bookkeeping import validation
+from theory import network
 
 SINGLE_DRAW_BOUND_FORMS = ("exponential", "geometric")
 
@@ -70,8 +71,8 @@ def lueker_required_n(eps: ArrayLike, delta: ArrayLike, C: ArrayLike) -> Real:
     bound increases with ``n`` there, so every larger ``n`` also gives success probability ``>= 1 - delta``.
     Requires ``eps < 1`` (``l > 0``).
     """
-    eps = _probability("eps", eps, open_low=True, open_high=True)
-    delta = _probability("delta", delta, open_low=True, open_high=True)
+    eps = _probability("eps", eps, low_open=True, high_open=True)
+    delta = _probability("delta", delta, low_open=True, high_open=True)
     C = _positive("C", C)
     log_eps, log_delta = np.log(1.0 / eps), np.log(1.0 / delta)
     return _out(2.0 * C * log_eps + 4.0 * log_delta + 4.0 * np.sqrt(log_delta * (C * log_eps + log_delta)))
@@ -83,7 +84,7 @@ def pensia_required_n(eps: ArrayLike, delta: ArrayLike, C: ArrayLike) -> Real:
     ``>= 1 - delta``. Its ``C`` is a different constant from Lueker's (compare the slopes ``C`` and ``2C``
     in ``log(1/eps)``)."""
     eps = _positive("eps", eps)
-    delta = _probability("delta", delta, open_low=True, open_high=True)
+    delta = _probability("delta", delta, low_open=True, high_open=True)
     C = _positive("C", C)
     return _out(C * np.log(2.0 / np.minimum(eps, delta)))
 
@@ -113,7 +114,7 @@ def single_draw_failure_bound(eps: ArrayLike, m: ArrayLike, form: str = "exponen
     ``form="exponential"`` (default) is *the* bound: the one solved for the required number of draws in
     :func:`single_draw_required_draws`. ``form="geometric"`` is the tighter middle term.
     """
-    eps = _probability("eps", eps, open_low=True)
+    eps = _probability("eps", eps, low_open=True)
     m = _integer("m", m, 0)
     form = validation.choice("form", form, SINGLE_DRAW_BOUND_FORMS)
     if form == "geometric":
@@ -124,8 +125,8 @@ def single_draw_failure_bound(eps: ArrayLike, m: ArrayLike, form: str = "exponen
 def single_draw_required_draws(eps: ArrayLike, delta: ArrayLike) -> Real:
     """``m = (2/eps) log(1/delta)``: this many U[-1, 1] draws put one within ``eps`` of any
     ``alpha in [-1, 1]`` with probability ``>= 1 - delta`` (``exp(-m eps/2) <= delta``; spec 2.3)."""
-    eps = _probability("eps", eps, open_low=True)
-    delta = _probability("delta", delta, open_low=True, open_high=True)
+    eps = _probability("eps", eps, low_open=True)
+    delta = _probability("delta", delta, low_open=True, high_open=True)
     return _out(2.0 / eps * np.log(1.0 / delta))
 
 
@@ -152,7 +153,7 @@ def subset_sum_instances(dims: Sequence[int]) -> int:
 def per_weight_confidence(delta: float, dims: Sequence[int]) -> float:
     """``delta' = delta / N`` (:func:`subset_sum_instances`): if each of the ``N`` instances fails with
     probability ``<= delta'``, all succeed together with probability ``>= 1 - delta`` (union bound)."""
-    delta = validation.probability("delta", delta, open_low=True, open_high=True)
+    delta = validation.fraction("delta", delta, low_open=True, high_open=True)
     return delta / subset_sum_instances(dims)
 
 
@@ -211,7 +212,7 @@ def normal_quantile(p: float) -> float:
     Bisection on ``erfc`` (no scipy), to the last representable digit: ``Phi(z) = erfc(-z / sqrt 2) / 2``;
     the upper tail is solved directly so ``p`` near 1 loses no precision.
     """
-    p = validation.probability("p", p, open_low=True, open_high=True)
+    p = validation.fraction("p", p, low_open=True, high_open=True)
     if p < 0.5:
         return -normal_quantile(1.0 - p)
     tail = 2.0 * (1.0 - p)  # erfc(z / sqrt 2) must equal this, and erfc decreases
@@ -237,7 +238,7 @@ def wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float =
     trials = np.asarray(_integer("trials", trials, 1), dtype=np.float64)
     if np.any(successes > trials):
         raise ValueError("successes must be at most trials")
-    confidence = validation.probability("confidence", confidence, open_low=True, open_high=True)
+    confidence = validation.fraction("confidence", confidence, low_open=True, high_open=True)
     z = normal_quantile(0.5 + confidence / 2.0)
     p = successes / trials
     z2n = z * z / trials
@@ -250,7 +251,7 @@ def wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float =
 
 
 # --- argument checks over arrays ------------------------------------------------------------------------
-# The scalar checks of theory.validation are applied to every distinct value, so messages stay uniform.
+# The scalar checks of bookkeeping.validation are applied to every distinct value, so messages stay uniform.
 
 
 def _checked(name: str, value, check) -> np.ndarray:
@@ -268,7 +269,7 @@ def _positive(name: str, value) -> np.ndarray:
 
 
 def _probability(name: str, value, **kwargs) -> np.ndarray:
-    return _checked(name, value, lambda n, v: validation.probability(n, v, **kwargs))
+    return _checked(name, value, lambda n, v: validation.fraction(n, v, **kwargs))
 
 
 def _integer(name: str, value, minimum: int) -> np.ndarray:
@@ -286,7 +287,7 @@ def _unit_interval(name: str, value) -> np.ndarray:
 def _network_eps(eps) -> float:
     """The network-level tolerance, in ``(0, 1]``: larger ones are trivial, since the fully pruned network
     ``g = 0`` has error ``||f(x)|| <= 1`` on the unit ball. Keeps ``eps' <= eps <= 1``, the lemma's range."""
-    return validation.probability("eps", eps, open_low=True)
+    return validation.fraction("eps", eps, low_open=True)
 
 
 def _out(values) -> Real:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from repro import notebooks, paths, provenance, tables
-from theory import experiments, montecarlo, subset_sum, validation
+from bookkeeping import paths, provenance, tables, validation
+from repro import notebooks
+from theory import experiments, montecarlo, subset_sum
 from theory.distributions import DISTRIBUTIONS
 
 NOTEBOOK_PREFIX = "theory_"

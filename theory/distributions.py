@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import validation
+from bookkeeping import validation
 
 DISTRIBUTIONS = ("uniform", "product", "normal")
 

@@ -21,7 +21,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from theory import montecarlo, validation
+from bookkeeping import validation
+from theory import montecarlo
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ def lueker_cell_constant(n: int, eps: float, p: float) -> float:
     ``l = log(1/eps)``, clipped at 0 (``p`` above the bound at ``C = 0``, ``1 - exp(-n/8)``, needs no ``C``).
     """
     n = validation.integer_at_least("n", n, 1)
-    eps = validation.probability("eps", eps, open_low=True, open_high=True)
-    p = validation.probability("p", p)
+    eps = validation.fraction("eps", eps, low_open=True, high_open=True)
+    p = validation.fraction("p", p)
     if p == 1:
         return 0.0
     margin = n / 2 - math.sqrt(-2 * n * math.log1p(-p))
@@ -111,7 +112,7 @@ def pensia_constant(records: Sequence[dict], deltas: Sequence[float]) -> Constan
     ``C_low`` only cells failing even at ``ci_high``, for ``C_high`` all cells failing at ``ci_low``.
     """
     deltas = [
-        validation.probability(f"deltas[{i}]", d, open_low=True, open_high=True) for i, d in enumerate(deltas)
+        validation.fraction(f"deltas[{i}]", d, low_open=True, high_open=True) for i, d in enumerate(deltas)
     ]
     if not deltas:
         raise ValueError("deltas must have at least 1 entry")
@@ -154,7 +155,7 @@ def affine_required_n(records: Sequence[dict], delta: float) -> AffineFit:
     y = np.asarray(n_delta, dtype=np.float64)
     slope, intercept = np.polyfit(x, y, 1)
     return AffineFit(
-        delta=validation.probability("delta", delta, open_low=True, open_high=True),
+        delta=validation.fraction("delta", delta, low_open=True, high_open=True),
         eps=tuple(float(e) for e in eps),
         n_delta=tuple(int(k) for k in n_delta),
         slope=float(slope),

@@ -21,7 +21,8 @@ from functools import partial
 import numpy as np
 from tqdm import tqdm
 
-from theory import bounds, distributions, subset_sum, validation
+from bookkeeping import validation
+from theory import bounds, distributions, subset_sum
 
 MODELS = ("none", "oracle")
 
@@ -82,7 +83,7 @@ def success_probabilities(
     t = validation.positive("t", t)
     trials = validation.integer_at_least("trials", trials, 1)
     seed = validation.integer_at_least("seed", seed, 0)
-    confidence = validation.probability("confidence", confidence, open_low=True, open_high=True)
+    confidence = validation.fraction("confidence", confidence, low_open=True, high_open=True)
     workers = validation.integer_at_least("workers", workers, 1)
 
     cell = partial(
@@ -122,7 +123,7 @@ def required_n(records: Sequence[dict], delta: float) -> list[dict]:
     The true ``p`` cannot decrease with ``n`` (more samples, more subset sums), but the estimates of
     different ``n`` are independent and may; "smallest" is taken literally.
     """
-    delta = validation.probability("delta", delta, open_low=True, open_high=True)
+    delta = validation.fraction("delta", delta, low_open=True, high_open=True)
     goal = 1 - Fraction(delta)
     out = []
     for (group, eps), cells in group_cells(records).items():

@@ -47,7 +47,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from theory import subset_sum, validation
+from bookkeeping import validation
+from theory import subset_sum
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -317,7 +318,7 @@ def error_bound(per_weight_errors: Sequence, dims: Sequence[int], x_norm: float 
     """
     dims = validate_dims(dims)
     factors = _layer_factors(per_weight_errors, dims)
-    x_norm = validation.nonnegative("x_norm", x_norm)
+    x_norm = validation.non_negative("x_norm", x_norm)
     # expm1/log1p keep full relative precision when the per-weight errors are tiny.
     return x_norm * math.expm1(math.fsum(math.log1p(c) for c in factors))
 
@@ -483,7 +484,7 @@ def _layer_factors(per_weight_errors, dims: tuple[int, ...]) -> list[float]:
         zip(entries, _layer_scales(dims), pairwise(dims), strict=True)
     ):
         if np.ndim(entry) == 0:
-            factors.append(validation.nonnegative(f"{name}[{i}]", entry) * scale)
+            factors.append(validation.non_negative(f"{name}[{i}]", entry) * scale)
             continue
         matrix = np.asarray(entry, dtype=np.float64)
         if matrix.shape != (d_out, d_in) or not np.all(np.isfinite(matrix) & (matrix >= 0)):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import validation
+from bookkeeping import validation
 
 # Enumerations (brute force, and each half of meet-in-the-middle) stop here: 2^22 float64 sums are 32 MiB.
 MAX_ENUMERATED_SUMS = 2**22

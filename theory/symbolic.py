@@ -16,7 +16,7 @@ import numbers
 
 import sympy as sp
 
-from theory import validation
+from bookkeeping import validation
 from theory.bounds import SINGLE_DRAW_BOUND_FORMS
 
 n = sp.Symbol("n", positive=True)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from repro import paths, tables
+from bookkeeping import files, paths, tables
 from theory import cli, subset_sum
 
 
@@ -71,7 +71,7 @@ def test_experiment_writes_tables_and_provenance(capsys, tmp_path, monkeypatch):
     out_dir = paths.experiment_output_dir("network", "quick")
     rows = tables.read_csv(out_dir / "error_vs_width.csv")
     assert rows and all(r["max_error"] <= r["bound"] for r in rows)
-    assert tables.read_json(out_dir / paths.PROVENANCE_FILE)["parameters"]["seed"] == 0
+    assert files.read_json(out_dir / paths.PROVENANCE_FILE)["parameters"]["seed"] == 0
 
 
 def test_module_entry_point_exit_status():
@@ -79,4 +79,4 @@ def test_module_entry_point_exit_status():
         [sys.executable, "-m", "theory", "worst-case", "0.5", "--t", "-1"], capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: t must be a positive finite number, got -1.0"
+    assert done.stderr.strip() == "error: t must be a finite number > 0, got -1.0"

@@ -185,12 +185,12 @@ def test_required_n_groups_and_rejects_repeats():
         ({"n_values": [3, 3]}, "n_values must not repeat"),
         ({"n_values": [3, 0]}, r"n_values\[1\] must be an integer >= 1"),
         ({"n_values": 3}, "n_values must be a sequence"),
-        ({"eps_values": [0.1, -0.1]}, r"eps_values\[1\] must be a positive"),
+        ({"eps_values": [0.1, -0.1]}, r"eps_values\[1\] must be a finite number > 0"),
         ({"trials": 0}, "trials must be an integer >= 1"),
-        ({"t": 0}, "t must be a positive"),
+        ({"t": 0}, "t must be a finite number > 0"),
         ({"seed": -1}, "seed must be an integer >= 0"),
         ({"workers": 0}, "workers must be an integer >= 1"),
-        ({"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
+        ({"confidence": 1.0}, r"confidence must be a number in \(0, 1\)"),
     ],
 )
 def test_bad_input_names_the_parameter(kwargs, message):
@@ -199,7 +199,7 @@ def test_bad_input_names_the_parameter(kwargs, message):
         montecarlo.success_probabilities(
             arguments.pop("distribution"), arguments.pop("n_values"), arguments.pop("eps_values"), **arguments
         )
-    with pytest.raises(ValueError, match=r"delta must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"delta must be a number in \(0, 1\)"):
         montecarlo.required_n([], delta=0.0)
 
 
@@ -289,5 +289,5 @@ def test_fit_rejects_mixed_or_thin_records():
         lueker_fit.affine_required_n(thin, 0.1)
     with pytest.raises(ValueError, match="eps < 1"):
         lueker_fit.lueker_constant([_record(5, 1.5, 10, 10)])
-    with pytest.raises(ValueError, match=r"deltas\[0\] must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"deltas\[0\] must be a number in \(0, 1\)"):
         lueker_fit.pensia_constant(thin, [1.0])

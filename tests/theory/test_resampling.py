@@ -86,7 +86,7 @@ def test_partial_redraw_is_reproducible_from_the_seed():
     [
         ({"draws": np.zeros(3), "z": 0.0}, "draws must have shape"),
         ({"draws": [[0.1, float("nan")]], "z": 0.0}, "draws must contain only finite"),
-        ({"draws": np.zeros((3, 2)), "z": 0.0, "r": 1.5}, "r must be in"),
+        ({"draws": np.zeros((3, 2)), "z": 0.0, "r": 1.5}, "r must be a number in"),
         ({"draws": np.zeros((3, 2)), "z": 0.0, "r": 0.5}, "rng must be"),
         ({"draws": np.zeros((3, 2)), "z": 0.0, "r": 0.5, "rng": 7}, "rng must be"),
         ({"draws": np.zeros((3, 2)), "z": [[0.0]]}, "z must be"),

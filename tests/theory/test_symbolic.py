@@ -161,7 +161,7 @@ def test_latex():
     [
         ({"t": 1.0, "eps": 0.1}, "missing R"),
         ({"t": 1.0, "eps": 0.1, "R": 2, "zeta": 1.0}, "values must be named among"),
-        ({"t": 1.0, "eps": -0.1, "R": 2}, "eps must be a positive"),
+        ({"t": 1.0, "eps": -0.1, "R": 2}, "eps must be a finite number > 0"),
         ({"t": 1.0, "eps": 0.1, "R": 0}, "R must be an integer >= 1"),
     ],
 )

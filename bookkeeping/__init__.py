@@ -1,0 +1,8 @@
+"""The bottom layer shared by ``theory``, ``iterand`` and ``repro``: run bookkeeping and input checks.
+
+``paths`` owns every file name and output location, ``files`` writes them (atomic JSON, JSON-lines
+metrics), ``provenance`` records how a result was produced (parameters, seed, package versions, git
+commit), ``tables`` writes the data behind each figure (CSV/JSON), and ``validation`` holds the argument
+checks whose messages name the field and what is allowed. Standard library, numpy and PyYAML only: it
+imports nothing of the packages above it (``tests/test_architecture.py`` checks).
+"""

@@ -1,0 +1,109 @@
+"""Every file and folder name the project writes or reads lives here, so none is spelled twice.
+
+Outputs go below the runs root: ``runs/`` in the repository (git-ignored), or ``$ITERAND_RUNS`` when set.
+
+A training run directory ``<out>/<run name>/`` (default ``<out>`` = ``default_out()`` =
+``<runs root>/train``) holds:
+
+- ``config.yaml``: the full ``TrainConfig``, written when the run starts;
+- ``metrics.jsonl``: one JSON object per finished epoch (0-based ``epoch``), appended;
+- ``checkpoint.pt``: everything needed to continue the run exactly, rewritten after every epoch;
+- ``best.pt``: the model of the epoch with the best validation accuracy so far;
+- ``summary.json``: final accuracies, weight counts, throughput and provenance, written at the end;
+- ``train.log``: the run's log when a sweep (``iterand.experiments.launcher``) trains it, appended on
+  every attempt.
+
+How each file is written (atomically) is ``bookkeeping.files``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_SOURCES = REPO_ROOT / "notebooks"
+NOTEBOOK_PARAMS = NOTEBOOK_SOURCES / "params"
+
+PROVENANCE_FILE = "provenance.json"
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+BEST_FILE = "best.pt"
+LOG_FILE = "train.log"
+TRAIN_RUNS = "train"
+CHECKPOINT_CHOICES = ("last", "best")
+
+
+def runs_root() -> Path:
+    """Root of all run outputs (figures, data, executed notebooks, checkpoints)."""
+    return Path(os.environ.get("ITERAND_RUNS", REPO_ROOT / "runs"))
+
+
+def notebook_source(name: str) -> Path:
+    """The jupytext source of notebook ``name``."""
+    return NOTEBOOK_SOURCES / f"{name}.py"
+
+
+def notebook_params(name: str) -> Path:
+    """The YAML file holding the named parameter sets (``quick``, ``full``, ...) of notebook ``name``."""
+    return NOTEBOOK_PARAMS / f"{name}.yaml"
+
+
+def notebook_output_dir(name: str, param_set: str, root: Path | None = None) -> Path:
+    """Where an execution of notebook ``name`` with ``param_set`` writes its notebook, figures and data."""
+    return (root or runs_root()) / "notebooks" / name / param_set
+
+
+def executed_notebook(out_dir: Path, name: str) -> Path:
+    return out_dir / f"{name}.ipynb"
+
+
+def experiment_output_dir(experiment: str, param_set: str, root: Path | None = None) -> Path:
+    """Where ``python -m theory experiment`` writes the tables of one experiment."""
+    return (root or runs_root()) / "theory" / experiment / param_set
+
+
+def default_out() -> Path:
+    """Where ``python -m iterand train`` puts run directories unless ``--out`` says otherwise."""
+    return runs_root() / TRAIN_RUNS
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The paths of one training run directory ``root``."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS_FILE
+
+    @property
+    def summary(self) -> Path:
+        return self.root / SUMMARY_FILE
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / CHECKPOINT_FILE
+
+    @property
+    def best(self) -> Path:
+        return self.root / BEST_FILE
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG_FILE
+
+    def model_checkpoint(self, which: str) -> Path:
+        """``checkpoint.pt`` for "last" (the last finished epoch), ``best.pt`` for "best"."""
+        if which not in CHECKPOINT_CHOICES:
+            raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, got {which!r}")
+        return self.checkpoint if which == "last" else self.best

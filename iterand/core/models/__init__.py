@@ -1,0 +1,126 @@
+"""The paper's architectures, built as subnetwork models (edge-popup / IteRand) or as dense SGD baselines.
+
+`build` is the one entry point::
+
+    build("conv6")                            # subnetwork model, default SubnetSpec (p = 0.5, SC weights)
+    build("resnet18", width=2, pruned_fraction=0.6, init="ku")
+    build("resnet50", num_classes=1000, stem="imagenet", pruned_fraction=0.7)
+    build("resnet18", dense=True)             # SGD baseline: same architecture, trainable weights
+
+Width rule: every width-scaled channel (or hidden-feature) count is `max(1, round(c * width))` with
+Python's round (half to even). The ResNet stem stays at 64 channels at every width (IteRand's setting);
+with it the code reproduces every reference weight count of the spec (see tests/iterand/core/test_models.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import nn
+
+from iterand.core.layers import SubnetSpec, attach_global_scope, layer_factory
+from iterand.core.models.conv import HIDDEN_FEATURES, PAIR_CHANNELS, conv_net
+from iterand.core.models.resnet import STAGE_CHANNELS, STEM_CHANNELS, BasicBlock, Bottleneck, ResNet
+from iterand.core.names import MODEL_NAMES, STEMS
+
+_CONV_PAIRS = {"conv2": 1, "conv4": 2, "conv6": 3, "conv8": 4}
+_RESNET_LAYOUTS = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+}
+DEFAULT_SUBNET = SubnetSpec()
+
+__all__ = ["DEFAULT_SUBNET", "MODEL_NAMES", "STEMS", "build"]
+
+
+def build(
+    name: str,
+    width: float = 1.0,
+    num_classes: int = 10,
+    *,
+    stem: str | None = None,
+    subnet: SubnetSpec | None = DEFAULT_SUBNET,
+    seed: int = 0,
+    dense: bool = False,
+    init: str | None = None,
+    pruned_fraction: float | None = None,
+    ranking: str | None = None,
+) -> nn.Module:
+    """Build model `name` (one of `MODEL_NAMES`, case-insensitive) with freshly drawn weights.
+
+    `subnet` describes the subnetwork layers; `None` (or `dense=True`) builds the dense SGD baseline
+    from the same code. The shortcuts `init`, `pruned_fraction` and `ranking` replace those fields of
+    `subnet` (`init` is `SubnetSpec.weight_init`), so `build("conv6", pruned_fraction=0.6)` needs no
+    SubnetSpec; they cannot be combined with a dense model. `stem` is "cifar" (default) or "imagenet";
+    the Conv networks have only the CIFAR form (32x32 inputs). `seed` seeds a dedicated generator from
+    which every weight and score is drawn, so equal arguments give identical models. A model with
+    `subnet.scope == "global"` recomputes its global threshold before every forward pass
+    (`iterand.core.layers.attach_global_scope`).
+    """
+    key = name.lower() if isinstance(name, str) else name
+    if key not in MODEL_NAMES:
+        raise ValueError(f"name must be one of {MODEL_NAMES}, got {name!r}")
+    if (
+        isinstance(width, bool)
+        or not isinstance(width, (int, float))
+        or not math.isfinite(width)
+        or width <= 0
+    ):
+        raise ValueError(f"width must be a finite number > 0, got {width!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    stem = "cifar" if stem is None else stem
+    allowed_stems = STEMS if key in _RESNET_LAYOUTS else ("cifar",)
+    if stem not in allowed_stems:
+        raise ValueError(f"stem must be one of {allowed_stems} for {key}, got {stem!r}")
+
+    spec = _resolve_spec(subnet, dense, init, pruned_fraction, ranking)
+    factory = layer_factory(spec, torch.Generator().manual_seed(seed))
+    if key in _CONV_PAIRS:
+        pairs = PAIR_CHANNELS[: _CONV_PAIRS[key]]
+        model = conv_net(
+            [_scaled(c, width) for c in pairs], _scaled(HIDDEN_FEATURES, width), num_classes, factory
+        )
+    else:
+        block, blocks_per_stage = _RESNET_LAYOUTS[key]
+        stage_channels = [_scaled(c, width) for c in STAGE_CHANNELS]
+        model = ResNet(block, blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
+    if spec is not None and spec.scope == "global":
+        attach_global_scope(model)
+    return model
+
+
+def _scaled(channels: int, width: float) -> int:
+    return max(1, round(channels * width))
+
+
+def _resolve_spec(
+    subnet: SubnetSpec | None,
+    dense: bool,
+    init: str | None,
+    pruned_fraction: float | None,
+    ranking: str | None,
+) -> SubnetSpec | None:
+    overrides = {
+        field: value
+        for field, value in (
+            ("weight_init", init),
+            ("pruned_fraction", pruned_fraction),
+            ("ranking", ranking),
+        )
+        if value is not None
+    }
+    if subnet is not None and not isinstance(subnet, SubnetSpec):
+        raise ValueError(f"subnet must be a SubnetSpec or None, got {type(subnet).__name__}")
+    if dense and subnet is not None and subnet is not DEFAULT_SUBNET:
+        raise ValueError("dense=True builds the dense baseline: pass either dense=True or subnet, not both")
+    if dense or subnet is None:
+        if overrides:
+            shortcuts = ", ".join({"weight_init": "init"}.get(field, field) for field in overrides)
+            raise ValueError(f"{shortcuts} only apply to subnetwork models, not to the dense baseline")
+        return None
+    return dataclasses.replace(subnet, **overrides)

@@ -1,0 +1,60 @@
+"""Checkpoint files: atomic writes, readable errors, and the global random generator states.
+
+A checkpoint is a plain dict of tensors and Python scalars (``torch.load(weights_only=True)`` reads it,
+so loading never runs pickled code). What goes into it is decided by ``iterand.engine.train``; this module
+knows how to write it so that a kill at any moment leaves either the previous file or the new one, never
+a torn one (write to a temporary file in the same folder, fsync, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bookkeeping.files import atomic_path
+
+__all__ = ["CheckpointError", "load", "restore_rng_states", "rng_states", "save"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not belong to the run asking for it."""
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by ``save``, every tensor on the CPU.
+
+    The CPU is right for all consumers: ``load_state_dict`` of modules and optimisers copies to the
+    parameters' device, and generator states must be CPU byte tensors.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: train the run first (python -m iterand train ...)")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several unrelated types for a damaged file
+        raise CheckpointError(
+            f"cannot read the checkpoint {path}: damaged, or not written by iterand "
+            f"({type(error).__name__}); delete it to start the run over"
+        ) from error
+
+
+def rng_states() -> dict[str, Any]:
+    """The global CPU generator state and, where CUDA is in use, every CUDA generator state."""
+    states: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    """Undo ``rng_states``: the global generators continue as if never interrupted."""
+    torch.set_rng_state(states["cpu"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])

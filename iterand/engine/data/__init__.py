@@ -1,0 +1,156 @@
+"""Training data: CIFAR-10 (device-resident, augmented on the device), ImageNet (streamed), synthetic.
+
+`load(config, device, rank, world_size)` is the entry point; it returns a `DataBundle` of three loaders
+(train / val / test) that all follow the `Loader` protocol. Modules: `cifar` (sources and the decoded
+cache), `split` (the seeded validation split), `augment` (batched augmentations and normalisation),
+`gpu_loader` (device-resident loaders), `imagenet` (ImageFolder streaming), `synthetic` (random data).
+
+Randomness: the train order of an epoch is a pure function of (config.seed, epoch), the augmentation
+of (config.seed, epoch, rank), so resuming at an epoch boundary and DDP runs are deterministic. The
+validation split depends only on `config.split_seed`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from bookkeeping.paths import REPO_ROOT
+from iterand.engine.data.defaults import default_cifar_source
+
+if TYPE_CHECKING:
+    from iterand.engine.config import TrainConfig
+
+CACHE_ENV = "ITERAND_DATA_CACHE"
+
+__all__ = [
+    "CACHE_ENV",
+    "DataBundle",
+    "DataError",
+    "Loader",
+    "cache_dir",
+    "default_cifar_source",
+    "default_data_root",
+    "derive_seed",
+    "load",
+    "prepare",
+    "seeded_generator",
+    "to_device",
+]
+
+
+class DataError(ValueError):
+    """Missing or malformed data; the message names the path tried, the expected layout and a remedy."""
+
+
+class Loader(Protocol):
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order and augmentation the next iteration yields."""
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        """(images, labels): float32 normalised (N, C, H, W) and int64 (N,), both on the loader's device."""
+
+    def __len__(self) -> int:
+        """Batches per epoch for this rank."""
+
+
+@dataclass
+class DataBundle:
+    train: Loader
+    val: Loader
+    test: Loader
+    num_classes: int
+    image_shape: tuple[int, int, int]
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def default_data_root() -> Path:
+    """`data/` in the repository (git-ignored): where the official CIFAR-10 download goes by default."""
+    return REPO_ROOT / "data"
+
+
+def cache_dir() -> Path:
+    """Where decoded datasets are cached: `$ITERAND_DATA_CACHE`, else `data/cache` in the repository.
+
+    Not beside the source, which may be read-only (e.g. a shared archive)."""
+    return Path(os.environ.get(CACHE_ENV, default_data_root() / "cache"))
+
+
+def derive_seed(*parts: int) -> int:
+    """A 64-bit seed from integers, e.g. (seed, epoch, stream, rank). NumPy's SeedSequence mixes the
+    parts, so neighbouring tuples give unrelated streams."""
+    return int(np.random.SeedSequence([int(part) for part in parts]).generate_state(1, dtype=np.uint64)[0])
+
+
+def seeded_generator(*parts: int) -> torch.Generator:
+    """A CPU generator seeded with `derive_seed(*parts)`."""
+    return torch.Generator().manual_seed(derive_seed(*parts))
+
+
+def to_device(tensor: Tensor, device: torch.device) -> Tensor:
+    """Copy without stalling the device queue: CUDA copies go through pinned memory, asynchronously."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_size: int = 1) -> DataBundle:
+    """The train / val / test loaders of `config.dataset` for process `rank` of `world_size`.
+
+    Train batches hold `config.batch_size // world_size` examples per rank (the global batch is split),
+    each rank a disjoint shard of the epoch's permutation; the last incomplete batch is dropped and
+    `config.steps_per_epoch` caps the count. Eval loaders keep every example, each rank a shard
+    (`rank::world_size`) in batches of `config.eval_batch_size`; add the counts over ranks.
+
+    Where the data is looked for (`config.data_root`):
+
+    - cifar10: `data_root` may be an archive (.tar.gz, .tgz, .tar) or a folder of class folders
+      (`train/<class>/*.jpg`, `test/<class>/*.jpg`, the layout of `cifar10-jpeg.tar.gz`), or the folder
+      holding the official `cifar-10-batches-py/` (torchvision's `root`); also one level down (e.g. a
+      folder holding `cifar10-jpeg/` or the archive). Without `data_root`: `default_data_root()` (`data/`
+      in the repository), where the official dataset is downloaded when it is not there yet (needs
+      internet). Decoded images are cached once in `cache_dir()`.
+    - imagenet: `data_root` (default `data/imagenet`) holds `train/<wnid>/*` and `val/<wnid>/*`.
+    - synthetic: no files; seeded random images of CIFAR shapes, or ImageNet shapes when
+      `config.stem == "imagenet"`.
+
+    Raises `DataError` when the data is missing or malformed, naming the path and what to do.
+    Under DDP, run `prepare(config)` on one rank before the others call `load`, so that only one process
+    downloads and decodes.
+    """
+    device = torch.device(device)
+    if config.batch_size % world_size:
+        raise ValueError(
+            f"batch_size {config.batch_size} (the global batch) is not divisible by world_size {world_size}"
+        )
+    # Imported here: the dataset modules import this package (DataError, seeded_generator).
+    if config.dataset == "cifar10":
+        from iterand.engine.data import cifar
+
+        return cifar.load_bundle(config, device, rank, world_size)
+    if config.dataset == "imagenet":
+        from iterand.engine.data import imagenet
+
+        return imagenet.load_bundle(config, device, rank, world_size)
+    if config.dataset == "synthetic":
+        from iterand.engine.data import synthetic
+
+        return synthetic.load_bundle(config, device, rank, world_size)
+    raise ValueError(f"unknown dataset {config.dataset!r}; expected cifar10, imagenet or synthetic")
+
+
+def prepare(config: TrainConfig) -> None:
+    """Download and decode what `load` needs, without touching a device (CIFAR-10: fills the cache).
+
+    Call it on one process before a multi-process `load`; for the other datasets it does nothing."""
+    if config.dataset == "cifar10":
+        from iterand.engine.data import cifar
+
+        cifar.load_arrays(config.data_root)

@@ -1,0 +1,477 @@
+"""The training loop: one run of a ``TrainConfig`` in a run directory, resumable at every epoch.
+
+``train(config, run_dir)`` trains, evaluates and writes the files named in ``bookkeeping.paths``;
+re-running it with the same config continues from ``checkpoint.pt`` and ends exactly where an
+uninterrupted run ends (on the CPU; GPU kernels are not bitwise deterministic).
+
+Per epoch ``e`` (0-based):
+
+1. the learning rate ``iterand.engine.optim.learning_rate(config, e)`` is set (constant within the epoch);
+2. an epoch-unit weight update is applied if ``update.due(e)``;
+3. for each batch, a step-unit weight update is applied if ``update.due(s)`` for the GLOBAL step ``s``
+   (never reset per epoch: the first at ``s = period - 1``), then one optimiser step;
+4. validation (if ``val_fraction > 0``); ``best.pt`` when validation accuracy improves (strictly);
+5. a line of ``metrics.jsonl``, then ``checkpoint.pt``.
+
+At the end the test set is evaluated with the last-epoch model (the paper's reported number) and with
+the best-validation model, and ``summary.json`` is written. Accuracies are percentages.
+
+No host synchronisation inside the step loop: loss and accuracy sums accumulate on the device and are
+read once per epoch. Only a visible progress bar (rank 0, stdout a terminal) reads them more often,
+every ``PROGRESS_EVERY`` steps. A non-finite training loss (or trained parameter) is detected from those
+once-per-epoch sums: the run stops with ``TrainingDiverged`` without writing that epoch, so the last
+checkpoint stays the last good one.
+
+Only the trained parameters change by gradient: the scores of the subnetwork methods, the weights of
+"sgd" (``iterand.engine.optim``). On CUDA, bf16 autocast (``config.amp``) and channels-last memory
+(``config.channels_last``); neither applies on the CPU. Under ``torchrun`` each rank trains on its shard
+of every global batch (``iterand.engine.distributed``); only rank 0 reads and writes the run directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from bookkeeping import provenance
+from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_metrics, write_json
+from bookkeeping.paths import RunFiles
+from iterand.core.accounting import count_weights
+from iterand.engine import checkpoint, distributed
+from iterand.engine.config import TrainConfig, experiment_dict, load_yaml, save_yaml
+from iterand.engine.factories import build_model, weight_update
+from iterand.engine.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
+
+if TYPE_CHECKING:
+    from iterand.engine.data import DataBundle
+
+CHECKPOINT_FORMAT = 1
+PROGRESS_EVERY = 50  # steps between progress-bar refreshes, each a host synchronisation
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ConfigMismatch",
+    "Progress",
+    "Trainer",
+    "TrainingDiverged",
+    "evaluate",
+    "load_data",
+    "train",
+    "train_step",
+]
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss (or a trained parameter) became NaN or infinite."""
+
+
+class ConfigMismatch(ValueError):
+    """The run directory holds a run of another configuration."""
+
+
+@dataclasses.dataclass
+class Progress:
+    """The counters a resumed run continues from (saved in every checkpoint)."""
+
+    epochs_done: int = 0
+    global_step: int = 0
+    weight_updates: int = 0
+    best_epoch: int | None = None
+    best_val_acc: float | None = None
+    last_val_acc: float | None = None
+    train_images: int = 0  # summed over ranks
+    train_seconds: float = 0.0  # the step loops only
+    epoch_seconds: float = 0.0  # whole epochs, evaluation included
+
+
+def train(config: TrainConfig, run_dir: str | Path, *, data: DataBundle | None = None) -> dict[str, Any]:
+    """Train ``config`` in ``run_dir`` (resuming if it holds a checkpoint) and return the summary.
+
+    ``data`` replaces ``iterand.engine.data.load(config, ...)`` (e.g. your own loaders). Under ``torchrun``
+    the process group is joined here and left at the end.
+    """
+    ctx = distributed.setup(config.device)
+    try:
+        return Trainer(config, run_dir, ctx, data=data).run()
+    finally:
+        distributed.cleanup(ctx)
+
+
+def _autocast(device: torch.device, amp: bool) -> torch.autocast:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def train_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    criterion: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    sums: torch.Tensor,
+    amp: bool,
+) -> None:
+    """One optimiser step on a batch; adds (loss * n, correct, n) to ``sums`` on the device, no sync."""
+    with _autocast(images.device, amp):
+        logits = net(images)
+        loss = criterion(logits, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    sums[0] += loss.detach() * labels.shape[0]
+    sums[1] += (logits.detach().argmax(dim=1) == labels).sum()
+    sums[2] += labels.shape[0]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    ctx: distributed.Context,
+    amp: bool,
+    channels_last: bool = False,
+) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in %) over every batch of every rank.
+
+    The loss is plain cross-entropy, without the label smoothing training may use.
+    """
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64, device=ctx.device)
+    for images, labels in batches:
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with _autocast(ctx.device, amp):
+            logits = model(images)
+        sums[0] += F.cross_entropy(logits.float(), labels, reduction="sum")
+        sums[1] += (logits.argmax(dim=1) == labels).sum()
+        sums[2] += labels.shape[0]
+    loss_sum, correct, count = distributed.all_reduce_sum(sums, ctx).tolist()
+    if count == 0:
+        raise ValueError("cannot evaluate on an empty set: check val_fraction and the dataset size")
+    return loss_sum / count, 100.0 * correct / count
+
+
+def load_data(config: TrainConfig, ctx: distributed.Context) -> DataBundle:
+    from iterand.engine.data import load, prepare  # the data stack loads only when a run needs it
+
+    if ctx.distributed:
+        # One process per node downloads and decodes into the cache; the others wait, then read it.
+        if ctx.local_rank == 0:
+            prepare(config)
+        distributed.barrier(ctx)
+    return load(config, ctx.device, rank=ctx.rank, world_size=ctx.world_size)
+
+
+class Trainer:
+    """One run: the model, its optimiser and weight update, the data, and the run directory.
+
+    ``model`` is the plain module (its state is what checkpoints hold); ``net`` is what the training
+    step calls (``model`` wrapped in DDP and/or ``torch.compile`` when asked).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | Path,
+        ctx: distributed.Context,
+        *,
+        data: DataBundle | None = None,
+    ) -> None:
+        self.config = config
+        self.files = RunFiles(Path(run_dir))
+        self.ctx = ctx
+        # The run directory first: a wrong directory is reported before any data is loaded.
+        state = distributed.broadcast_object(self._read_run_dir() if ctx.is_main else None, ctx)
+        if isinstance(state, str):
+            raise ConfigMismatch(state)
+        saved, self._saved_summary = state
+        on_gpu = ctx.device.type == "cuda"
+        self.amp = config.amp and on_gpu
+        self.channels_last = config.channels_last and on_gpu
+        if on_gpu:
+            torch.backends.cudnn.benchmark = True
+            torch.set_float32_matmul_precision("high")
+        torch.manual_seed(config.seed)
+        self.data = data if data is not None else load_data(config, ctx)
+        self.model = build_model(config, self.data.num_classes).to(ctx.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = distributed.wrap(self.model, ctx)
+        if config.compile:
+            self.net = torch.compile(self.net)
+        self.optimizer = make_optimizer(config, self.model)
+        self.update = weight_update(config)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.progress = Progress()
+        if saved is not None:
+            self._restore(saved)
+        self.show_bar = ctx.is_main and sys.stdout.isatty()
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Train the remaining epochs, evaluate on the test set, write and return the summary.
+
+        A run whose summary is already written returns that summary without training again.
+        """
+        progress = self.progress
+        if self._saved_summary is not None and progress.epochs_done == self.config.epochs:
+            return self._saved_summary
+        if self.ctx.is_main:
+            truncate_metrics(self.files.metrics, progress.epochs_done)
+            if not self.files.config.is_file():
+                with atomic_path(self.files.config) as tmp:
+                    save_yaml(self.config, tmp)
+            log.info(
+                "run directory %s (%d of %d epochs done)",
+                self.files.root,
+                progress.epochs_done,
+                self.config.epochs,
+            )
+        for epoch in range(progress.epochs_done, self.config.epochs):
+            self._epoch(epoch)
+        summary = self._finish()
+        distributed.barrier(self.ctx)
+        return summary
+
+    def _read_run_dir(self) -> str | tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(checkpoint or None, summary or None), or a message if the directory holds another run."""
+        saved_configs = []
+        if self.files.config.is_file():
+            saved_configs.append((self.files.config, load_yaml(self.files.config)))
+        saved = checkpoint.load(self.files.checkpoint) if self.files.checkpoint.is_file() else None
+        if saved is not None:
+            saved_configs.append((self.files.checkpoint, TrainConfig.from_dict(saved["config"])))
+        for path, other in saved_configs:
+            message = _mismatch(other, self.config, path)
+            if message:
+                return message
+        summary = read_json(self.files.summary) if self.files.summary.is_file() else None
+        return saved, summary
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        if saved.get("format") != CHECKPOINT_FORMAT:
+            raise checkpoint.CheckpointError(
+                f"{self.files.checkpoint} has format {saved.get('format')!r}, this code reads "
+                f"{CHECKPOINT_FORMAT}: start a new run directory"
+            )
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.update is not None:
+            self.update.load_state_dict(saved["weight_update"])
+        checkpoint.restore_rng_states(saved["rng"])
+        self.progress = Progress(**saved["progress"])
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "progress": dataclasses.asdict(self.progress),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "weight_update": None if self.update is None else self.update.state_dict(),
+            "rng": checkpoint.rng_states(),
+        }
+
+    # -- one epoch -------------------------------------------------------------------------------
+
+    def _epoch(self, epoch: int) -> None:
+        config, progress = self.config, self.progress
+        started = time.perf_counter()
+        lr = learning_rate(config, epoch)
+        set_learning_rate(self.optimizer, lr)
+        if self.update is not None and self.update.unit == "epoch" and self.update.due(epoch):
+            self._apply_update()
+        train_loss, train_acc, images, seconds = self._train_loop(epoch)
+        val_loss = val_acc = None
+        if config.val_fraction > 0:
+            distributed.sync_buffers(self.model, self.ctx)
+            val_loss, val_acc = self._evaluate(self.data.val)
+        progress.epochs_done = epoch + 1
+        progress.last_val_acc = val_acc
+        progress.train_images += images
+        progress.train_seconds += seconds
+        improved = val_acc is not None and (progress.best_val_acc is None or val_acc > progress.best_val_acc)
+        if improved:
+            progress.best_epoch, progress.best_val_acc = epoch, val_acc
+        epoch_seconds = time.perf_counter() - started
+        progress.epoch_seconds += epoch_seconds
+        record = {
+            "epoch": epoch,
+            "lr": lr,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "images_per_second": images / seconds,
+            "seconds": epoch_seconds,
+            "global_step": progress.global_step,
+            "weight_updates": progress.weight_updates,
+        }
+        if self.ctx.is_main:
+            if improved:
+                checkpoint.save(self.files.best, self._best_state(epoch, val_acc))
+            append_metrics(self.files.metrics, record)
+            checkpoint.save(self.files.checkpoint, self._checkpoint_state())
+            log.info(_epoch_line(record, config.epochs))
+
+    def _train_loop(self, epoch: int) -> tuple[float, float, int, float]:
+        """Train one epoch; (mean loss, accuracy %, images over all ranks, seconds)."""
+        loader, update = self.data.train, self.update
+        step_update = update is not None and update.unit == "step"
+        loader.set_epoch(epoch)
+        self.net.train()
+        sums = torch.zeros(3, dtype=torch.float64, device=self.ctx.device)
+        bar = tqdm(
+            total=len(loader), desc=f"epoch {epoch}", leave=False, disable=not self.show_bar, file=sys.stdout
+        )
+        started = time.perf_counter()
+        for images, labels in loader:
+            if step_update and update.due(self.progress.global_step):
+                self._apply_update()
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            train_step(self.net, self.optimizer, self.criterion, images, labels, sums, self.amp)
+            self.progress.global_step += 1
+            bar.update()
+            if self.show_bar and bar.n % PROGRESS_EVERY == 0:
+                bar.set_postfix_str(_bar_text(sums, time.perf_counter() - started))
+        bar.close()
+        finite = torch.stack([p.detach().isfinite().all() for p in trained_parameters(self.model)]).all()
+        totals = torch.cat([sums, (~finite).to(sums.dtype).unsqueeze(0)])
+        loss_sum, correct, count, non_finite = distributed.all_reduce_sum(totals, self.ctx).tolist()
+        seconds = time.perf_counter() - started
+        if count == 0:
+            raise ValueError(f"the training loader yielded no batch in epoch {epoch}: is the dataset empty?")
+        loss = loss_sum / count
+        if not math.isfinite(loss) or non_finite:
+            raise TrainingDiverged(self._diverged_message(epoch, loss))
+        return loss, 100.0 * correct / count, int(count), seconds
+
+    def _diverged_message(self, epoch: int, loss: float) -> str:
+        done = self.progress.epochs_done
+        kept = (
+            f"the last good checkpoint {self.files.checkpoint} ({done} epoch(s) done) is kept"
+            if done
+            else "no checkpoint was written (the first epoch diverged)"
+        )
+        return (
+            f"training diverged in epoch {epoch} (0-based): mean training loss {loss}, or a trained "
+            f"parameter is NaN/inf; {kept}. Try a lower lr (now {self.config.lr}) or another seed."
+        )
+
+    def _apply_update(self) -> None:
+        self.update.apply(self.model)
+        self.progress.weight_updates += 1
+
+    def _evaluate(self, loader: Any, model: nn.Module | None = None) -> tuple[float, float]:
+        # The plain module, not DDP: ranks may hold different numbers of evaluation batches.
+        return evaluate(model or self.model, loader, self.ctx, self.amp, self.channels_last)
+
+    def _best_state(self, epoch: int, val_acc: float) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "epoch": epoch,
+            "val_acc": val_acc,
+            "model": self.model.state_dict(),
+        }
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def _finish(self) -> dict[str, Any]:
+        config, progress = self.config, self.progress
+        distributed.sync_buffers(self.model, self.ctx)
+        test_loss, test_acc = self._evaluate(self.data.test)
+        last_metrics = {"test_loss_last": test_loss, "test_acc_last": test_acc}
+        best_metrics: dict[str, Any] = dict.fromkeys(
+            ("best_epoch", "val_acc_best", "test_loss_best", "test_acc_best")
+        )
+        if progress.best_epoch is not None:
+            best = distributed.broadcast_object(
+                checkpoint.load(self.files.best) if self.ctx.is_main else None, self.ctx
+            )
+            best_model = copy.deepcopy(self.model)
+            best_model.load_state_dict(best["model"])
+            best_test_loss, best_test_acc = self._evaluate(self.data.test, best_model)
+            best_metrics = {
+                "best_epoch": best["epoch"],
+                "val_acc_best": best["val_acc"],
+                "test_loss_best": best_test_loss,
+                "test_acc_best": best_test_acc,
+            }
+        counts = count_weights(self.model)
+        results = {
+            "epochs": config.epochs,
+            "global_steps": progress.global_step,
+            "weight_updates": progress.weight_updates,
+            **last_metrics,
+            "val_acc_last": progress.last_val_acc,
+            **best_metrics,
+            "weights_total": counts.total,
+            "weights_kept": counts.kept,
+            "train_seconds": progress.train_seconds,
+            "wall_seconds": progress.epoch_seconds,
+            "images_per_second": progress.train_images / progress.train_seconds,
+        }
+        summary = provenance.collect(
+            config.to_dict(),
+            config.seed,
+            run_name=self.files.root.name,
+            results=results,
+            device=_device_name(self.ctx.device),
+            world_size=self.ctx.world_size,
+            torch=torch.__version__,
+            data=self.data.description,
+        )
+        if self.ctx.is_main:
+            write_json(self.files.summary, summary)
+            log.info(
+                "test accuracy %.2f%% (last epoch), %s (best validation epoch)",
+                test_acc,
+                "n/a" if best_metrics["test_acc_best"] is None else f"{best_metrics['test_acc_best']:.2f}%",
+            )
+        return summary
+
+
+def _mismatch(saved: TrainConfig, requested: TrainConfig, path: Path) -> str | None:
+    """A message naming the differing fields, if ``saved`` is another experiment than ``requested``."""
+    old, new = experiment_dict(saved), experiment_dict(requested)
+    differing = [key for key in new if old.get(key) != new[key]]
+    if not differing:
+        return None
+    details = ", ".join(f"{key}: saved {old.get(key)!r}, requested {new[key]!r}" for key in differing)
+    return (
+        f"the run directory {path.parent} holds a run of another configuration ({path.name} differs in "
+        f"{details}); choose another --out or remove that directory"
+    )
+
+
+def _bar_text(sums: torch.Tensor, seconds: float) -> str:
+    loss_sum, correct, count = sums.tolist()
+    return f"loss {loss_sum / count:.4f} acc {100 * correct / count:.2f}% {count / seconds:.0f} img/s"
+
+
+def _epoch_line(record: dict[str, Any], epochs: int) -> str:
+    val = "" if record["val_acc"] is None else f" val acc {record['val_acc']:.2f}%"
+    return (
+        f"epoch {record['epoch'] + 1}/{epochs} lr {record['lr']:.4g} loss {record['train_loss']:.4f} "
+        f"acc {record['train_acc']:.2f}%{val} {record['images_per_second']:.0f} img/s "
+        f"{record['seconds']:.1f}s"
+    )
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

@@ -1,0 +1,176 @@
+"""Running a sweep: the runs of one shard that are not finished, in this process or in several.
+
+A run whose ``summary.json`` exists is skipped; one with a checkpoint resumes from it
+(``iterand.engine.train.train``). ``concurrent=1`` trains in this process; ``concurrent=N > 1`` runs N
+``python -m iterand train --config FILE --out OUT`` processes at once (several small runs on one GPU).
+Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
+the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bookkeeping.paths import RunFiles
+from iterand.engine.config import TrainConfig, save_yaml
+from iterand.engine.train import train
+from iterand.experiments import planning, sweeps
+from iterand.experiments.sweeps import Sweep
+
+__all__ = ["run"]
+
+
+def run(
+    sweep: Sweep | str,
+    out: str | Path,
+    *,
+    overrides: Sequence[str] = (),
+    grid: Mapping[str, Sequence] | None = None,
+    shard: tuple[int, int] = (1, 1),
+    dry_run: bool = False,
+    concurrent: int = 1,
+    data_root: str | None = None,
+    progress: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Train the runs of shard ``shard`` = (K, N) of ``sweep`` that are not finished, into ``out``.
+
+    ``data_root`` is applied before ``overrides``. Returns one record per run of the shard, in order:
+    ``name``, ``dir``, ``status`` (before this call, one of ``planning.STATUSES``), ``outcome`` ("planned"
+    for a dry run, "skipped" when finished, "trained", "failed"), ``preset``, ``fields`` (the grid values),
+    ``log`` and ``error`` (None unless failed). ``progress`` receives one line per event; a dry run
+    gives one line per run: status, run directory, preset and grid values.
+    """
+    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
+        raise ValueError(f"concurrent must be an integer >= 1, got {concurrent!r}")
+    if data_root is not None:
+        overrides = [f"data_root={data_root}", *overrides]
+    out = Path(out)
+    planned = planning.shard(planning.plan(sweep, overrides, grid), *shard)
+    records = [_record(item, out) for item in planned]
+    if dry_run:
+        for record in records:
+            progress(f"{record['status']:<11} {_describe(record)}")
+        return records
+    todo = []
+    for item, record in zip(planned, records, strict=True):
+        if record["status"] == "finished":
+            record["outcome"] = "skipped"
+            progress(f"skipped     {_describe(record)} (finished)")
+        else:
+            todo.append((item.config, record))
+    if concurrent == 1:
+        for config, record in todo:
+            _train_here(config, record, progress)
+    else:
+        with (
+            tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
+            ThreadPoolExecutor(concurrent) as pool,
+        ):
+            jobs = [pool.submit(_train_subprocess, c, r, out, Path(folder), progress) for c, r in todo]
+            for job in jobs:
+                job.result()
+    counts = {
+        outcome: sum(r["outcome"] == outcome for r in records) for outcome in ("trained", "skipped", "failed")
+    }
+    progress(
+        f"{sweeps.get(sweep).name} shard {shard[0]}/{shard[1]}: {len(records)} runs, "
+        + ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+    )
+    for record in records:
+        if record["outcome"] == "failed":
+            progress(f"FAILED {record['dir']}: {record['error']} (log: {record['log']})")
+    return records
+
+
+def _record(item: planning.Planned, out: Path) -> dict[str, Any]:
+    directory = planning.run_dir(item.config, out)
+    return {
+        "name": directory.name,
+        "dir": str(directory),
+        "status": planning.status(item.config, out),
+        "outcome": "planned",
+        "preset": item.preset,
+        "fields": dict(item.point),
+        "log": str(RunFiles(directory).log),
+        "error": None,
+    }
+
+
+def _describe(record: Mapping[str, Any]) -> str:
+    fields = " ".join(
+        f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in record["fields"].items()
+    )
+    return f"{record['dir']}  preset={record['preset']} {fields}"
+
+
+def _starting(record: dict[str, Any], progress: Callable[[str], None]) -> None:
+    verb = "resuming" if record["status"] == "interrupted" else "training"
+    progress(f"{verb:<11} {_describe(record)}")
+
+
+def _finished(record: dict[str, Any], error: str | None, progress: Callable[[str], None]) -> None:
+    record["outcome"], record["error"] = ("failed", error) if error else ("trained", None)
+    if error:
+        progress(f"failed      {record['dir']}: {error} (log: {record['log']})")
+    else:
+        progress(f"finished    {record['dir']}")
+
+
+@contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    """The package's log records (INFO and up) also go to ``path`` while the block runs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("iterand")
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[[str], None]) -> None:
+    _starting(record, progress)
+    log = Path(record["log"])
+    error = None
+    with _log_to(log):
+        try:
+            train(config, record["dir"])
+        except Exception as exc:  # noqa: BLE001 - one failing run must not stop the sweep
+            error = f"{type(exc).__name__}: {exc}"
+            with log.open("a") as f:
+                traceback.print_exc(file=f)
+    _finished(record, error, progress)
+
+
+def _train_subprocess(
+    config: TrainConfig, record: dict[str, Any], out: Path, folder: Path, progress: Callable[[str], None]
+) -> None:
+    _starting(record, progress)
+    config_file = folder / f"{record['name']}.yaml"
+    save_yaml(config, config_file)
+    log = Path(record["log"])
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
+    with log.open("a") as f:
+        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=False).returncode
+    error = None
+    if code != 0:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        error = f"exit status {code}" + (f": {lines[-1].strip()}" if lines else "")
+    _finished(record, error, progress)

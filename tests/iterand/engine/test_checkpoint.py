@@ -1,0 +1,148 @@
+"""Checkpoints: atomic writes, readable errors, refusal of another run's directory, and exact resume
+after a real SIGKILL of ``python -m iterand train``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from bookkeeping.files import read_json, read_metrics
+from bookkeeping.paths import RunFiles
+from iterand.engine import checkpoint
+from iterand.engine.config import run_name
+from iterand.engine.train import ConfigMismatch, train
+from iterand.experiments.cli import build_config
+
+REPO = Path(__file__).resolve().parents[3]
+PRESET = "fig2-conv6-sc-iterand"
+# 3 steps per epoch and period 2: re-draws before global steps 1, 3, 5, ... straddle the epoch boundaries.
+# 30 epochs leave seconds of work after the first checkpoint: the kill lands mid-run even on a busy machine.
+OVERRIDES = [
+    "dataset=synthetic", "model=conv2", "width=0.0625", "device=cpu", "epochs=30", "steps_per_epoch=3",
+    "batch_size=32", "period=2", "r=0.5", "seed=5",
+]  # fmt: skip
+TIMING_KEYS = {"images_per_second", "seconds", "train_seconds", "wall_seconds"}
+RUN_TIMEOUT_S = 240
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    checkpoint.save(path, {"epoch": 1})
+
+    def failing_save(state, target):
+        Path(target).write_bytes(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(path, {"epoch": 2})
+    assert checkpoint.load(path) == {"epoch": 1}
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(checkpoint.CheckpointError, match="no checkpoint at .*missing.pt"):
+        checkpoint.load(tmp_path / "missing.pt")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a checkpoint")
+    with pytest.raises(checkpoint.CheckpointError, match="damaged.pt.*delete it"):
+        checkpoint.load(damaged)
+
+
+def test_rng_states_round_trip():
+    states = checkpoint.rng_states()
+    first = torch.rand(5)
+    torch.rand(3)
+    checkpoint.restore_rng_states(states)
+    assert torch.equal(torch.rand(5), first)
+
+
+def _config(*extra: str):
+    return build_config(PRESET, overrides=[*OVERRIDES, "epochs=1", *extra])
+
+
+def test_a_directory_of_another_run_is_refused_naming_the_fields(tmp_path):
+    config = _config()
+    train(config, tmp_path)
+    with pytest.raises(ConfigMismatch, match=r"lr: saved 0\.3, requested 0\.2.*seed: saved 5, requested 6"):
+        train(config.replace(lr=0.2, seed=6), tmp_path)
+    files = RunFiles(tmp_path)
+    edited = yaml.safe_load(files.config.read_text()) | {"weight_decay": 0.001}
+    files.config.write_text(yaml.safe_dump(edited))
+    with pytest.raises(ConfigMismatch, match="config.yaml differs in weight_decay"):
+        train(config, tmp_path)
+
+
+def test_execution_fields_may_change_on_resume(tmp_path):
+    config = _config()
+    first = train(config, tmp_path)
+    assert train(config.replace(eval_batch_size=7, workers=0), tmp_path) == first
+
+
+def _command(out: Path) -> list[str]:
+    sets = [arg for item in OVERRIDES for arg in ("--set", item)]
+    return [sys.executable, "-m", "iterand", "train", "--preset", PRESET, *sets, "--out", str(out)]
+
+
+def _run_to_end(out: Path) -> None:
+    result = subprocess.run(_command(out), cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def _kill_after_first_checkpoint(out: Path, run_dir: Path) -> None:
+    process = subprocess.Popen(
+        _command(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not RunFiles(run_dir).checkpoint.exists():
+            assert process.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.01)
+        assert process.poll() is None, "the run finished before it could be killed"
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+
+def _without_timings(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key not in TIMING_KEYS}
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    config = build_config(PRESET, overrides=OVERRIDES)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    _run_to_end(whole)
+    resumed_dir = killed / run_name(config)
+    _kill_after_first_checkpoint(killed, resumed_dir)
+    interrupted = checkpoint.load(RunFiles(resumed_dir).checkpoint)["progress"]["epochs_done"]
+    assert 1 <= interrupted < config.epochs and not RunFiles(resumed_dir).summary.exists()
+    _run_to_end(killed)
+
+    a, b = RunFiles(whole / run_name(config)), RunFiles(resumed_dir)
+    results_a, results_b = read_json(a.summary)["results"], read_json(b.summary)["results"]
+    assert _without_timings(results_a) == _without_timings(results_b)
+    assert results_a["weight_updates"] == 45  # before steps 1, 3, 5, ..., 89 of 90
+    metrics_a, metrics_b = read_metrics(a.metrics), read_metrics(b.metrics)
+    assert [_without_timings(m) for m in metrics_a] == [_without_timings(m) for m in metrics_b]
+    saved_a, saved_b = checkpoint.load(a.checkpoint), checkpoint.load(b.checkpoint)
+    assert saved_a["model"].keys() == saved_b["model"].keys()
+    for name, tensor in saved_a["model"].items():
+        assert torch.equal(tensor, saved_b["model"][name]), name
+    assert torch.equal(
+        saved_a["weight_update"]["generator_state"], saved_b["weight_update"]["generator_state"]
+    )
+    momentum_a = [s["momentum_buffer"] for s in saved_a["optimizer"]["state"].values()]
+    momentum_b = [s["momentum_buffer"] for s in saved_b["optimizer"]["state"].values()]
+    assert all(torch.equal(x, y) for x, y in zip(momentum_a, momentum_b, strict=True))

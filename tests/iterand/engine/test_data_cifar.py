@@ -1,0 +1,301 @@
+"""CIFAR-10 sources, canonical order, decoded cache, the seeded split, and the error messages."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tarfile
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision
+from PIL import Image
+
+from iterand.engine.config import TrainConfig
+from iterand.engine.data import DataError, cifar, load
+from iterand.engine.data.split import split_indices
+
+N_TRAIN, N_TEST = 30, 10  # per class, see conftest.cifar_subset
+
+
+def pil_pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1)
+
+
+def copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def make_archive(folder: Path, archive: Path, top: str = "cifar10-jpeg") -> Path:
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=top)
+    return archive
+
+
+def write_official_batches(root: Path, arrays: cifar.CifarArrays, seed: int = 0) -> Path:
+    """A `cifar-10-batches-py` holding `arrays` in an interleaved order, like the real batches: classes
+    mixed, each class's images in their canonical (per-class) order."""
+    labels = np.random.default_rng(seed).permutation(arrays.train_labels)
+    images = np.empty_like(arrays.train_images)
+    for label in range(10):
+        images[labels == label] = arrays.train_images[arrays.train_labels == label]
+    folder = root / cifar.OFFICIAL_DIR
+    folder.mkdir(parents=True)
+    for name, part in zip(cifar.TRAIN_BATCHES, np.array_split(np.arange(len(labels)), 5), strict=True):
+        batch = {"data": images[part].reshape(len(part), -1), "labels": labels[part].tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    test = {
+        "data": arrays.test_images.reshape(len(arrays.test_images), -1),
+        "labels": arrays.test_labels.tolist(),
+    }
+    (folder / cifar.TEST_BATCH).write_bytes(pickle.dumps(test))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def subset_arrays(cifar_subset: Path) -> cifar.CifarArrays:
+    return cifar.decode(cifar.Source("folders", cifar_subset))
+
+
+# ---- the split --------------------------------------------------------------------------------------
+
+
+def test_split_sizes_on_the_full_training_set():
+    train, val = split_indices(50_000, 0.1, 777)
+    assert (len(train), len(val)) == (45_000, 5_000)
+    assert len(np.intersect1d(train, val)) == 0
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(50_000))
+
+
+def test_split_is_pinned_to_its_seed():
+    # NumPy's legacy RandomState stream never changes, so these indices hold for every version.
+    train, val = split_indices(50_000, 0.1, 777)
+    assert val[:6].tolist() == [10, 11, 17, 19, 20, 28]
+    again_train, again_val = split_indices(50_000, 0.1, 777)
+    assert np.array_equal(train, again_train) and np.array_equal(val, again_val)
+    assert not np.array_equal(val, split_indices(50_000, 0.1, 778)[1])
+
+
+def test_split_rounds_the_validation_size_down():
+    assert [len(split_indices(n, 0.1, 777)[1]) for n in (300, 99, 9)] == [30, 9, 0]
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_indices(10, 1.0, 777)
+
+
+# ---- sources and canonical order --------------------------------------------------------------------
+
+
+def test_class_folders_decode_in_class_major_order(cifar_subset, subset_arrays):
+    arrays = subset_arrays
+    assert arrays.train_images.shape == (10 * N_TRAIN, 3, 32, 32) and arrays.train_images.dtype == np.uint8
+    assert arrays.test_images.shape == (10 * N_TEST, 3, 32, 32)
+    assert np.array_equal(arrays.train_labels, np.repeat(np.arange(10), N_TRAIN))
+    assert np.array_equal(arrays.test_labels, np.repeat(np.arange(10), N_TEST))
+    assert np.array_equal(
+        arrays.train_images[3 * N_TRAIN + 7], pil_pixels(cifar_subset / "train/cat/0007.jpg")
+    )
+    assert np.array_equal(
+        arrays.test_images[9 * N_TEST + 2], pil_pixels(cifar_subset / "test/truck/0002.jpg")
+    )
+    assert arrays.lossy
+
+
+def test_files_are_ordered_by_their_number_not_their_name(tmp_path, cifar_subset):
+    root = copy_tree(cifar_subset, tmp_path / "renamed")
+    cats = root / "train" / "cat"
+    for path in sorted(cats.iterdir()):
+        path.rename(cats / f"{int(path.stem)}.jpg")  # 2.jpg must come before 10.jpg
+    arrays = cifar.decode(cifar.Source("folders", root))
+    assert np.array_equal(arrays.train_images[3 * N_TRAIN + 2], pil_pixels(cats / "2.jpg"))
+    assert np.array_equal(arrays.train_images[3 * N_TRAIN + 10], pil_pixels(cats / "10.jpg"))
+
+
+def test_archive_gives_the_same_arrays_as_the_folder(tmp_path, cifar_subset, subset_arrays):
+    archive = make_archive(cifar_subset, tmp_path / "subset.tar.gz")
+    source = cifar.resolve(archive)
+    assert source == cifar.Source("archive", archive)
+    arrays = cifar.decode(source)
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        assert np.array_equal(getattr(arrays, name), getattr(subset_arrays, name)), name
+
+
+def test_official_batches_give_the_same_arrays_as_the_folder(tmp_path, subset_arrays):
+    folder = write_official_batches(tmp_path, subset_arrays)
+    raw = pickle.loads((folder / "data_batch_1").read_bytes())["labels"]
+    assert raw != sorted(raw)  # the batches really are interleaved
+    source = cifar.resolve(tmp_path)
+    assert source == cifar.Source("official", folder)
+    arrays = cifar.decode(source)
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        assert np.array_equal(getattr(arrays, name), getattr(subset_arrays, name)), name
+    assert not arrays.lossy
+
+
+def test_the_split_picks_the_same_images_from_every_source(tmp_path, cifar_subset, subset_arrays):
+    write_official_batches(tmp_path / "official", subset_arrays)
+    roots = [cifar_subset, make_archive(cifar_subset, tmp_path / "copy.tgz"), tmp_path / "official"]
+    val_sets = []
+    for root in roots:
+        bundle = load(TrainConfig(data_root=str(root), batch_size=30), "cpu")
+        images, labels = zip(*bundle.val, strict=True)
+        val_sets.append((np.concatenate(images), np.concatenate(labels)))
+    for images, labels in val_sets[1:]:
+        assert np.array_equal(images, val_sets[0][0]) and np.array_equal(labels, val_sets[0][1])
+
+
+def test_a_copy_one_level_down_is_found(tmp_path, cifar_subset):
+    copy_tree(cifar_subset, tmp_path / "holder" / "cifar10-jpeg")
+    assert cifar.resolve(tmp_path / "holder") == cifar.Source("folders", tmp_path / "holder" / "cifar10-jpeg")
+    make_archive(cifar_subset, tmp_path / "holder" / "second.tar.gz")
+    with pytest.raises(DataError, match="several CIFAR-10 copies") as error:
+        cifar.resolve(tmp_path / "holder")
+    assert "second.tar.gz" in str(error.value) and "--data-root" in str(error.value)
+
+
+# ---- the decoded cache ------------------------------------------------------------------------------
+
+
+def test_decoded_images_are_cached_and_refreshed_when_the_source_changes(tmp_path, cifar_subset, monkeypatch):
+    root = copy_tree(cifar_subset, tmp_path / "data")
+    cache = tmp_path / "cache"
+    first = cifar.load_arrays(root, cache)
+    (cache_file,) = cache.glob("cifar10-*.npz")
+
+    def no_decoding(source):
+        raise AssertionError("decoded again although the cache is valid")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cifar, "decode", no_decoding)
+        cached = cifar.load_arrays(root, cache)
+    assert np.array_equal(cached.train_images, first.train_images) and cached.lossy
+    changed = root / "train" / "dog" / "0000.jpg"
+    shutil.copyfile(root / "train" / "dog" / "0001.jpg", changed)
+    os.utime(changed, ns=(1, 1))
+    refreshed = cifar.load_arrays(root, cache)
+    assert len(list(cache.glob("cifar10-*.npz"))) == 2 and cache_file.exists()
+    dog = 5 * N_TRAIN
+    assert np.array_equal(refreshed.train_images[dog], refreshed.train_images[dog + 1])
+
+
+# ---- errors -----------------------------------------------------------------------------------------
+
+
+def assert_actionable(message: str, path: Path) -> None:
+    assert str(path) in message
+    assert "train/<class>/" in message and "cifar-10-batches-py" in message  # the expected layouts
+    assert "--data-root" in message and "internet" in message  # how to obtain it
+
+
+def test_missing_data_root(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataError, match="does not exist") as error:
+        cifar.resolve(missing)
+    assert_actionable(str(error.value), missing)
+
+
+def test_offline_download_explains_what_to_do(tmp_path, monkeypatch):
+    def offline(root, train, download):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    with pytest.raises(DataError, match="download into it failed") as error:
+        cifar.resolve(tmp_path)  # an existing folder with no data: torchvision's root, download target
+    assert "URLError" in str(error.value)
+    assert_actionable(str(error.value), tmp_path)
+
+
+def test_download_fetches_the_official_batches(tmp_path, monkeypatch, subset_arrays):
+    calls = []
+
+    def fake_download(root, train, download):
+        calls.append((root, train, download))
+        write_official_batches(Path(root), subset_arrays)
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", fake_download)
+    arrays = cifar.load_arrays(tmp_path, tmp_path / "cache")
+    assert calls == [(str(tmp_path), True, True)]
+    assert arrays.source == cifar.Source("official", tmp_path / cifar.OFFICIAL_DIR)
+    assert np.array_equal(arrays.train_images, subset_arrays.train_images)
+
+
+def test_a_file_that_is_no_archive(tmp_path):
+    junk = tmp_path / "cifar.zip"
+    junk.write_bytes(b"not an archive")
+    with pytest.raises(DataError, match="not a tar archive") as error:
+        cifar.resolve(junk)
+    assert_actionable(str(error.value), junk)
+
+
+def test_a_damaged_archive(tmp_path):
+    damaged = tmp_path / "cifar.tar.gz"
+    damaged.write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip data")
+    with pytest.raises(DataError, match="cannot read the archive") as error:
+        cifar.decode(cifar.resolve(damaged))
+    assert str(damaged) in str(error.value)
+
+
+def test_a_missing_split_folder(tmp_path, cifar_subset):
+    root = copy_tree(cifar_subset, tmp_path / "data")
+    shutil.rmtree(root / "test")
+    with pytest.raises(DataError, match="no test/ folder") as error:
+        cifar.decode(cifar.resolve(root))
+    assert_actionable(str(error.value), root)
+
+
+def test_wrong_class_names_are_listed(tmp_path, cifar_subset):
+    root = copy_tree(cifar_subset, tmp_path / "data")
+    (root / "train" / "cat").rename(root / "train" / "kitty")
+    with pytest.raises(DataError) as error:
+        cifar.decode(cifar.resolve(root))
+    message = str(error.value)
+    assert "unexpected class folders ['kitty']" in message and "missing class folders ['cat']" in message
+    assert str(root / "train") in message and "airplane, automobile, bird, cat" in message
+
+
+def test_wrong_class_names_in_an_archive(tmp_path, cifar_subset):
+    root = copy_tree(cifar_subset, tmp_path / "data")
+    (root / "test" / "ship").rename(root / "test" / "boat")
+    archive = make_archive(root, tmp_path / "renamed.tar.gz")
+    with pytest.raises(DataError, match="unexpected class folders \\['boat'\\]") as error:
+        cifar.decode(cifar.resolve(archive))
+    assert str(archive) in str(error.value)
+
+
+def test_a_corrupt_image_is_named(tmp_path, cifar_subset):
+    root = copy_tree(cifar_subset, tmp_path / "data")
+    corrupt = root / "train" / "frog" / "0004.jpg"
+    corrupt.write_bytes(corrupt.read_bytes()[:100])
+    with pytest.raises(DataError, match="cannot decode the image") as error:
+        cifar.decode(cifar.resolve(root))
+    assert str(corrupt) in str(error.value)
+    archive = make_archive(root, tmp_path / "corrupt.tar.gz")
+    with pytest.raises(DataError, match="cannot decode the image") as error:
+        cifar.decode(cifar.resolve(archive))
+    assert f"{archive}:cifar10-jpeg/train/frog/0004.jpg" in str(error.value)
+
+
+def test_images_of_the_wrong_size(tmp_path, cifar_subset):
+    root = copy_tree(cifar_subset, tmp_path / "data")
+    large = root / "test" / "horse" / "0003.jpg"
+    Image.new("RGB", (64, 48)).save(large)
+    with pytest.raises(DataError, match="is 64x48; CIFAR-10 images are 32x32") as error:
+        cifar.decode(cifar.resolve(root))
+    assert str(large) in str(error.value)
+
+
+def test_incomplete_official_batches(tmp_path, subset_arrays):
+    folder = write_official_batches(tmp_path, subset_arrays)
+    (folder / "data_batch_3").unlink()
+    (folder / "test_batch").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="lacks data_batch_3") as error:
+        cifar.decode(cifar.resolve(tmp_path))
+    assert str(folder) in str(error.value)
+    write_official_batches(tmp_path / "again", subset_arrays)
+    (tmp_path / "again" / cifar.OFFICIAL_DIR / "test_batch").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="cannot read the CIFAR-10 batch") as error:
+        cifar.decode(cifar.resolve(tmp_path / "again"))
+    assert "test_batch" in str(error.value)

@@ -1,0 +1,334 @@
+"""The training loop on in-memory data: schedule, what trains, when weights are re-drawn, files, NaN stop.
+
+``FakeData`` (also used by test_distributed.py) is a learnable CIFAR-shaped set: each class has its own
+mean image, plus noise. Its order is a pure function of (seed, epoch), and rank r of w takes the r-th
+strided share of every global batch, so w ranks together see exactly the single-process batches.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from bookkeeping.files import read_metrics
+from bookkeeping.paths import RunFiles
+from iterand.core.accounting import count_weights
+from iterand.core.layers import named_subnet_layers
+from iterand.engine import distributed
+from iterand.engine.config import TrainConfig
+from iterand.engine.factories import build_model
+from iterand.engine.optim import learning_rate, trained_parameters
+from iterand.engine.posthoc import load_trained
+from iterand.engine.train import Trainer, TrainingDiverged, train
+
+NUM_CLASSES = 4
+
+
+class FakeLoader:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        rank: int = 0,
+        world_size: int = 1,
+        nan_from_epoch: int | None = None,
+    ) -> None:
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.shuffle, self.rank, self.world_size = shuffle, rank, world_size
+        self.nan_from_epoch = nan_from_epoch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.shuffle else math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.labels)
+        order = torch.arange(n)
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(1000 + self.epoch))
+        poisoned = self.nan_from_epoch is not None and self.epoch >= self.nan_from_epoch
+        for i in range(len(self)):
+            index = order[i * self.batch_size : (i + 1) * self.batch_size][self.rank :: self.world_size]
+            images = self.images[index]
+            yield (images * math.nan if poisoned else images), self.labels[index]
+
+
+@dataclass
+class FakeData:
+    train: FakeLoader
+    val: FakeLoader
+    test: FakeLoader
+    num_classes: int = NUM_CLASSES
+    image_shape: tuple[int, int, int] = (3, 32, 32)
+    description: dict = field(default_factory=lambda: {"source": "in-memory test data"})
+
+
+def fake_data(
+    n_train: int = 128,
+    batch_size: int = 32,
+    *,
+    rank: int = 0,
+    world_size: int = 1,
+    nan_from_epoch: int | None = None,
+) -> FakeData:
+    generator = torch.Generator().manual_seed(0)
+    means = torch.randn(NUM_CLASSES, 3, 32, 32, generator=generator)
+
+    def examples(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.randint(NUM_CLASSES, (n,), generator=generator)
+        return means[labels] + 2.0 * torch.randn(n, 3, 32, 32, generator=generator), labels
+
+    shard = {"rank": rank, "world_size": world_size}
+    train_set, val_set, test_set = examples(n_train), examples(64), examples(64)
+    return FakeData(
+        train=FakeLoader(*train_set, batch_size, shuffle=True, nan_from_epoch=nan_from_epoch, **shard),
+        val=FakeLoader(*val_set, 50, shuffle=False, **shard),
+        test=FakeLoader(*test_set, 50, shuffle=False, **shard),
+    )
+
+
+def tiny_config(**overrides) -> TrainConfig:
+    base = {
+        "model": "conv2",
+        "width": 0.125,
+        "method": "edgepopup",
+        "dataset": "synthetic",
+        "epochs": 3,
+        "batch_size": 32,
+        "lr": 0.1,
+        "device": "cpu",
+        "seed": 3,
+    }
+    return TrainConfig.from_dict({**base, **overrides})
+
+
+def single_process() -> distributed.Context:
+    return distributed.Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+
+
+def test_learning_rate_follows_warmup_cosine_and_finetune():
+    config = tiny_config(epochs=8, lr=0.4, warmup_epochs=2, finetune_epochs=2, finetune_lr=1e-3)
+    cosine = [0.4 * (1 + math.cos(math.pi * j / 4)) / 2 for j in range(4)]
+    expected = [0.2, 0.4, *cosine, 1e-3, 1e-3]
+    assert [learning_rate(config, e) for e in range(8)] == pytest.approx(expected, rel=1e-12)
+    assert learning_rate(tiny_config(epochs=1, lr=0.3), 0) == 0.3  # a 1-epoch run trains at the initial rate
+    plain = tiny_config(epochs=4, lr=0.1)
+    assert [learning_rate(plain, e) for e in range(4)] == pytest.approx(
+        [0.1, 0.0853553390593, 0.05, 0.0146446609407], rel=1e-9
+    )
+    with pytest.raises(ValueError, match="epoch must be in"):
+        learning_rate(plain, 4)
+
+
+def test_the_loop_sets_the_rate_once_per_epoch_before_the_epoch(tmp_path, monkeypatch):
+    config = tiny_config(epochs=4, lr=0.2)
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data())
+    seen: list[float] = []
+    step = trainer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        seen.append(trainer.optimizer.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.optimizer, "step", recording_step)
+    trainer.run()
+    steps_per_epoch = 128 // 32
+    expected = [learning_rate(config, e) for e in range(4) for _ in range(steps_per_epoch)]
+    assert seen == expected
+    assert [m["lr"] for m in read_metrics(RunFiles(tmp_path).metrics)] == [
+        learning_rate(config, e) for e in range(4)
+    ]
+
+
+def test_a_few_epochs_lower_the_loss_and_beat_chance(tmp_path):
+    summary = train(tiny_config(epochs=4, lr=0.2), tmp_path, data=fake_data())
+    metrics = read_metrics(RunFiles(tmp_path).metrics)
+    assert metrics[-1]["train_loss"] < 0.8 * metrics[0]["train_loss"]
+    assert summary["results"]["test_acc_last"] > 100 / NUM_CLASSES + 25
+
+
+@pytest.mark.parametrize("unit, period, expected", [("step", 3, [2, 5, 8, 11, 14]), ("epoch", 2, [1, 3])])
+def test_weight_updates_fire_on_the_global_counter(tmp_path, unit, period, expected):
+    # 160 examples / batch 32 = 5 steps per epoch: a step counter reset per epoch would fire at 2 only.
+    epochs = 3 if unit == "step" else 5
+    config = tiny_config(method="iterand", period=period, period_unit=unit, epochs=epochs)
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data(n_train=160))
+    fired: list[int] = []
+    apply = trainer.update.apply
+
+    def recording_apply(model):
+        progress = trainer.progress
+        fired.append(progress.global_step if unit == "step" else progress.epochs_done)
+        apply(model)
+
+    trainer.update.apply = recording_apply
+    summary = trainer.run()
+    assert fired == expected
+    assert summary["results"]["weight_updates"] == len(expected)
+    per_epoch = [m["weight_updates"] for m in read_metrics(RunFiles(tmp_path).metrics)]
+    if unit == "step":
+        assert per_epoch == [1, 3, 5]  # steps 2 | 5, 8 | 11, 14
+
+
+def _weights_and_scores(model):
+    layers = dict(named_subnet_layers(model))
+    return (
+        {name: layer.weight.detach().clone() for name, layer in layers.items()},
+        {name: layer.scores.detach().clone() for name, layer in layers.items()},
+    )
+
+
+@pytest.mark.parametrize(
+    "method, period, weights_change",
+    [("edgepopup", 300, False), ("iterand", 300, False), ("iterand", 2, True)],
+)
+def test_subnet_methods_train_only_the_scores(tmp_path, method, period, weights_change):
+    config = tiny_config(method=method, period=period, r=0.5, epochs=1)
+    initial_weights, initial_scores = _weights_and_scores(build_model(config, NUM_CLASSES))
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data())
+    assert {id(p) for g in trainer.optimizer.param_groups for p in g["params"]} == {
+        id(layer.scores) for _, layer in named_subnet_layers(trainer.model)
+    }
+    trainer.run()
+    weights, scores = _weights_and_scores(trainer.model)
+    assert all(not torch.equal(scores[name], initial_scores[name]) for name in scores)
+    same = [torch.equal(weights[name], initial_weights[name]) for name in weights]
+    assert not any(same) if weights_change else all(same)
+
+
+def test_sgd_trains_every_weight_with_weight_decay(tmp_path):
+    config = tiny_config(method="sgd", model="resnet18", width=0.0625, epochs=1, weight_decay=5e-4)
+    initial = build_model(config, NUM_CLASSES).state_dict()
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data(n_train=64))
+    (group,) = trainer.optimizer.param_groups
+    assert group["weight_decay"] == 5e-4 and group["momentum"] == 0.9
+    assert {id(p) for p in group["params"]} == {id(p) for p in trainer.model.parameters()}  # BN affine too
+    trainer.run()
+    trained = trainer.model.state_dict()
+    for name, _ in trainer.model.named_parameters():
+        assert not torch.equal(trained[name], initial[name]), name
+
+
+def test_subnet_model_refuses_extra_trainable_parameters():
+    model = build_model(tiny_config(), NUM_CLASSES)
+    model.features[0].bias = torch.nn.Parameter(torch.zeros(model.features[0].out_channels))
+    with pytest.raises(ValueError, match="features.0.bias"):
+        trained_parameters(model)
+
+
+def test_options_reach_the_optimiser_and_loss(tmp_path):
+    config = tiny_config(nesterov=True, momentum=0.8, label_smoothing=0.1)
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data())
+    assert trainer.optimizer.param_groups[0]["nesterov"] is True
+    assert trainer.optimizer.param_groups[0]["momentum"] == 0.8
+    assert trainer.criterion.label_smoothing == 0.1
+    assert trainer.amp is False and trainer.channels_last is False  # both are GPU-only, defaults on
+
+
+def test_run_files_hold_config_metrics_best_and_summary(tmp_path):
+    config = tiny_config(method="iterand", period=4, epochs=3)
+    summary = train(config, tmp_path, data=fake_data())
+    files = RunFiles(tmp_path)
+    assert TrainConfig.from_dict(yaml.safe_load(files.config.read_text())) == config
+    metrics = read_metrics(files.metrics)
+    assert [m["epoch"] for m in metrics] == [0, 1, 2]
+    assert set(metrics[0]) == {
+        "epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "images_per_second", "seconds",
+        "global_step", "weight_updates",
+    }  # fmt: skip
+    assert [m["global_step"] for m in metrics] == [4, 8, 12]
+    assert json.loads(files.summary.read_text()) == json.loads(json.dumps(summary, default=str))
+    results = summary["results"]
+    val_accs = [m["val_acc"] for m in metrics]
+    best_epoch = val_accs.index(max(val_accs))
+    assert results["best_epoch"] == best_epoch and results["val_acc_best"] == max(val_accs)
+    assert results["val_acc_last"] == val_accs[-1]
+    assert torch.load(files.best, weights_only=True)["epoch"] == best_epoch
+    counts = count_weights(build_model(config, NUM_CLASSES))
+    assert (results["weights_total"], results["weights_kept"]) == (counts.total, counts.kept)
+    assert results["weight_updates"] == 3 and results["global_steps"] == 12  # before steps 3, 7, 11
+    assert 0 <= results["test_acc_last"] <= 100 and 0 <= results["test_acc_best"] <= 100
+    assert summary["parameters"] == config.to_dict()
+    assert summary["device"] == "cpu" and summary["torch"] == torch.__version__
+    assert "commit" in summary["git"] and summary["data"] == {"source": "in-memory test data"}
+
+
+def test_best_model_is_evaluated_separately_from_the_last(tmp_path, monkeypatch):
+    # The test accuracy of best.pt must come from best.pt's weights: make best.pt's model a constant one.
+    config = tiny_config(epochs=2)
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data())
+    best_state = trainer._best_state
+
+    def zeroed_best_state(epoch, val_acc):
+        state = best_state(epoch, val_acc)
+        state["model"] = {k: torch.zeros_like(v) for k, v in state["model"].items()}
+        return state
+
+    monkeypatch.setattr(trainer, "_best_state", zeroed_best_state)
+    results = trainer.run()["results"]
+    labels = trainer.data.test.labels
+    # All-zero scores and weights give all-zero logits: argmax picks class 0 for every example.
+    assert results["test_acc_best"] == pytest.approx(100 * (labels == 0).float().mean().item())
+
+
+def test_no_validation_means_no_best_checkpoint(tmp_path):
+    summary = train(tiny_config(val_fraction=0.0, epochs=1), tmp_path, data=fake_data())
+    results = summary["results"]
+    assert results["val_acc_last"] is None and results["test_acc_best"] is None
+    assert not RunFiles(tmp_path).best.exists()
+    assert read_metrics(RunFiles(tmp_path).metrics)[0]["val_acc"] is None
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = tiny_config(epochs=4)
+    with pytest.raises(TrainingDiverged, match=r"epoch 2 \(0-based\).*2 epoch\(s\) done"):
+        train(config, tmp_path, data=fake_data(nan_from_epoch=2))
+    files = RunFiles(tmp_path)
+    saved = torch.load(files.checkpoint, weights_only=True)
+    assert saved["progress"]["epochs_done"] == 2
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+    assert [m["epoch"] for m in read_metrics(files.metrics)] == [0, 1]
+    assert not files.summary.exists()
+
+
+def test_a_finished_run_returns_its_summary_without_training(tmp_path, monkeypatch):
+    config = tiny_config(epochs=1)
+    first = train(config, tmp_path, data=fake_data())
+    monkeypatch.setattr(Trainer, "_epoch", lambda *a: pytest.fail("a finished run trained again"))
+    assert train(config, tmp_path, data=fake_data()) == json.loads(json.dumps(first, default=str))
+
+
+def test_train_accepts_a_path_or_string(tmp_path):
+    run_dir = Path(tmp_path) / "nested" / "run"
+    train(tiny_config(epochs=1), str(run_dir), data=fake_data(n_train=64))
+    assert RunFiles(run_dir).checkpoint.is_file()
+
+
+def test_load_trained_returns_the_saved_model_and_config(tmp_path):
+    config = tiny_config(method="iterand", period=2, epochs=2)
+    train(config, tmp_path, data=fake_data())
+    saved = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)["model"]
+    model, loaded_config = load_trained(tmp_path, "last", NUM_CLASSES)
+    assert loaded_config == config
+    state = model.state_dict()
+    assert state.keys() == saved.keys() and all(torch.equal(state[k], saved[k]) for k in saved)
+    # IteRand re-drew weights during training: the loaded weights are the trained ones, not the initial draw
+    initial = build_model(config, NUM_CLASSES).state_dict()
+    assert any(not torch.equal(state[k], initial[k]) for k in saved if k.endswith(".weight"))
+    with pytest.raises(ValueError, match="checkpoint must be one of"):
+        load_trained(tmp_path, "first", NUM_CLASSES)
+    with pytest.raises(ValueError, match="not a run directory"):
+        load_trained(tmp_path / "elsewhere", "last", NUM_CLASSES)

@@ -1,0 +1,173 @@
+"""``python -m iterand``: presets, train and eval on synthetic data, sweeps and results, and one-line errors
+with status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bookkeeping.files import read_json
+from bookkeeping.paths import RunFiles
+from iterand.engine.config import TrainConfig, run_name
+from iterand.experiments import launcher, planning, presets, results
+from iterand.experiments.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
+
+REPO = Path(__file__).resolve().parents[3]
+PRESET = "fig2-conv6-sc-iterand"
+OVERRIDES = [
+    "dataset=synthetic", "model=conv2", "width=0.0625", "device=cpu", "epochs=3", "steps_per_epoch=2",
+    "batch_size=32", "period=3", "seed=2",
+]  # fmt: skip
+TINY = ["train", "--preset", PRESET, *(arg for item in OVERRIDES for arg in ("--set", item))]
+
+
+def _status(argv: list[str]) -> int:
+    """main's return value, or the status argparse exits with."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_presets_lists_every_preset_and_shows_one(capsys):
+    assert main(["presets"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == presets.names()
+    assert main(["presets", "fig2-conv6-sc-iterand"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert TrainConfig.from_dict(shown["config"]) == presets.get("fig2-conv6-sc-iterand")
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["presets", "fig2-conv7"], "fig2-conv7"),
+        (["train", "--preset", "nope"], "nope"),
+        (["train", "--preset", "fig2-conv6-sc-iterand", "--set", "lr=-1"], "lr"),
+        (["train", "--preset", "fig2-conv6-sc-iterand", "--set", "learning_rate=0.1"], "learning_rate"),
+        (["train", "--preset", "fig2-conv6-sc-iterand", "--set", "width"], "key=value"),
+        (["train"], "--preset"),
+        (["train", "--config", "missing.yaml"], "missing.yaml"),
+        (["eval", "no-such-run"], "no-such-run"),
+        (["eval", "x", "--checkpoint", "first"], "--checkpoint"),
+        (["fly"], "fly"),
+        (["train", "--preset"], "--preset"),
+        (["sweep", "fig9"], "allowed: fig1, fig2-conv6"),
+        (["sweep"], "name"),
+        (["sweep", "fig1", "--shard", "3/2"], "shard must"),
+        (["sweep", "fig1", "--shard", "two"], "shard must"),
+        (["sweep", "fig1", "--grid", "width"], "--grid"),
+        (["sweep", "fig1", "--grid", "widht=1,2"], "widht"),
+        (["sweep", "fig1", "--set", "r=1"], "--grid r="),
+        (["sweep", "fig1", "--concurrent", "0"], "concurrent"),
+        (["sweep", "fig1", "--concurrent", "two"], "--concurrent"),
+        (["results", "--out", "no-such-folder"], "no-such-folder"),
+    ],
+)
+def test_invalid_input_is_one_error_line_with_status_2(capsys, argv, named):
+    assert _status(argv) == EXIT_USAGE
+    assert named in _error_line(capsys)
+
+
+def test_config_file_fields_sit_between_preset_and_set(tmp_path):
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("lr: 0.05\nwidth: 0.5\n")
+    config = build_config("fig2-conv6-sc-iterand", config_file, "/data/c10", ["width=0.25"])
+    expected = presets.get("fig2-conv6-sc-iterand").replace(lr=0.05, width=0.25, data_root="/data/c10")
+    assert config == expected
+    config_file.write_text("lr: [0.05\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        build_config(None, config_file)
+    config_file.write_text("lr: fast\n")
+    with pytest.raises(ValueError, match="run.yaml: lr"):
+        build_config(None, config_file)
+
+
+def test_train_then_eval_last_and_best(tmp_path, capsys):
+    assert main([*TINY, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    printed = json.loads(out[out.index("{\n") :])  # after any log lines
+    config = build_config(PRESET, overrides=OVERRIDES)
+    run_dir = tmp_path / run_name(config)
+    summary = read_json(RunFiles(run_dir).summary)
+    assert printed == summary["results"]
+    results = summary["results"]
+    assert results["best_epoch"] == 0 and results["test_loss_best"] != results["test_loss_last"]
+    for which in ("last", "best"):
+        assert main(["eval", str(run_dir), "--checkpoint", which]) == 0
+        evaluated = json.loads(capsys.readouterr().out)
+        assert evaluated["test_loss"] == results[f"test_loss_{which}"]
+        assert evaluated["test_acc"] == results[f"test_acc_{which}"]
+    assert evaluated["weights_kept"] == results["weights_kept"]
+
+
+def test_a_diverging_run_exits_with_status_1(tmp_path, capsys):
+    argv = [*TINY, "--set", "method=sgd", "--set", "lr=1e30", "--out", str(tmp_path)]
+    assert main(argv) == EXIT_DIVERGED
+    assert "training diverged in epoch 0" in _error_line(capsys)
+
+
+def test_sweep_dry_run_lists_the_runs_of_its_shard(tmp_path, capsys):
+    assert main(["sweep", "fig2-conv6", "--dry-run", "--shard", "2/4", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = planning.shard(planning.runs("fig2-conv6"), 2, 4)
+    assert [line.split()[:2] for line in lines] == [
+        ["pending", str(tmp_path / run_name(c))] for c in expected
+    ]
+
+
+def test_a_sweep_with_a_failed_run_goes_on_and_exits_with_status_1(tmp_path, monkeypatch, capsys):
+    attempts = []
+
+    def failing_train(config, run_dir):
+        attempts.append(config.model)
+        raise RuntimeError("no GPU here")
+
+    monkeypatch.setattr(launcher, "train", failing_train)
+    argv = ["sweep", "fig1", "--grid", "r=0", "--grid", "seed=1", "--out", str(tmp_path)]
+    assert main(argv) == EXIT_RUN_FAILED
+    assert attempts == ["conv6", "resnet18", "resnet34"]
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 3 and all("RuntimeError: no GPU here (log: " in line for line in failed)
+
+
+def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
+    runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
+    runs.mkdir()
+    assert main(["results", "--out", str(runs), "--table", str(table)]) == 0
+    assert capsys.readouterr().out == f"no finished runs below {runs}\n" and not table.exists()
+    assert main([*TINY, "--out", str(runs)]) == 0
+    capsys.readouterr()
+    assert main(["results", "--out", str(runs), "--table", str(table)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    (row,) = results.read_table(table)
+    assert row == results.aggregate(results.collect(runs))[0]
+    assert (row["model"], row["method"], row["seeds"], row["count"]) == ("conv2", "iterand", "2", 1)
+    assert printed[0].split()[:3] == ["model", "width", "method"]
+    assert printed[1].split()[:3] == ["conv2", "0.0625", "iterand"]
+    assert printed[-3:] == [f"wrote {table}", f"wrote {table.with_name('results-runs.csv')}",
+                            f"wrote {table.with_name('results-reference.csv')}"]  # fmt: skip
+
+
+def test_help_shows_the_single_gpu_torchrun_and_multi_node_commands():
+    result = subprocess.run(
+        [sys.executable, "-m", "iterand", "--help"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0
+    assert "python -m iterand train --preset" in result.stdout
+    assert "torchrun --standalone --nproc_per_node=8 -m iterand train" in result.stdout
+    assert "--nnodes=2" in result.stdout and "--rdzv-endpoint=" in result.stdout
+    assert "CUDA_VISIBLE_DEVICES=$((k - 1)) python -m iterand sweep fig2 --shard $k/4" in result.stdout
+    assert "sbatch --array=1-16 scripts/slurm_sweep.sh fig2" in result.stdout
+    assert "python -m iterand results [--out DIR] [--table FILE]" in result.stdout
