@@ -113,7 +113,7 @@ def _targets(z, count: int) -> np.ndarray:
 def _options(x: np.ndarray) -> np.ndarray:
     """Per instance and slot the options ``(P, m, R + 1)``: column 0 is the unused slot (0), ``k + 1`` draw
     ``k`` (:func:`theory.subset_sum._options` for one instance)."""
-    draws = x.reshape(x.shape[0], x.shape[1], -1)
+    draws = x if x.ndim == 3 else x[:, :, None]
     return np.concatenate([np.zeros(draws.shape[:2] + (1,)), draws], axis=2)
 
 
