@@ -49,7 +49,7 @@ sweeps = [
 ]
 iterand_rate = 1.0
 tolerance_points = 0.5
-torch_check_inputs = 256
+torch_check_inputs = 64
 out_dir = "runs/notebooks/theory_trained_network/manual"
 
 # %%

@@ -82,7 +82,8 @@ def cifar10(data_root: str, image_size: int) -> Task:
     arrays = cifar.load_arrays(data_root)
     train = _grayscale(arrays.train_images, image_size)
     test = _grayscale(arrays.test_images, image_size)
-    mean, scale = train.mean(axis=0), train.std()
+    mean = train.mean(axis=0)
+    scale = (train - mean).std()
     description = (
         f"CIFAR-10 ({arrays.source.kind} at {arrays.source.path}{', lossy JPEG' if arrays.lossy else ''}), "
         f"grayscale {image_size}x{image_size}, centred"

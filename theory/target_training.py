@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory import network, validation
+from theory import network, torch_network, validation
 from theory.target_data import Task
 
 
@@ -67,8 +67,9 @@ def train_target(
     """Train ``d_0 -> hidden... -> classes`` (bias-free linear layers, ReLU between) with Adam on the
     cross-entropy of ``task``'s training set, then :func:`rescale` it.
 
-    Deterministic for a given ``seed`` on a given machine: the initial weights (PyTorch's default for a
-    linear layer, U[-1/sqrt(fan_in), 1/sqrt(fan_in)]) and the batch order come from one seeded generator.
+    Deterministic for a given ``seed``: the initial weights (PyTorch's default for a linear layer,
+    U[-1/sqrt(fan_in), 1/sqrt(fan_in)]) and the batch order come from one seeded generator, and training
+    runs on one thread (:func:`theory.torch_network.one_thread`).
     The accuracies are those of the rescaled float64 target, the network the theorem emulates.
     """
     import torch
@@ -93,11 +94,12 @@ def train_target(
     labels = torch.as_tensor(task.train_labels)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     started = time.perf_counter()
-    for _ in range(epochs):
-        for batch in torch.randperm(len(labels), generator=generator).split(batch_size):
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(inputs[batch]), labels[batch]).backward()
-            optimizer.step()
+    with torch_network.one_thread():
+        for _ in range(epochs):
+            for batch in torch.randperm(len(labels), generator=generator).split(batch_size):
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(inputs[batch]), labels[batch]).backward()
+                optimizer.step()
     seconds = time.perf_counter() - started
     weights = [m.weight.detach().double().numpy() for m in model if isinstance(m, nn.Linear)]
     target, scales = rescale(weights)

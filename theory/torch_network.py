@@ -6,12 +6,33 @@ layers of ``g`` are pruned with ``torch.nn.utils.prune.custom_from_mask``: each 
 so the module holds the same random values and masks as :class:`theory.network.PrunedNetwork` and computes
 the same function (float64 by default).
 
-torch is imported inside the function, so ``import theory`` does not load it.
+torch is imported inside the functions, so ``import theory`` does not load it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from theory import network
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (the previous setting is restored after).
+
+    The networks of the theory module are small: on a shared 2-core machine, splitting their products over
+    threads made training 10-20 times slower than one thread, and one thread also makes the float results
+    independent of the machine's number of cores.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def to_torch(model: network.PrunedNetwork | network.Target, dtype=None):

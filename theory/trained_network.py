@@ -101,7 +101,7 @@ def emulate(
     sweeps: Sequence[dict],
     seed: int = 0,
     iterand_rate: float = 1.0,
-    torch_check_inputs: int = 256,
+    torch_check_inputs: int = 64,
 ) -> list[dict]:
     """One record per sweep and width (keys below), in the order of ``sweeps``, then of the widths.
 
@@ -263,6 +263,6 @@ def _torch_difference(pruned: network.PrunedNetwork, inputs: np.ndarray, outputs
 
     from theory import torch_network
 
-    with torch.no_grad():
+    with torch.no_grad(), torch_network.one_thread():
         module_outputs = torch_network.to_torch(pruned)(torch.as_tensor(inputs)).numpy()
     return float(np.max(np.abs(module_outputs - outputs[: len(inputs)])))
