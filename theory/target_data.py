@@ -130,8 +130,11 @@ def synthetic_teacher(input_dim: int, seed: int = 0) -> Task:
 
 
 def _grayscale(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 ``(N, 3, 32, 32)`` -> float64 ``(N, size * size)`` in [0, 1]: luma, then block means."""
-    gray = np.tensordot(np.asarray(LUMA), images.astype(np.float64) / 255.0, axes=([0], [1]))
+    """uint8 ``(N, 3, 32, 32)`` -> float64 ``(N, size * size)`` in [0, 1]: luma, then block means.
+
+    Both steps are linear, so the block means are taken first, straight from the uint8 pixels (no float
+    copy of all 60,000 full-size images)."""
     block = CIFAR_SIDE // size
-    pooled = gray.reshape(-1, size, block, size, block).mean(axis=(2, 4))
-    return pooled.reshape(pooled.shape[0], -1)
+    shape = (images.shape[0], 3, size, block, size, block)
+    pooled = images.reshape(shape).mean(axis=(3, 5), dtype=np.float64) / 255.0
+    return np.tensordot(pooled, np.asarray(LUMA), axes=([1], [0])).reshape(images.shape[0], -1)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
 
 import theory
 from repro import paths
-from theory import bounds, montecarlo, network, resampling, subset_sum
+from theory import bounds, montecarlo, network, resampling, statement_status, subset_sum
 
 
 def test_the_promised_entry_points_are_the_module_functions():
@@ -42,3 +43,13 @@ def test_readme_python_examples_of_the_theory_module_run():
     assert blocks, "the README shows the theory module's Python entry points"
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})  # raises if a name or call is wrong
+
+
+def test_statement_status_table_names_real_functions_and_states_the_modelling_choices():
+    for _, _, code in statement_status.STATEMENTS:
+        module, name = code.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), name)), code
+    table = statement_status.markdown()
+    assert table.count("\n") == len(statement_status.STATEMENTS) + 2
+    for needle in ("model B", "model C", "our modelling choice", "Lueker", "Pensia", "reconstructed"):
+        assert needle in table
