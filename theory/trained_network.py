@@ -34,8 +34,10 @@ from theory.target_data import Task
 from theory.target_training import TrainedTarget
 
 MODEL_LETTERS = {"none": "A", "oracle": "B", "iterand": "C"}
-# Inputs per forward chunk: the widest hidden layer of g times this many rows stays near 100 MB.
-_CHUNK = 1024
+# Entries of g's widest hidden layer computed at once (64 MB): few, large products keep BLAS efficient
+# (small ones lose most of their time to thread start-up on a busy machine), while the widest networks
+# still see only some hundreds of test inputs at a time.
+_CHUNK_ENTRIES = 2**23
 _ITERAND_STREAM = 3
 
 
@@ -140,9 +142,9 @@ def emulate(
                 target, [(first, draws[: sweep.R]) for first, draws in layers], sweep.model, iterand_rate, rng
             )
             built = time.perf_counter()
-            outputs = np.concatenate(
-                [pruned.forward(inputs[i : i + _CHUNK]) for i in range(0, len(inputs), _CHUNK)]
-            )
+            rows = max(1, _CHUNK_ENTRIES // max(layer.first.shape[0] for layer in pruned.layers))
+            chunks = range(0, len(inputs), rows)
+            outputs = np.concatenate([pruned.forward(inputs[i : i + rows]) for i in chunks])
             evaluated = time.perf_counter()
             records.append(
                 {
