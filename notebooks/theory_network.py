@@ -41,9 +41,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from bookkeeping import tables
-from theory import experiments
+from theory import experiments, statement_status
 
 out_dir = Path(out_dir)
 results = experiments.network_error(seed=seed, dims=dims, sweeps=sweeps, trials=trials, inputs=inputs)
@@ -99,3 +100,13 @@ ax.set_xlabel("n (units per input coordinate)")
 ax.set_ylabel("kept fraction of weights")
 ax.legend()
 tables.save_figure(fig, out_dir, "network_kept_fraction", shown)
+
+# %% [markdown]
+# ## What is verified, and what is our model
+#
+# The IteRand paper's theorem could not be read from any source available to this project. Which
+# statements above are checked as published, which are reconstructions, and which are our modelling
+# choices:
+
+# %%
+display(Markdown(statement_status.markdown()))

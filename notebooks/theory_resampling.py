@@ -49,9 +49,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from bookkeeping import tables
-from theory import experiments
+from theory import experiments, statement_status
 
 out_dir = Path(out_dir)
 results = experiments.resampling_models(
@@ -151,3 +152,13 @@ ax.set_ylabel("mean log10 error")
 ax.set_xticks(range(R))
 ax.legend()
 tables.save_figure(fig, out_dir, "iterand_rounds", shown)
+
+# %% [markdown]
+# ## What is verified, and what is our model
+#
+# The IteRand paper's theorem could not be read from any source available to this project. Which
+# statements above are checked as published, which are reconstructions, and which are our modelling
+# choices:
+
+# %%
+display(Markdown(statement_status.markdown()))

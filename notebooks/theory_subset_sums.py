@@ -44,9 +44,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from bookkeeping import tables
-from theory import bounds, experiments
+from theory import bounds, experiments, statement_status
 
 out_dir = Path(out_dir)
 results = experiments.subset_sums(
@@ -173,3 +174,13 @@ ax.set_ylabel(f"n_δ (δ = {delta:g}); dashed: counting bound")
 ax.set_xticks(Rs)
 ax.legend(fontsize=8)
 tables.save_figure(fig, out_dir, "required_n_vs_R", shown)
+
+# %% [markdown]
+# ## What is verified, and what is our model
+#
+# The IteRand paper's theorem could not be read from any source available to this project. Which
+# statements above are checked as published, which are reconstructions, and which are our modelling
+# choices:
+
+# %%
+display(Markdown(statement_status.markdown()))

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from bookkeeping import tables
-from theory import experiments
+from theory import experiments, statement_status
 
 out_dir = Path(out_dir)
 results = experiments.symbolic_checks(
@@ -88,3 +88,13 @@ ax.set_ylabel("required width n")
 ax.set_title(f"ε = {eps:g}, δ = {delta:g}, d = {d}, l = {l}, C = {C:g}")
 ax.legend()
 tables.save_figure(fig, out_dir, "required_width_vs_R", widths)
+
+# %% [markdown]
+# ## What is verified, and what is our model
+#
+# The IteRand paper's theorem could not be read from any source available to this project. Which
+# statements above are checked as published, which are reconstructions, and which are our modelling
+# choices:
+
+# %%
+display(Markdown(statement_status.markdown()))

@@ -5,6 +5,7 @@
     python -m theory worst-case 0.31 -0.72 0.05 0.9 --eps 1e-3 # decide E* <= eps (fast)
     python -m theory estimate --n 8 12 16 --eps 1e-2 1e-3 --trials 2000 --seed 0
     python -m theory experiment subset_sums --params quick     # tables only, no notebook
+    python -m theory experiment trained_network --params full --data-root cifar10-jpeg.tar.gz
     python -m theory figures --params quick                    # every theory notebook through papermill
 
 Invalid input prints one line ``error: ...`` naming the parameter and exits with status 2.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("experiment", help="run one experiment with a parameter set and write its tables")
     p.add_argument("name", help=f"one of {', '.join(experiments.EXPERIMENTS)}")
     p.add_argument("--params", default="quick", help="parameter set (quick, full) or a .yaml file")
+    p.add_argument(
+        "--data-root",
+        help="trained_network: the CIFAR-10 copy to train the target on (default: the parameter data_root, "
+        "else $THEORY_CIFAR10, else the synthetic teacher task); 'synthetic' forces the synthetic task",
+    )
     p.set_defaults(run=_experiment)
 
     p = sub.add_parser("figures", help="regenerate the theory figures (executes the notebooks)")
@@ -118,11 +125,17 @@ def _estimate(args) -> int:
 def _experiment(args) -> int:
     validation.choice("experiment", args.name, experiments.EXPERIMENTS)
     parameters = notebooks.load_parameters(NOTEBOOK_PREFIX + args.name, args.params)
+    if args.data_root is not None:
+        if "data_root" not in parameters:
+            raise ValueError(f"data-root applies only to experiments that read data, not to {args.name}")
+        parameters["data_root"] = args.data_root
     out_dir = paths.experiment_output_dir(args.name, Path(args.params).stem)
+    started = time.perf_counter()
     results = experiments.EXPERIMENTS[args.name](**parameters)
+    seconds = round(time.perf_counter() - started, 1)
     tables.write_tables(results, out_dir)
-    provenance.write(out_dir, parameters, seed=parameters.get("seed"), experiment=args.name)
-    print(f"wrote {', '.join(results)} to {out_dir}")
+    provenance.write(out_dir, parameters, seed=parameters.get("seed"), experiment=args.name, seconds=seconds)
+    print(f"wrote {', '.join(results)} to {out_dir} in {seconds} s")
     return 0
 
 

@@ -13,7 +13,19 @@ import math
 
 import numpy as np
 
-from theory import bounds, distributions, lueker_fit, montecarlo, network, resampling, subset_sum, symbolic
+from theory import (
+    bounds,
+    distributions,
+    lueker_fit,
+    montecarlo,
+    network,
+    resampling,
+    subset_sum,
+    symbolic,
+    target_data,
+    target_training,
+    trained_network,
+)
 
 FIT_DISTRIBUTION = "uniform"
 
@@ -141,6 +153,35 @@ def network_error(seed: int, dims: list[int], sweeps: list[dict], trials: int, i
         row["dims"] = "-".join(map(str, row["dims"]))
         row["per_weight_errors"] = " ".join(f"{e:.6g}" for e in row["per_weight_errors"])
     return {"error_vs_width": records}
+
+
+def trained_network_emulation(
+    seed: int,
+    data_root: str | None,
+    image_size: int,
+    hidden: list[int],
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    sweeps: list[dict],
+    iterand_rate: float,
+    tolerance_points: float,
+    torch_check_inputs: int,
+) -> dict:
+    """Train a bias-free ReLU MLP on CIFAR-10 (or, without a copy named by ``data_root`` or
+    ``$THEORY_CIFAR10``, on the synthetic teacher task), rescale it to ``||F_i||_Frob = 1`` and emulate it
+    by pruning random networks under models A, B and C (:mod:`theory.trained_network`).
+
+    ``sweeps``: one ``{"model": ..., "R": ..., "widths": [...]}`` per model and number of draws.
+    """
+    task = target_data.load_task(data_root, image_size, seed)
+    trained = target_training.train_target(task, hidden, epochs, seed, batch_size, learning_rate)
+    records = trained_network.emulate(trained.target, task, sweeps, seed, iterand_rate, torch_check_inputs)
+    return {
+        "target": trained_network.target_summary(task, trained),
+        "emulation": records,
+        "required_width": trained_network.required_widths(records, tolerance_points),
+    }
 
 
 def symbolic_checks(
@@ -281,4 +322,5 @@ EXPERIMENTS = {
     "resampling": resampling_models,
     "network": network_error,
     "symbolic": symbolic_checks,
+    "trained_network": trained_network_emulation,
 }

@@ -11,8 +11,9 @@ Random network (twice as deep). Target layer ``i`` (``d_in = d_{i-1} -> d_out = 
 - ``A_i``, shape ``(d_in * n, d_in)``, all entries drawn U[-1, 1]. Hidden unit ``(k, u)``
   (``k < d_in``, ``u < n``) is row ``k * n + u``; its block entry is ``a_{k,u} = A_i[k*n + u, k]``.
 - ``B_i``, shape ``(d_out, d_in * n)``, entry ``b_{j,k,u} = B_i[j, k*n + u]``. With ``R`` draws per weight
-  (re-sampling, model B "oracle") every entry has ``R`` i.i.d. U[-1, 1] draws and the pruned network uses
-  one of them or none; ``R = 1`` is model A "none" (plain pruning, one draw).
+  (re-sampling) every entry has ``R`` i.i.d. U[-1, 1] draws: model B "oracle" uses one of them or none,
+  model C "iterand" re-draws the pruned entries round by round (:mod:`theory.resampling`); ``R = 1``, or
+  draw 0 alone, is model A "none" (plain pruning, one draw).
 
 ``g(x) = G_l(s(G_{l-1}(... s(G_1(x)))))``: the ``2 l`` linear layers ``A_1, B_1, ..., A_l, B_l`` with a ReLU
 after each one except the last.
@@ -24,15 +25,17 @@ Pruning (Pensia et al. 2020). Since ``w y = w s(y) - w s(-y)`` and ``s(a y) = a 
 
 over the kept ``b``'s, so ``w = F_i[j, k]`` is emulated by two independent subset-sum problems over the
 products: the *positive part* picks ``b a`` (units with ``a > 0``) summing to ``w``, the *negative part*
-picks ``b |a|`` (units with ``a < 0``) summing to ``-w``. Model A solves them with
-:func:`theory.subset_sum.best_subset`, model B with :func:`theory.subset_sum.best_choice` (per weight: none
-or one of its ``R`` draws). Units with ``a = 0`` (probability zero) are never used.
+picks ``b |a|`` (units with ``a < 0``) summing to ``-w``. Every part is solved exactly, all parts of a
+layer together (:mod:`theory.batched_subset_sum`): model A as :func:`theory.subset_sum.best_subset`, model B
+as :func:`theory.subset_sum.best_choice` (per weight: none or one of its ``R`` draws), model C as
+:func:`theory.resampling.iterand_process`. Units with ``a = 0`` (probability zero) are never used.
 
 Which weights are pruned. All off-block entries of ``A_i`` are pruned (unit ``(k, u)`` sees only input
 ``k``). A block entry ``a_{k,u}`` is kept iff at least one output keeps its ``b_{j,k,u}``: a unit's ``a`` is
 shared by all outputs, so it cannot be pruned while any output uses it, and pruning it when none does
 changes nothing. The ``b``'s are pruned by the subset choices. The measured *per-weight error* of ``w`` is
-the larger of the two parts' errors, recomputed from the weights actually kept.
+the larger of the two parts' errors ``|goal - sum of the kept products|``, each sum as the exact search adds
+it (equal to the plain sum of the kept weights up to rounding, so the models compare exactly).
 
 The network is positively homogeneous (no biases), so ``||f(x) - g(x)||`` scales with ``||x||`` and its
 maximum over the unit ball is reached on the unit sphere.
@@ -48,7 +51,7 @@ from itertools import pairwise
 import numpy as np
 
 from bookkeeping import validation
-from theory import subset_sum
+from theory import batched_subset_sum, resampling, subset_sum
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -124,7 +127,16 @@ class EmulatedLayer:
         return np.maximum(self.positive_errors, self.negative_errors)
 
     def forward(self, y: np.ndarray) -> np.ndarray:
-        """``G(y) = (B * M_B) s((A * M_A) y)`` on a batch ``y`` of shape ``(N, d_in)``."""
+        """``G(y) = (B * M_B) s((A * M_A) y)`` on a batch ``y`` of shape ``(N, d_in)``.
+
+        When every unit keeps at most one entry of ``A`` (the construction's block structure), only the
+        kept units are computed, each from its one input: the same floats as the dense product (which
+        only adds zeros), without its ``N * d_in * d_in * n`` multiplications.
+        """
+        units, inputs = np.nonzero(self.first_mask)
+        if np.unique(units).size == units.size:
+            hidden = relu(y[:, inputs] * self.first[units, inputs])
+            return hidden @ (self.second * self.second_mask)[:, units].T
         hidden = relu(y @ (self.first * self.first_mask).T)
         return hidden @ (self.second * self.second_mask).T
 
@@ -233,11 +245,24 @@ def draw_random_layers(
     return tuple((first, np.stack([draws[i] for draws in rounds])) for i, first in enumerate(firsts))
 
 
-def prune_layer(weight: np.ndarray, first: np.ndarray, second_draws: np.ndarray) -> EmulatedLayer:
+def prune_layer(
+    weight: np.ndarray,
+    first: np.ndarray,
+    second_draws: np.ndarray,
+    model: str | None = None,
+    r: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> EmulatedLayer:
     """Prune one random layer pair ``(A, draws of B)`` to emulate the target layer ``weight`` (d_out, d_in).
 
-    Model A when ``second_draws.shape[0] == 1``, model B otherwise. Each target weight's two parts are
-    solved exactly by :mod:`theory.subset_sum`.
+    ``model`` (:data:`theory.resampling.RESAMPLING_MODELS`) says how the ``R = second_draws.shape[0]``
+    draws of each entry of ``B`` may be used: ``"none"`` (model A: draw 0 only; the layer keeps only that
+    draw), ``"oracle"`` (model B: none or any one draw), ``"iterand"`` (model C: the re-drawing process of
+    :func:`theory.batched_subset_sum.iterand_choices` with re-draw probability ``r``, ``rng`` needed when
+    ``r < 1``); ``None`` means ``"none"`` for ``R = 1`` and ``"oracle"`` otherwise. Every part of every
+    target weight is solved exactly, all parts with the same number of units in one vectorised call of
+    :mod:`theory.batched_subset_sum`; the results are those of :func:`theory.subset_sum.best_choice` per
+    part. A part's error is ``|goal - sum|`` for the sum of its kept products as that exact search adds them.
     """
     weight = np.asarray(weight, dtype=np.float64)
     first = np.asarray(first, dtype=np.float64)
@@ -253,32 +278,53 @@ def prune_layer(weight: np.ndarray, first: np.ndarray, second_draws: np.ndarray)
             f"second_draws must have shape (R, d_out, d_in*n) = (R, {d_out}, {d_in * n}), "
             f"got {second_draws.shape}"
         )
-    _width(n, second_draws.shape[0])
+    if model is None:
+        model = "none" if second_draws.shape[0] == 1 else "oracle"
+    validation.choice("model", model, resampling.RESAMPLING_MODELS)
+    if model == "none":
+        second_draws = second_draws[:1]
+    # Models A and C search one value per slot; only model B enumerates R + 1 options per slot.
+    _width(n, second_draws.shape[0] if model == "oracle" else 1)
     # a[k, u] = A[k*n + u, k]: the only entry of unit (k, u) that the block structure keeps.
     a = first.reshape(d_in, n, d_in)[np.arange(d_in), :, np.arange(d_in)]
     choice = np.full((d_out, d_in * n), -1, dtype=np.int64)
     errors = np.zeros((2, d_out, d_in))
-    for k in range(d_in):
-        # Positive part: the b*a of units with a > 0 should sum to w; negative part: the b*|a| of units
-        # with a < 0 should sum to -w (their hidden value is |a| s(-y_k), and w y = w s(y) - w s(-y)).
-        parts = ((np.flatnonzero(a[k] > 0), 1.0), (np.flatnonzero(a[k] < 0), -1.0))
-        for part, (units, sign) in enumerate(parts):
-            columns = k * n + units
-            for j in range(d_out):
-                goal = sign * weight[j, k]
-                products = second_draws[:, j, columns].T * np.abs(a[k, units])[:, None]
-                picked = _best_choice(products, goal)
-                choice[j, columns] = picked
-                used = picked >= 0
-                errors[part, j, k] = abs(goal - products[used, picked[used]].sum())
+    # Positive part: the b*a of units with a > 0 should sum to w; negative part: the b*|a| of units with
+    # a < 0 should sum to -w (their hidden value is |a| s(-y_k), and w y = w s(y) - w s(-y)).
+    for part, sign in enumerate((1.0, -1.0)):
+        in_part = sign * a > 0
+        sizes = in_part.sum(axis=1)
+        errors[part] = np.abs(weight)  # a part without units keeps nothing: its sum is 0
+        for m in np.unique(sizes[sizes > 0]):
+            ks = np.flatnonzero(sizes == m)
+            units = np.nonzero(in_part[ks])[1].reshape(ks.size, m)
+            columns = ks[:, None] * n + units
+            # Instance (k, j) has slots u with products b_{j,k,u} |a_{k,u}|, one per draw.
+            products = second_draws[:, :, columns] * np.abs(a[ks[:, None], units])
+            products = products.transpose(2, 1, 3, 0).reshape(ks.size * d_out, m, -1)
+            goals = sign * weight[:, ks].T.reshape(-1)
+            if model == "iterand":
+                round_errors, picked = batched_subset_sum.iterand_choices(products, goals, r, rng)
+                part_errors = round_errors[:, -1]
+            else:
+                part_errors, picked = batched_subset_sum.best_choices(products, goals)
+            choice[:, columns] = picked.reshape(ks.size, d_out, m).transpose(1, 0, 2)
+            errors[part][:, ks] = part_errors.reshape(ks.size, d_out).T
     first_mask = np.zeros_like(first, dtype=bool)
     used_units = (choice >= 0).any(axis=0)
     first_mask[np.flatnonzero(used_units), np.flatnonzero(used_units) // n] = True
     return EmulatedLayer(first, first_mask, second_draws, choice, errors[0], errors[1])
 
 
-def prune_network(target: Target, random_layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> PrunedNetwork:
-    """Prune the random layers (as from :func:`draw_random_layers`) to emulate ``target``, layer by layer."""
+def prune_network(
+    target: Target,
+    random_layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    model: str | None = None,
+    r: float = 1.0,
+    rng: np.random.Generator | None = None,
+) -> PrunedNetwork:
+    """Prune the random layers (as from :func:`draw_random_layers`) to emulate ``target``, layer by layer,
+    with re-sampling model ``model`` (see :func:`prune_layer`)."""
     if len(random_layers) != len(target.weights):
         raise ValueError(
             f"random_layers must have one (A, draws of B) pair per target layer ({len(target.weights)}), "
@@ -286,7 +332,7 @@ def prune_network(target: Target, random_layers: Sequence[tuple[np.ndarray, np.n
         )
     return PrunedNetwork(
         tuple(
-            prune_layer(w, first, draws)
+            prune_layer(w, first, draws, model, r, rng)
             for w, (first, draws) in zip(target.weights, random_layers, strict=True)
         )
     )
@@ -446,17 +492,6 @@ def _dims_list(dims) -> list:
     if entries and all(isinstance(e, Sequence) or isinstance(e, np.ndarray) for e in entries):
         return entries
     return [entries]
-
-
-def _best_choice(products: np.ndarray, goal: float) -> np.ndarray:
-    """Per slot, -1 (unused) or the draw used in the best sum of ``products`` (slots, R) towards ``goal``."""
-    if products.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64)
-    if products.shape[1] == 1:
-        _, masks = subset_sum.best_subset(products[:, 0], np.array([goal]))
-        return np.where(masks[0], 0, -1)
-    _, choice = subset_sum.best_choice(products, np.array([goal]))
-    return np.asarray(choice[0], dtype=np.int64)
 
 
 def _batch(x, d: int) -> np.ndarray:

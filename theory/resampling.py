@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from bookkeeping import validation
-from theory import subset_sum
+from theory import batched_subset_sum
 
 RESAMPLING_MODELS = ("none", "oracle", "iterand")
 
@@ -37,31 +37,16 @@ def iterand_process(draws, z, r: float = 1.0, rng: np.random.Generator | None = 
     ``r = 0`` nothing is replaced and every entry equals the model-A error.
 
     ``z`` is a number (result shape ``(R,)``) or an array of shape ``(m,)`` (result ``(m, R)``); each target
-    runs its own process on the same draws. ``rng`` (a ``numpy.random.Generator``) is required when
+    runs its own process on the same draws (:func:`theory.batched_subset_sum.iterand_choices`, all targets
+    at once). ``rng`` (a ``numpy.random.Generator``) is required when
     ``r < 1``; each re-draw round then consumes ``rng.random((m, n))``, rounds in order. With ``r = 1``
     the process is deterministic and ``rng`` is not used.
     """
     draws = validation.samples(draws, "draws")
     if draws.ndim != 2:
         raise ValueError(f"draws must have shape (n, R), got shape {draws.shape}")
-    r = validation.fraction("r", r)
-    if r < 1.0 and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator when r < 1, got {rng!r}")
-    first_errors, first_masks = subset_sum.best_subset(draws[:, 0], z)
-    targets = np.asarray(z, dtype=np.float64).reshape(-1)
-    n, rounds = draws.shape
-    errors = np.empty((targets.size, rounds))
-    errors[:, 0] = first_errors.reshape(-1)
-    masks = first_masks.reshape(targets.size, n)
-    values = np.tile(draws[:, 0], (targets.size, 1))
-    for k in range(1, rounds):
-        redraw = ~masks
-        if r < 1.0:
-            redraw &= rng.random((targets.size, n)) < r
-        values = np.where(redraw, draws[None, :, k], values)
-        # Each target now has its own values, hence its own half-sum tables.
-        for j in range(targets.size):
-            error, mask = subset_sum.best_subset(values[j], targets[j])
-            errors[j, k] = error
-            masks[j] = mask
-    return errors.reshape(np.shape(z) + (rounds,))
+    targets = validation.targets(z)
+    # Each target runs its own process on the same draws: one instance per target.
+    shared = np.broadcast_to(draws, (targets.size, *draws.shape))
+    errors, _ = batched_subset_sum.iterand_choices(shared, targets.reshape(-1), r=r, rng=rng)
+    return errors.reshape(targets.shape + (draws.shape[1],))
