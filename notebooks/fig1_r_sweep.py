@@ -49,45 +49,21 @@ overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run
 data_root = None  # None: iterand.engine.data.default_cifar_source()
 out_dir = "runs/notebooks/fig1_r_sweep/manual"
 
-# %%
-from pathlib import Path
+# %% [markdown]
+# ## The runs and the rows this figure shows
+#
+# `iterand.experiments.figures.rows` reads the parameters above: in `train` mode it trains the fig1
+# presets of `models` (IteRand, KU; r = 0 is edge-popup) at `width` for every r of `r_values` and seed of
+# `seeds`, with the training budget and `overrides` on every run (finished runs are skipped, interrupted
+# ones resume); then it aggregates the runs over seeds into `results.csv` (or takes `results_table`) and
+# returns the IteRand rows of the chosen models, width, r values and training budget. Two different
+# settings of one point (say, another period) are refused rather than mixed.
 
+# %%
 from bookkeeping import tables
-from iterand.engine.data import default_cifar_source
 from iterand.experiments import figures, plots, results
 
-out_dir = Path(out_dir)
-# r = 0 of the fig1 presets (IteRand, KU) is edge-popup.
-table = figures.train_or_read(
-    mode,
-    "fig1",
-    out_dir / "runs" if runs_dir is None else runs_dir,
-    out_dir / "results.csv",
-    results_table=results_table,
-    models=models,
-    grid={"r": r_values, "seed": seeds},
-    overrides={"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
-    data_root=default_cifar_source if data_root is None else data_root,
-)
-
-# %% [markdown]
-# ## The rows this figure shows
-#
-# IteRand rows (r = 0 included) of the chosen models at `width`, for the chosen r values and training
-# budget. Two different settings of one point (say, another period) are refused rather than mixed.
-
-# %%
-shown = results.select(
-    results.read_table(table),
-    ("model", "r"),
-    source=table,
-    models=models,
-    methods=["iterand"],
-    widths=[width],
-    r_values=r_values,
-    epochs=epochs,
-    steps_per_epoch=steps_per_epoch,
-)
+shown = figures.rows("fig1", globals())
 print(results.format_table(shown, plots.R_SWEEP_COLUMNS))
 
 # %% [markdown]

@@ -58,48 +58,24 @@ overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run
 data_root = None  # None: iterand.engine.data.default_cifar_source()
 out_dir = "runs/notebooks/fig2_width/manual"
 
+# %% [markdown]
+# ## The runs and the rows this figure shows
+#
+# `iterand.experiments.figures.rows` reads the parameters above: in `train` mode it trains the fig2
+# presets of the chosen `models`, `methods` and `inits` (the SGD baseline is always KU) at every width of
+# `widths` and seed of `seeds`, with the training budget and `overrides` on every run; then it aggregates
+# the finished runs over seeds into `results.csv` (or takes `results_table`) and returns the rows of the
+# chosen models, widths, methods and inits trained for `epochs` epochs (of `steps_per_epoch` steps). A runs
+# folder that holds two different settings of one point (say, another learning rate) is refused rather
+# than averaged or drawn twice.
+
 # %%
 from pathlib import Path
 
 from bookkeeping import tables
-from iterand.engine.data import default_cifar_source
 from iterand.experiments import figures, plots, results
 
-out_dir = Path(out_dir)
-# The fig2 presets: edge-popup and IteRand under KU and SC, and SGD (KU), of each model.
-table = figures.train_or_read(
-    mode,
-    "fig2",
-    out_dir / "runs" if runs_dir is None else runs_dir,
-    out_dir / "results.csv",
-    results_table=results_table,
-    models=models,
-    methods=methods,
-    inits=inits,
-    grid={"width": widths, "seed": seeds},
-    overrides={"epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
-    data_root=default_cifar_source if data_root is None else data_root,
-)
-
-# %% [markdown]
-# ## The rows this figure shows
-#
-# From the aggregated table, the rows of the chosen models, widths, methods and inits trained for
-# `epochs` epochs (of `steps_per_epoch` steps). A runs folder that holds two different settings of one
-# point (say, another learning rate) is refused rather than averaged or drawn twice.
-
-# %%
-shown = results.select(
-    results.read_table(table),
-    ("model", "width", "method", "init"),
-    source=table,
-    models=models,
-    widths=widths,
-    methods=methods,
-    inits=inits,
-    epochs=epochs,
-    steps_per_epoch=steps_per_epoch,
-)
+shown = figures.rows("fig2", globals())
 print(results.format_table(shown, plots.WIDTH_COLUMNS))
 
 # %% [markdown]
@@ -128,7 +104,7 @@ tables.save_figure(fig, out_dir, "fig2_width", plotted)
 
 # %%
 comparison = results.compare(shown)
-tables.write_csv(comparison, out_dir / "fig2_reference_comparison.csv")
+tables.write_csv(comparison, Path(out_dir) / "fig2_reference_comparison.csv")
 COMPARED = ("model", "width", "method", "epochs", "steps_per_epoch", "published", "ours_mean", "ours_std")
 print(results.format_table(comparison, [*COMPARED, "ours_count", "difference", "source"]))
 if any(row["lossy_jpeg"] for row in shown):

@@ -58,44 +58,21 @@ overrides = {
 data_root = None  # None: ImageNet in data/imagenet
 out_dir = "runs/notebooks/fig3_imagenet/manual"
 
-# %%
-from pathlib import Path
+# %% [markdown]
+# ## The runs and the rows this figure shows
+#
+# `iterand.experiments.figures.rows` reads the parameters above: in `train` mode it trains the fig3
+# presets of the chosen `models` and `methods` at `width` for every seed of `seeds`, with the training
+# budget and `overrides` on every run; then it aggregates the runs into `results.csv` (or takes
+# `results_table`) and returns the rows of the chosen models and methods at `width` with that training
+# budget, ImageNet or synthetic ImageNet-shaped data. Two different settings of one point are refused
+# rather than mixed.
 
+# %%
 from bookkeeping import tables
 from iterand.experiments import figures, plots, results
 
-out_dir = Path(out_dir)
-table = figures.train_or_read(
-    mode,
-    "fig3",
-    out_dir / "runs" if runs_dir is None else runs_dir,
-    out_dir / "results.csv",
-    results_table=results_table,
-    models=models,
-    methods=methods,
-    grid={"seed": seeds},
-    overrides={"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
-    data_root=data_root,
-)
-
-# %% [markdown]
-# ## The rows this figure shows
-#
-# Rows of the chosen models and methods at `width` with the chosen training budget, ImageNet or synthetic
-# ImageNet-shaped data. Two different settings of one point are refused rather than mixed.
-
-# %%
-shown = results.select(
-    results.read_table(table),
-    ("model", "method"),
-    source=table,
-    models=models,
-    widths=[width],
-    methods=methods,
-    datasets=["imagenet", "synthetic"],
-    epochs=epochs,
-    steps_per_epoch=steps_per_epoch,
-)
+shown = figures.rows("fig3", globals())
 print(results.format_table(shown, plots.IMAGENET_COLUMNS))
 
 # %% [markdown]

@@ -20,12 +20,12 @@ tests/iterand/core/test_models.py).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from bookkeeping.validation import integer_at_least, positive
 from iterand.core.layers import LayerFactory, SubnetSpec, attach_global_scope, layer_factory
 from iterand.core.models.conv import HIDDEN_FEATURES, PAIR_CHANNELS, conv_net
 from iterand.core.models.resnet import BLOCKS, STAGE_CHANNELS, STEM_CHANNELS, ResNet
@@ -83,15 +83,8 @@ def build(
     key = name.lower() if isinstance(name, str) else name
     if key not in MODEL_NAMES:
         raise ValueError(f"name must be one of {MODEL_NAMES}, got {name!r}")
-    if (
-        isinstance(width, bool)
-        or not isinstance(width, (int, float))
-        or not math.isfinite(width)
-        or width <= 0
-    ):
-        raise ValueError(f"width must be a finite number > 0, got {width!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    width = positive("width", width)
+    num_classes = integer_at_least("num_classes", num_classes, 1)
     arch = ARCHITECTURES[key]
     stem = "cifar" if stem is None else stem
     if stem not in arch.stems:
