@@ -113,6 +113,9 @@ class EdgePopup(WeightUpdate):
 class IteRand(WeightUpdate):
     """Iterative randomisation: re-draw pruned weights every ``period`` steps (or epochs).
 
+    ``r`` and ``period`` are the paper's r and K_per (the official code's ``rerand_lambda`` and
+    ``rerand_freq``), ``rate`` and ``mode`` its ``rerand_rate`` and ``rerand_mode``.
+
     At each update, in every subnetwork layer, a weight is *eligible* if it is pruned by the current
     scores (mask 0 at that moment) and, when ``rate`` < 1, also among the lowest-ranked ``p * rate``
     fraction of the layer (the mask at pruned fraction ``p * rate``, same count rule, ranking, ties and
