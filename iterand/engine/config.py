@@ -89,9 +89,9 @@ class Rule:
     check: Callable[[str, Any], Any]
 
 
-def _choice(values: Iterable[str], allowed: str | None = None) -> Rule:
+def _choice(values: Iterable[str]) -> Rule:
     values = tuple(values)
-    return Rule(allowed or ", ".join(values), lambda field, value: check.choice(field, value, values))
+    return Rule(", ".join(values), lambda field, value: check.choice(field, value, values))
 
 
 def _fraction(low_open: bool = False, high_open: bool = False) -> Rule:
@@ -154,11 +154,12 @@ class TrainConfig:
     """Everything that defines a training run. Defaults: Conv6 IteRand on CIFAR-10 at the IteRand code's
     settings (p = 0.5, r = 0.1, a re-draw every 300 steps, 10% of the train set held out).
 
-    Ignored fields: each method reads only the fields that ``iterand.core.names.ignored_fields`` does not
-    list. The dense baseline (``method="sgd"``) ignores ``init`` (always Kaiming uniform),
-    ``pruned_fraction``, ``ranking``, ``scope`` and ``weight_scale``; the re-randomisation fields ``r``,
-    ``rerandomize_*`` matter only to "iterand", ``period``/``period_unit``/``rate`` only to "iterand" and
-    "recycling"; ``augmentation`` only to CIFAR-shaped data.
+    Ignored fields: a method reads every field but those ``iterand.core.names.ignored_fields`` lists for it
+    (``--set help`` shows them): the dense baseline (``method="sgd"``) ignores ``init`` (always Kaiming
+    uniform), ``pruned_fraction``, ``ranking``, ``scope`` and ``weight_scale``, and every method the
+    weight-update fields it does not use (``r`` and ``rerandomize_*`` matter only to "iterand",
+    ``period``/``period_unit``/``rate`` to "iterand" and "recycling"); ``augmentation`` matters only to
+    CIFAR-shaped data.
 
     Epoch budget: ``epochs`` is the TOTAL number of epochs. The first ``warmup_epochs`` warm the learning
     rate up linearly, the last ``finetune_epochs`` train at ``finetune_lr``, and the cosine schedule from

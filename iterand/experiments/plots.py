@@ -81,7 +81,7 @@ WIDTH_AXES = {
 
 def r_sweep(
     shown: Sequence[Mapping[str, Any]], models: Sequence[str], width: float, r_values: Sequence[float]
-):
+) -> tuple[Figure, Points]:
     """Fig. 1: test accuracy against r, one panel per model, on a symmetric-log x axis (linear around 0,
     so that r = 0, edge-popup, has its place). Published numbers at the same width and pruned fraction
     are drawn at their r: edge-popup's at 0, IteRand's at its default 0.1. Returns (figure, points)."""
@@ -124,7 +124,7 @@ def width_sweep(
     methods: Sequence[str],
     inits: Sequence[str],
     x: str = "weights_total",
-):
+) -> tuple[Figure, Points]:
     """Fig. 2: test accuracy against the network's size (``WIDTH_AXES[x]``), one panel per model, one
     curve per method (colour) and init (line style: solid SC, dashed KU; the dense baseline is always
     KU). Published numbers of the same model, method and pruned fraction are crosses. Returns (figure,
@@ -171,7 +171,7 @@ def width_sweep(
 
 def imagenet(
     shown: Sequence[Mapping[str, Any]], models: Collection[str], methods: Sequence[str], width: float
-):
+) -> tuple[Figure, Points]:
     """Fig. 3: ImageNet accuracy against the parameter count, one line per method through its models,
     each point labelled with its model. Published numbers of the same models, methods, init, pruned
     fraction and width are crosses; rows of synthetic data get none, and a title saying so. Returns

@@ -139,7 +139,8 @@ def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_s
 def prepare(config: TrainConfig) -> None:
     """Download and decode what `load` needs, without touching a device (CIFAR-10: fills the cache).
 
-    Call it on one process before a multi-process `load`; for the other datasets it does nothing."""
+    Call it on one process before a multi-process `load`; a dataset whose loader module has no `prepare`
+    needs none."""
     loader = _loader(config)
     if hasattr(loader, "prepare"):
         loader.prepare(config)
