@@ -6,17 +6,17 @@ IteRand (Chijiwa et al. 2021) periodically re-draws the pruned weights.
 
 Three layers, each importing only the ones below it (``tests/test_architecture.py`` checks):
 
-- `iterand.core`: the method. `init` (weight distributions), `masks` (top-k masks), `layers`
+- `iterand.core`: the method. `names` (the torch-free registries of methods and networks the
+  configuration validates against), `init` (weight distributions), `masks` (top-k masks), `layers`
   (subnetwork layers and the layer factory), `weight_updates` (re-randomisation and relatives),
   `models` (the paper's architectures), `convert` (any torchvision CNN to a subnetwork model),
-  `accounting` (weight counts), `export` (masks and sparse weights), `names` (the torch-free names
-  the configuration validates against).
-- `iterand.engine`: training. `config` (the run's `TrainConfig`, torch-free), `factories` (what a config
-  builds), `data`, `optim`, `train` (the loop), `posthoc` (a finished run's model and accuracies),
-  `checkpoint`, `distributed`.
+  `accounting` (weight counts), `export` (masks and sparse weights).
+- `iterand.engine`: training. `config` (the run's typed, documented `TrainConfig`, torch-free),
+  `datasets` (the torch-free dataset registry), `factories` (what a config builds), `data`, `optim`,
+  `train` (the loop), `posthoc` (a finished run's model and accuracies), `checkpoint`, `distributed`.
 - `iterand.experiments`: the paper's experiments. `presets`, `sweeps` (definitions), `planning`
-  (expansion and sharding), `launcher` (running a sweep), `figures` (what the figure notebooks call),
-  `results`, `cli` (``python -m iterand``).
+  (expansion and sharding), `launcher` (running a sweep), `figures` (a figure's runs and rows), `plots`
+  (Fig. 1-3 from those rows), `results`, `cli` (``python -m iterand``).
 
 Below all three, `bookkeeping` owns file names, output locations, JSON files, provenance and argument
 checks.

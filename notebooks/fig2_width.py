@@ -58,70 +58,25 @@ overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run
 data_root = None  # None: iterand.engine.data.default_cifar_source()
 out_dir = "runs/notebooks/fig2_width/manual"
 
+# %% [markdown]
+# ## The runs and the rows this figure shows
+#
+# `iterand.experiments.figures.rows` reads the parameters above: in `train` mode it trains the fig2
+# presets of the chosen `models`, `methods` and `inits` (the SGD baseline is always KU) at every width of
+# `widths` and seed of `seeds`, with the training budget and `overrides` on every run; then it aggregates
+# the finished runs over seeds into `results.csv` (or takes `results_table`) and returns the rows of the
+# chosen models, widths, methods and inits trained for `epochs` epochs (of `steps_per_epoch` steps). A runs
+# folder that holds two different settings of one point (say, another learning rate) is refused rather
+# than averaged or drawn twice.
+
 # %%
-import textwrap
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
 from bookkeeping import tables
-from iterand import count_weights
-from iterand import models as architectures
-from iterand.engine.data import default_cifar_source
-from iterand.experiments import figures, results
+from iterand.experiments import figures, plots, results
 
-out_dir = Path(out_dir)
-# The fig2 presets: edge-popup and IteRand under KU and SC, and SGD (KU), of each model.
-table = figures.train_or_read(
-    mode,
-    "fig2",
-    out_dir / "runs" if runs_dir is None else runs_dir,
-    out_dir / "results.csv",
-    results_table=results_table,
-    models=models,
-    methods=methods,
-    inits=inits,
-    grid={"width": widths, "seed": seeds},
-    overrides={"epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
-    data_root=default_cifar_source if data_root is None else data_root,
-)
-
-# %% [markdown]
-# ## The rows this figure shows
-#
-# From the aggregated table, the rows of the chosen models, widths, methods and inits trained for
-# `epochs` epochs (of `steps_per_epoch` steps). A runs folder that holds two different settings of one
-# point (say, another learning rate) is refused rather than averaged or drawn twice.
-
-# %%
-shown = results.select(
-    results.read_table(table),
-    ("model", "width", "method", "init"),
-    source=table,
-    models=models,
-    widths=widths,
-    methods=methods,
-    inits=inits,
-    epochs=epochs,
-    steps_per_epoch=steps_per_epoch,
-)
-lossy = any(row["lossy_jpeg"] for row in shown)
-OURS = (
-    "model",
-    "width",
-    "method",
-    "init",
-    "pruned_fraction",
-    "weights_total",
-    "weights_kept",
-    "count",
-    "test_acc_last_mean",
-    "test_acc_last_std",
-    "epochs",
-    "steps_per_epoch",
-    "lossy_jpeg",
-)
-print(results.format_table(shown, OURS[:-3]))
+shown = figures.rows("fig2", globals())
+print(results.format_table(shown, plots.WIDTH_COLUMNS))
 
 # %% [markdown]
 # ## Accuracy against the number of parameters
@@ -132,93 +87,11 @@ print(results.format_table(shown, OURS[:-3]))
 # published numbers: the weight-recycling authors' independent Conv6 width sweep (x0.25 / 0.5 / 1, 50%
 # pruned, official data) and the IteRand paper's width-1 values, drawn at the parameter count of that
 # width. In the quick run our points sit far below them: one epoch of 30 steps instead of 100 epochs.
+# `iterand.experiments.plots.width_sweep` draws it; the data file beside the figure keeps every drawn
+# number.
 
 # %%
-COLOURS = {"sgd": "k", "edgepopup": "C0", "iterand": "C3"}
-NAMES = {"sgd": "dense SGD", "edgepopup": "edge-popup", "iterand": "IteRand"}
-LINES = {"sc": "-", "ku": "--"}
-REFERENCE = ("model", "width", "method", "pruned_fraction", "test_acc")
-panels = [model for model in models if any(row["model"] == model for row in shown)]
-fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-plotted = []
-for ax, model in zip(axes[0], panels):
-    for method in methods:
-        for init in ("ku",) if method == "sgd" else inits:
-            rows = sorted(
-                (r for r in shown if (r["model"], r["method"], r["init"]) == (model, method, init)),
-                key=lambda r: r["weights_total"],
-            )
-            if not rows:
-                continue
-            # x, y and yerr are what is drawn; the data file beside the figure keeps them with their row.
-            points = [
-                {
-                    "series": "ours",
-                    "x": r["weights_total"],
-                    "y": r["test_acc_last_mean"],
-                    "yerr": r["test_acc_last_std"],
-                    **{k: r[k] for k in OURS},
-                }
-                for r in rows
-            ]
-            ax.errorbar(
-                [p["x"] for p in points],
-                [p["y"] for p in points],
-                yerr=[p["yerr"] for p in points],
-                color=COLOURS[method],
-                linestyle=LINES[init],
-                marker="o",
-                ms=4,
-                capsize=3,
-                label=f"ours, {NAMES[method]} ({init.upper()})",
-            )
-            plotted += points
-    pruned = {r["pruned_fraction"] for r in shown if r["model"] == model and r["method"] != "sgd"}
-    references = [
-        ref
-        for ref in results.REFERENCE
-        if ref["dataset"] == "cifar10"
-        and ref["model"] == model
-        and ref["method"] in methods
-        and ref["pruned_fraction"] in pruned
-    ]
-    for source, marker in zip(sorted({ref["source"] for ref in references}), ("x", "+", "1")):
-        for method in methods:
-            matching = [ref for ref in references if (ref["source"], ref["method"]) == (source, method)]
-            if not matching:
-                continue
-            points = [
-                {
-                    "series": "reference",
-                    "source": source,
-                    **{k: ref[k] for k in REFERENCE},
-                    "x": count_weights(architectures.build(model, ref["width"], 10, dense=True)).total,
-                    "y": ref["test_acc"],
-                }
-                for ref in matching
-            ]
-            ax.plot(
-                [p["x"] for p in points],
-                [p["y"] for p in points],
-                marker,
-                color=COLOURS[method],
-                ms=9,
-                mew=2,
-                label=f"published, {NAMES[method]}: {source}",
-            )
-            plotted += points
-    ax.set_xscale("log")
-    ax.set_xlabel("number of parameters (conv + linear weights of the architecture)")
-    ax.set_title(model)
-    ax.grid(alpha=0.3)
-axes[0][0].set_ylabel("CIFAR-10 test accuracy (%), last epoch")
-axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-seeds_shown = sorted({r["count"] for r in shown})
-budget = results.training_budget(shown)
-note = f"ours: {budget} per run, mean ± std over {'/'.join(map(str, seeds_shown))} seed(s)"
-if lossy:
-    note += "; ours on the JPEG re-encoding of CIFAR-10 (lossy), not the official test images"
-fig.text(0.01, -0.02, textwrap.fill(note, 90), fontsize=8, ha="left", va="top")
+fig, plotted = plots.width_sweep(shown, models, methods, inits)
 tables.save_figure(fig, out_dir, "fig2_width", plotted)
 
 # %% [markdown]
@@ -231,8 +104,8 @@ tables.save_figure(fig, out_dir, "fig2_width", plotted)
 
 # %%
 comparison = results.compare(shown)
-tables.write_csv(comparison, out_dir / "fig2_reference_comparison.csv")
+tables.write_csv(comparison, Path(out_dir) / "fig2_reference_comparison.csv")
 COMPARED = ("model", "width", "method", "epochs", "steps_per_epoch", "published", "ours_mean", "ours_std")
 print(results.format_table(comparison, [*COMPARED, "ours_count", "difference", "source"]))
-if lossy:
+if any(row["lossy_jpeg"] for row in shown):
     print("\nNote: ours were obtained on the JPEG re-encoding of CIFAR-10 (lossy), not the official data.")

@@ -58,66 +58,22 @@ overrides = {
 data_root = None  # None: ImageNet in data/imagenet
 out_dir = "runs/notebooks/fig3_imagenet/manual"
 
-# %%
-import textwrap
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-
-from bookkeeping import tables
-from iterand import count_weights
-from iterand import models as architectures
-from iterand.experiments import figures, results
-
-out_dir = Path(out_dir)
-table = figures.train_or_read(
-    mode,
-    "fig3",
-    out_dir / "runs" if runs_dir is None else runs_dir,
-    out_dir / "results.csv",
-    results_table=results_table,
-    models=models,
-    methods=methods,
-    grid={"seed": seeds},
-    overrides={"width": width, "epochs": epochs, "steps_per_epoch": steps_per_epoch, **overrides},
-    data_root=data_root,
-)
-
 # %% [markdown]
-# ## The rows this figure shows
+# ## The runs and the rows this figure shows
 #
-# Rows of the chosen models and methods at `width` with the chosen training budget, ImageNet or synthetic
-# ImageNet-shaped data. Two different settings of one point are refused rather than mixed.
+# `iterand.experiments.figures.rows` reads the parameters above: in `train` mode it trains the fig3
+# presets of the chosen `models` and `methods` at `width` for every seed of `seeds`, with the training
+# budget and `overrides` on every run; then it aggregates the runs into `results.csv` (or takes
+# `results_table`) and returns the rows of the chosen models and methods at `width` with that training
+# budget, ImageNet or synthetic ImageNet-shaped data. Two different settings of one point are refused
+# rather than mixed.
 
 # %%
-shown = results.select(
-    results.read_table(table),
-    ("model", "method"),
-    source=table,
-    models=models,
-    widths=[width],
-    methods=methods,
-    datasets=["imagenet", "synthetic"],
-    epochs=epochs,
-    steps_per_epoch=steps_per_epoch,
-)
-synthetic = shown[0]["dataset"] == "synthetic"  # one dataset: select refuses a mix
-OURS = (
-    "model",
-    "width",
-    "method",
-    "init",
-    "pruned_fraction",
-    "weights_total",
-    "weights_kept",
-    "count",
-    "test_acc_last_mean",
-    "test_acc_last_std",
-    "dataset",
-    "epochs",
-    "steps_per_epoch",
-)
-print(results.format_table(shown, OURS[:-3]))
+from bookkeeping import tables
+from iterand.experiments import figures, plots, results
+
+shown = figures.rows("fig3", globals())
+print(results.format_table(shown, plots.IMAGENET_COLUMNS))
 
 # %% [markdown]
 # ## Accuracy against the number of parameters
@@ -126,92 +82,8 @@ print(results.format_table(shown, OURS[:-3]))
 # mark the edge-popup paper's numbers for the same setting (signed constant, 30% kept, width 1),
 # drawn at the parameter count of that architecture. The quick figure has no crosses: chance-level
 # accuracies of width-1/16 networks on random images have nothing to be compared with.
+# `iterand.experiments.plots.imagenet` draws it; the data file beside the figure keeps every drawn number.
 
 # %%
-COLOURS = {"sgd": "k", "edgepopup": "C0", "iterand": "C3"}
-NAMES = {"sgd": "dense SGD (KU)", "edgepopup": "edge-popup (SC)", "iterand": "IteRand (SC)"}
-fig, ax = plt.subplots(figsize=(6.5, 4.5))
-plotted = []
-for method in methods:
-    rows = sorted((r for r in shown if r["method"] == method), key=lambda r: r["weights_total"])
-    if not rows:
-        continue
-    # x, y and yerr are what is drawn; the data file beside the figure keeps them with their row.
-    points = [
-        {
-            "series": "ours",
-            "x": r["weights_total"],
-            "y": r["test_acc_last_mean"],
-            "yerr": r["test_acc_last_std"],
-            **{k: r[k] for k in OURS},
-        }
-        for r in rows
-    ]
-    ax.errorbar(
-        [p["x"] for p in points],
-        [p["y"] for p in points],
-        yerr=[p["yerr"] for p in points],
-        color=COLOURS[method],
-        marker="o",
-        capsize=3,
-        label=f"ours, {NAMES[method]}",
-    )
-    for p in points:
-        ax.annotate(
-            p["model"],
-            (p["x"], p["y"]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
-            color=COLOURS[method],
-        )
-    plotted += points
-if not synthetic:
-    inits = {r["init"] for r in shown if r["method"] != "sgd"}
-    pruned = {r["pruned_fraction"] for r in shown if r["method"] != "sgd"}
-    references = [
-        ref
-        for ref in results.REFERENCE
-        if ref["dataset"] == "imagenet"
-        and ref["model"] in models
-        and ref["method"] in methods
-        and ref["init"] in inits
-        and ref["pruned_fraction"] in pruned
-        and ref["width"] == width
-    ]
-    for ref in references:
-        network = architectures.build(ref["model"], ref["width"], 1000, stem="imagenet", dense=True)
-        point = {
-            "series": "reference",
-            "source": ref["source"],
-            **{k: ref[k] for k in ("model", "width", "method", "init")},
-            "x": count_weights(network).total,
-            "y": ref["test_acc"],
-        }
-        ax.plot([point["x"]], [point["y"]], "x", color=COLOURS[ref["method"]], ms=9, mew=2)
-        ax.annotate(
-            f"{ref['model']} (published)",
-            (point["x"], point["y"]),
-            fontsize=7,
-            xytext=(3, -9),
-            textcoords="offset points",
-        )
-        plotted.append(point)
-    if references:
-        ax.plot([], [], "x", color="grey", mew=2, label=f"published: {references[0]['source']}")
-ax.set_xscale("log")
-ax.set_xlabel("number of parameters (conv + linear weights of the architecture)")
-ax.set_ylabel(("synthetic-data" if synthetic else "ImageNet validation") + " accuracy (%), last epoch")
-ax.set_title(
-    "SYNTHETIC DATA (random images): a pipeline check, not ImageNet" if synthetic else "ImageNet",
-    color="C3" if synthetic else "k",
-)
-if synthetic:
-    ax.set_ylim(-2, 100)  # the whole accuracy range, so that chance level reads as what it is
-ax.grid(alpha=0.3)
-ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-counts = "/".join(map(str, sorted({r["count"] for r in shown})))
-budget = results.training_budget(shown)
-note = f"ours: width {width:g}, {budget} per run, mean ± std over {counts} seed(s)"
-fig.text(0.01, -0.02, textwrap.fill(note, 90), fontsize=8, ha="left", va="top")
+fig, plotted = plots.imagenet(shown, models, methods, width)
 tables.save_figure(fig, out_dir, "fig3_imagenet", plotted)

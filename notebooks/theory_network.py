@@ -37,18 +37,15 @@ inputs = 256
 out_dir = "runs/notebooks/theory_network/manual"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
 from bookkeeping import tables
 from theory import experiments, statement_status
+from theory.plots import band, colours, grouped, where
 
-out_dir = Path(out_dir)
-results = experiments.network_error(seed=seed, dims=dims, sweeps=sweeps, trials=trials, inputs=inputs)
-tables.write_tables(results, out_dir)
+results = experiments.run("network", globals(), out_dir)  # the parameters above; writes the tables
 records = results["error_vs_width"]
 violations = [r for r in records if r["max_error"] > r["bound_per_weight"] or r["max_error"] > r["bound"]]
 print(f"{len(records)} pruned networks, {len(violations)} with a measured error above its computed bound")
@@ -62,18 +59,14 @@ print(f"{len(records)} pruned networks, {len(violations)} with a measured error 
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
-for colour, R in zip(("C0", "C1", "C2", "C3"), [sweep["R"] for sweep in sweeps]):
-    rows = [r for r in records if r["R"] == R]
-    ns = sorted({r["n"] for r in rows})
-
-    def stat(key, fn, rows=rows, ns=ns):
-        return [fn([r[key] for r in rows if r["n"] == n]) for n in ns]
-
+for colour, R in colours([sweep["R"] for sweep in sweeps]):
+    rows = where(records, R=R)
+    ns, median = grouped(rows, "n", "max_error", np.median)
+    low, high = (grouped(rows, "n", "max_error", fn)[1] for fn in (np.min, np.max))
     label = "no re-sampling (R = 1)" if R == 1 else f"R = {R} draws (oracle)"
-    ax.plot(ns, stat("max_error", np.median), "o-", color=colour, label=f"measured, {label}")
-    ax.fill_between(ns, stat("max_error", np.min), stat("max_error", np.max), color=colour, alpha=0.2)
-    ax.plot(ns, stat("bound_per_weight", np.median), "--", color=colour)
-    ax.plot(ns, stat("bound", np.median), ":", color=colour)
+    band(ax, ns, median, low, high, colour, label=f"measured, {label}")
+    ax.plot(ns, grouped(rows, "n", "bound_per_weight", np.median)[1], "--", color=colour)
+    ax.plot(ns, grouped(rows, "n", "bound", np.median)[1], ":", color=colour)
 ax.set_yscale("log")
 ax.set_xlabel("n (units per input coordinate)")
 ax.set_ylabel("max ||f(x) - g(x)|| over the inputs")
@@ -90,11 +83,9 @@ tables.save_figure(fig, out_dir, "network_error_vs_width", records)
 # %%
 fig, ax = plt.subplots(figsize=(5, 3.5))
 shown = []
-for colour, R in zip(("C0", "C1", "C2", "C3"), [sweep["R"] for sweep in sweeps]):
-    rows = [r for r in records if r["R"] == R]
-    ns = sorted({r["n"] for r in rows})
-    kept = [np.mean([r["kept_weights"] / r["total_weights"] for r in rows if r["n"] == n]) for n in ns]
-    shown += [{"R": R, "n": n, "kept_fraction": float(k)} for n, k in zip(ns, kept)]
+for colour, R in colours([sweep["R"] for sweep in sweeps]):
+    ns, kept = grouped(where(records, R=R), "n", lambda r: r["kept_weights"] / r["total_weights"])
+    shown += [{"R": R, "n": n, "kept_fraction": k} for n, k in zip(ns, kept)]
     ax.plot(ns, kept, "o-", color=colour, label=f"R = {R}")
 ax.set_xlabel("n (units per input coordinate)")
 ax.set_ylabel("kept fraction of weights")

@@ -45,30 +45,15 @@ t = 1.0
 out_dir = "runs/notebooks/theory_resampling/manual"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
 from bookkeeping import tables
 from theory import experiments, statement_status
+from theory.plots import colours, grouped, interval_errorbar, where
 
-out_dir = Path(out_dir)
-results = experiments.resampling_models(
-    seed=seed,
-    lemma_trials=lemma_trials,
-    model_trials=model_trials,
-    alpha_values=alpha_values,
-    lemma_eps_values=lemma_eps_values,
-    m_values=m_values,
-    n=n,
-    R=R,
-    r_values=r_values,
-    targets=targets,
-    t=t,
-)
-tables.write_tables(results, out_dir)
+results = experiments.run("resampling", globals(), out_dir)  # the parameters above; writes the tables
 
 # %% [markdown]
 # ## The single-draw lemma: exact formula, Monte Carlo, bound
@@ -85,14 +70,12 @@ fig, axes = plt.subplots(
     1, len(alpha_values), figsize=(5 * len(alpha_values), 3.6), sharey=True, squeeze=False
 )
 for ax, alpha in zip(axes[0], alpha_values):
-    for colour, eps in zip(("C0", "C1", "C2", "C3"), lemma_eps_values):
-        rows = [r for r in lemma if r["alpha"] == alpha and r["eps"] == eps]
+    for colour, eps in colours(lemma_eps_values):
+        rows = where(lemma, alpha=alpha, eps=eps)
         m = [r["m"] for r in rows]
-        mc = np.array([r["failure_mc"] for r in rows])
-        err = [mc - [r["ci_low"] for r in rows], np.array([r["ci_high"] for r in rows]) - mc]
-        ax.errorbar(
-            m, mc, yerr=err, fmt="o", ms=3, color=colour, capsize=2, label=f"Monte Carlo, ε = {eps:g}"
-        )
+        mc, low, high = ([r[k] for r in rows] for k in ("failure_mc", "ci_low", "ci_high"))
+        style = {"fmt": "o", "ms": 3, "color": colour, "capsize": 2}
+        interval_errorbar(ax, m, mc, low, high, **style, label=f"Monte Carlo, ε = {eps:g}")
         ax.plot(m, [r["failure_exact"] for r in rows], "-", color=colour, label="exact (1-q)^m")
         ax.plot(m, [r["failure_bound"] for r in rows], "--", color=colour, label="bound exp(-mε/2)")
     ax.set_xscale("log")
@@ -142,11 +125,9 @@ rounds = results["iterand_rounds"]
 fig, ax = plt.subplots(figsize=(5, 3.5))
 shown = []
 for r in r_values:
-    by_round = [
-        np.mean([x["mean_log10_error"] for x in rounds if x["r"] == r and x["round"] == k]) for k in range(R)
-    ]
-    shown += [{"r": r, "round": k, "mean_log10_error": float(v)} for k, v in enumerate(by_round)]
-    ax.plot(range(R), by_round, "o-", label=f"r = {r:g}")
+    rounds_r, by_round = grouped(where(rounds, r=r), "round", "mean_log10_error")
+    shown += [{"r": r, "round": k, "mean_log10_error": v} for k, v in zip(rounds_r, by_round)]
+    ax.plot(rounds_r, by_round, "o-", label=f"r = {r:g}")
 ax.set_xlabel("round (0 = initial draw)")
 ax.set_ylabel("mean log10 error")
 ax.set_xticks(range(R))

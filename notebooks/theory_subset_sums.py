@@ -40,7 +40,6 @@ out_dir = "runs/notebooks/theory_subset_sums/manual"
 
 # %%
 import math
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -48,21 +47,9 @@ from IPython.display import Markdown, display
 
 from bookkeeping import tables
 from theory import bounds, experiments, statement_status
+from theory.plots import band, colours, interval_errorbar, where
 
-out_dir = Path(out_dir)
-results = experiments.subset_sums(
-    seed=seed,
-    trials=trials,
-    t=t,
-    delta=delta,
-    distributions=distributions,
-    n_values=n_values,
-    oracle_n_values=oracle_n_values,
-    eps_values=eps_values,
-    R_values=R_values,
-    workers=workers,
-)
-tables.write_tables(results, out_dir)
+results = experiments.run("subset_sums", globals(), out_dir)  # the parameters above; writes the tables
 records, required, fit = results["success_probability"], results["required_n"], results["lueker_fit"]
 
 # %% [markdown]
@@ -77,14 +64,12 @@ panels = [(d, 1) for d in distributions[:1]] + [(experiments.FIT_DISTRIBUTION, R
 fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), sharey=True, squeeze=False)
 shown = []
 for ax, (dist, R) in zip(axes[0], panels):
-    for colour, eps in zip(plt.cm.viridis(np.linspace(0, 0.9, len(eps_values))), eps_values):
-        rows = [r for r in records if r["distribution"] == dist and r["R"] == R and r["eps"] == eps]
+    for colour, eps in colours(eps_values, "viridis"):
+        rows = where(records, distribution=dist, R=R, eps=eps)
         shown += rows
         ns = [r["n"] for r in rows]
-        ax.plot(ns, [r["p"] for r in rows], "o-", ms=3, color=colour, label=f"ε = {eps:g}")
-        ax.fill_between(
-            ns, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=colour, alpha=0.2
-        )
+        p, low, high = ([r[k] for r in rows] for k in ("p", "ci_low", "ci_high"))
+        band(ax, ns, p, low, high, colour, ms=3, label=f"ε = {eps:g}")
         ax.axvline(bounds.counting_lower_bound(t, eps, R), color=colour, ls="--", lw=0.8)
     ax.set_title(f"{dist}, " + ("model A (none)" if R == 1 else f"model B (oracle), R = {R}"))
     ax.set_xlabel("n (slots)")
@@ -107,12 +92,13 @@ pensia = fit["pensia"]
 fig, ax = plt.subplots(figsize=(5.5, 4))
 shown = []
 for dist in distributions:
-    rows = [r for r in required if r["distribution"] == dist and r["R"] == 1 and r["n_delta"] is not None]
+    rows = [r for r in where(required, distribution=dist, R=1) if r["n_delta"] is not None]
     shown += rows
+    n_delta = [r["n_delta"] for r in rows]
+    low = [r["n_delta_optimistic"] or r["n_delta"] for r in rows]
+    high = [r["n_delta_conservative"] or r["n_delta"] for r in rows]
     x = [math.log(1 / r["eps"]) for r in rows]
-    low = [r["n_delta"] - (r["n_delta_optimistic"] or r["n_delta"]) for r in rows]
-    high = [(r["n_delta_conservative"] or r["n_delta"]) - r["n_delta"] for r in rows]
-    ax.errorbar(x, [r["n_delta"] for r in rows], yerr=[low, high], fmt="o", capsize=3, label=f"{dist}: n_δ")
+    interval_errorbar(ax, x, n_delta, low, high, fmt="o", capsize=3, label=f"{dist}: n_δ")
 grid = np.linspace(math.log(1 / max(eps_values)), math.log(1 / min(eps_values)), 50)
 ax.plot(grid, bounds.counting_lower_bound(t, np.exp(-grid)), "k--", label="counting bound log2(t/ε)")
 ax.plot(
@@ -161,8 +147,8 @@ print(
 fig, ax = plt.subplots(figsize=(5.5, 4))
 shown = []
 Rs = np.array(sorted(set(R_values)))
-for colour, eps in zip(plt.cm.viridis(np.linspace(0, 0.9, len(eps_values))), eps_values):
-    rows = [r for r in required if r["distribution"] == experiments.FIT_DISTRIBUTION and r["eps"] == eps]
+for colour, eps in colours(eps_values, "viridis"):
+    rows = where(required, distribution=experiments.FIT_DISTRIBUTION, eps=eps)
     rows = sorted((r for r in rows if r["n_delta"] is not None), key=lambda r: r["R"])
     shown += rows
     ax.plot(

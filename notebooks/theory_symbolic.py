@@ -32,19 +32,13 @@ R_values = [1, 2, 5, 10, 100, 1000, 10000, 100000, 1000000, 10000000]
 out_dir = "runs/notebooks/theory_symbolic/manual"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from bookkeeping import tables
 from theory import experiments, statement_status
 
-out_dir = Path(out_dir)
-results = experiments.symbolic_checks(
-    t=t, eps=eps, delta=delta, alpha=alpha, m=m, R=R, C=C, d=d, l=l, R_values=R_values
-)
-tables.write_tables(results, out_dir)
+results = experiments.run("symbolic", globals(), out_dir)  # the parameters above; writes the tables
 
 # %% [markdown]
 # ## The statements

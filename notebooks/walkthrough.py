@@ -59,6 +59,7 @@ from iterand.engine import checkpoint
 from iterand.engine.config import run_name
 from iterand.engine.data import default_cifar_source
 from iterand.engine.factories import build_model, weight_update
+from iterand.engine.posthoc import load_trained
 from iterand.engine.train import train
 from iterand.experiments import presets
 
@@ -188,30 +189,23 @@ tables.save_figure(fig, out_dir, "validation_curves", curves)
 # ## 3. What IteRand changed
 #
 # The initial network is rebuilt from the configuration (same seed, same draws), the trained one read from
-# the run's checkpoint. Edge-popup's weights must be exactly the initial ones. IteRand's differ where a
-# pruned weight was re-drawn, but not always: a signed-constant draw is +c or -c, so a weight re-drawn one
-# or more times ends on the other sign than its initial one with probability 1/2. A pruned weight is
-# re-drawn at least once in k re-draws with probability 1 - (1 - r)^k, so if the pruned half of each layer
-# never changed, a fraction p (1 - (1 - r)^k) / 2 of its weights would differ from the start; the measured
-# fractions are close to that, and not equal, because the scores move weights in and out of the pruned
-# set during training. Some changed weights ended up **kept**: the scores promoted a fresh draw into the
-# subnetwork, which is the whole point of re-drawing.
+# the run's checkpoint by `iterand.engine.posthoc.load_trained`. Edge-popup's weights must be exactly the
+# initial ones. IteRand's differ where a pruned weight was re-drawn, but not always: a signed-constant draw
+# is +c or -c, so a weight re-drawn one or more times ends on the other sign than its initial one with
+# probability 1/2. A pruned weight is re-drawn at least once in k re-draws with probability 1 - (1 - r)^k,
+# so if the pruned half of each layer never changed, a fraction p (1 - (1 - r)^k) / 2 of its weights would
+# differ from the start; the measured fractions are close to that, and not equal, because the scores move
+# weights in and out of the pruned set during training. Some changed weights ended up **kept**: the scores
+# promoted a fresh draw into the subnetwork, which is the whole point of re-drawing.
 
 
 # %%
-def trained(label):
-    saved = checkpoint.load(RunFiles(run_dirs[label]).checkpoint)
-    net = build_model(configs[label], 10)
-    net.load_state_dict(saved["model"])
-    return net, saved
-
-
 initial = dict(named_subnet_layers(build_model(configs["IteRand"], 10)))
-edge_popup, _ = trained("edge-popup")
+edge_popup, _ = load_trained(run_dirs["edge-popup"])
 assert all(torch.equal(layer.weight, initial[n].weight) for n, layer in named_subnet_layers(edge_popup))
 print("edge-popup: every weight is still the initial draw")
 
-iterand_net, iterand_saved = trained("IteRand")
+iterand_net, _ = load_trained(run_dirs["IteRand"])
 expected = pruned_fraction * (1 - (1 - r) ** len(due)) / 2
 print(f"expected fraction changed if the pruned set never moved: {expected:.1%}")
 changes = []
@@ -254,7 +248,7 @@ tables.save_figure(fig, out_dir, "iterand_changes", changes)
 
 # %%
 update = weight_update(configs["IteRand"])
-update.load_state_dict(iterand_saved["weight_update"])
+update.load_state_dict(checkpoint.load(RunFiles(run_dirs["IteRand"]).checkpoint)["weight_update"])
 masks_before = {n: layer.mask().bool() for n, layer in named_subnet_layers(iterand_net)}
 weights_before = {n: layer.weight.clone() for n, layer in named_subnet_layers(iterand_net)}
 update.apply(iterand_net)

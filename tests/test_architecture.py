@@ -7,7 +7,8 @@ Read from the source (``ast``), so that an upward import fails here even where n
   whose ``figures`` command drives it), and not each other;
 - ``iterand.core`` imports nothing of ``iterand.engine`` or ``iterand.experiments``; the engine nothing
   of the experiments; every module of ``iterand`` lies in one of the three layers;
-- the configuration (``iterand.engine.config``) and everything it imports at load time import no torch.
+- the configuration (``iterand.engine.config``), the registries it validates against (``iterand.core.names``,
+  ``iterand.engine.datasets``) and everything they import at load time import no torch.
 
 Imports inside functions and under ``if TYPE_CHECKING:`` count for the direction rules (they are
 dependencies all the same), not for the torch-free rule (they do not run when the module loads).
@@ -47,7 +48,7 @@ ALLOWED = {
     ("theory.torch_network", "torch"),
     ("theory.trained_network", "torch"),
 }
-TORCH_FREE = ("iterand.engine.config",)
+TORCH_FREE = ("iterand.engine.config", "iterand.core.names", "iterand.engine.datasets")
 TORCH = ("torch", "torchvision")
 
 
@@ -181,5 +182,5 @@ def test_the_configuration_imports_no_torch(name):
 
 
 def test_the_configuration_imports_no_torch_when_run():
-    code = f"import sys, {TORCH_FREE[0]}; assert 'torch' not in sys.modules, 'torch was imported'"
+    code = f"import sys, {', '.join(TORCH_FREE)}; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

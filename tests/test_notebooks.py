@@ -45,3 +45,12 @@ def test_unknown_parameter_set_is_rejected():
 def test_unknown_notebook_is_rejected():
     with pytest.raises(ValueError, match="notebook must be one of"):
         notebooks.select(["no_such_notebook"])
+
+
+@pytest.mark.parametrize("name", [n for n in NOTEBOOKS if n.startswith("fig")])
+def test_figure_notebooks_are_parameters_calls_and_prose(name):
+    # The figure logic lives in iterand.experiments (plots, figures, results); a notebook that grows past
+    # about 60 lines of code has started to hold it again.
+    lines = paths.notebook_source(name).read_text().splitlines()
+    code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    assert len(code) <= 60, f"{name}: {len(code)} lines of code"

@@ -1,4 +1,4 @@
-"""The bounds of the subset-sum statements as numbers (spec section 2), one function per statement.
+"""The bounds of the subset-sum and network statements as numbers, one function per statement.
 
 Conventions. ``log`` is the natural logarithm. Required sizes are returned as real numbers: any integer
 at least as large satisfies the statement, so the smallest admissible integer is ``ceil`` of the value.
@@ -30,7 +30,8 @@ Real = float | np.ndarray
 
 
 def counting_lower_bound(t: ArrayLike, eps: ArrayLike, R: ArrayLike = 1) -> Real:
-    """``log(t/eps) / log(R + 1)``: the smallest ``n`` for which ``E*(X) <= eps`` is possible (spec 2.1).
+    """``log(t/eps) / log(R + 1)``: the smallest ``n`` for which ``E*(X) <= eps`` is possible
+    (counting: ``(R + 1)^n`` sums, each covering ``2 eps`` of the ``2 t`` to cover).
 
     ``(R + 1)^n`` subset sums (``R = 1``: model A, 2 choices per slot; ``R`` draws per slot: model B,
     ``R + 1`` choices) whose ``eps``-neighbourhoods cover ``[-t, t]`` need ``(R + 1)^n * 2 eps >= 2 t``.
@@ -47,7 +48,7 @@ def counting_lower_bound(t: ArrayLike, eps: ArrayLike, R: ArrayLike = 1) -> Real
 
 
 def lueker_success_bound(n: ArrayLike, eps: ArrayLike, C: ArrayLike) -> Real:
-    """Lueker's lower bound on ``p(n, eps)`` (Lueker 1998, Cor. 2.5, as quoted by Pensia et al.; spec 2.2):
+    """Lueker's lower bound on ``p(n, eps)`` (Lueker 1998, Cor. 2.5, as quoted by Pensia et al. 2020):
     ``1 - exp(-(n/2 - C log(1/eps))^2 / (2 n))`` where ``eps >= exp(-n/(2C))``, and ``0`` elsewhere.
 
     The statement only holds where ``n/2 - C log(1/eps) >= 0``, where the formula runs from 0 up; outside
@@ -64,7 +65,7 @@ def lueker_success_bound(n: ArrayLike, eps: ArrayLike, C: ArrayLike) -> Real:
 
 
 def lueker_required_n(eps: ArrayLike, delta: ArrayLike, C: ArrayLike) -> Real:
-    """The ``n`` at which :func:`lueker_success_bound` reaches ``1 - delta`` (spec 2.2):
+    """The ``n`` at which :func:`lueker_success_bound` reaches ``1 - delta``:
     ``2 C l + 4 L + 4 sqrt(L (C l + L))`` with ``l = log(1/eps)``, ``L = log(1/delta)``.
 
     It is the root of ``(n/2 - C l)^2 = 2 n L`` on the branch ``n/2 >= C l`` where the bound is valid; the
@@ -79,7 +80,7 @@ def lueker_required_n(eps: ArrayLike, delta: ArrayLike, C: ArrayLike) -> Real:
 
 
 def pensia_required_n(eps: ArrayLike, delta: ArrayLike, C: ArrayLike) -> Real:
-    """``C log(2 / min(eps, delta))``: Pensia et al.'s (2020) consequence of Lueker's bound (spec 2.2):
+    """``C log(2 / min(eps, delta))``: Pensia et al.'s (2020) consequence of Lueker's bound:
     ``n`` at least this makes every target in ``[-1, 1]`` ``eps``-close to a subset sum with probability
     ``>= 1 - delta``. Its ``C`` is a different constant from Lueker's (compare the slopes ``C`` and ``2C``
     in ``log(1/eps)``)."""
@@ -94,21 +95,21 @@ def pensia_required_n(eps: ArrayLike, delta: ArrayLike, C: ArrayLike) -> Real:
 
 def single_draw_hit_probability(alpha: ArrayLike, eps: ArrayLike) -> Real:
     """``q = |[alpha - eps, alpha + eps] ∩ [-1, 1]| / 2``: the probability that one U[-1, 1] draw is within
-    ``eps`` of ``alpha`` (spec 2.3). ``q >= eps/2`` for ``eps <= 1`` (one side of the window always fits)."""
+    ``eps`` of ``alpha``. ``q >= eps/2`` for ``eps <= 1`` (one side of the window always fits)."""
     alpha = _unit_interval("alpha", alpha)
     eps = _positive("eps", eps)
     return _out((np.minimum(alpha + eps, 1.0) - np.maximum(alpha - eps, -1.0)) / 2.0)
 
 
 def single_draw_failure_exact(alpha: ArrayLike, eps: ArrayLike, m: ArrayLike) -> Real:
-    """``P(min_i |alpha - X_i| > eps) = (1 - q)^m`` for ``m`` i.i.d. U[-1, 1] draws (spec 2.3)."""
+    """``P(min_i |alpha - X_i| > eps) = (1 - q)^m`` for ``m`` i.i.d. U[-1, 1] draws (single-draw lemma)."""
     q = single_draw_hit_probability(alpha, eps)
     m = _integer("m", m, 0)
     return _out(np.power(1.0 - q, m))
 
 
 def single_draw_failure_bound(eps: ArrayLike, m: ArrayLike, form: str = "exponential") -> Real:
-    """Upper bound on :func:`single_draw_failure_exact`, uniform in ``alpha`` (spec 2.3), for ``eps <= 1``.
+    """Upper bound on :func:`single_draw_failure_exact`, uniform in ``alpha``, for ``eps <= 1``.
 
     The chain is ``(1 - q)^m <= (1 - eps/2)^m <= exp(-m eps/2)`` (``q >= eps/2``, ``1 - x <= e^-x``).
     ``form="exponential"`` (default) is *the* bound: the one solved for the required number of draws in
@@ -124,14 +125,14 @@ def single_draw_failure_bound(eps: ArrayLike, m: ArrayLike, form: str = "exponen
 
 def single_draw_required_draws(eps: ArrayLike, delta: ArrayLike) -> Real:
     """``m = (2/eps) log(1/delta)``: this many U[-1, 1] draws put one within ``eps`` of any
-    ``alpha in [-1, 1]`` with probability ``>= 1 - delta`` (``exp(-m eps/2) <= delta``; spec 2.3)."""
+    ``alpha in [-1, 1]`` with probability ``>= 1 - delta`` (``exp(-m eps/2) <= delta``)."""
     eps = _probability("eps", eps, low_open=True)
     delta = _probability("delta", delta, low_open=True, high_open=True)
     return _out(2.0 / eps * np.log(1.0 / delta))
 
 
 def single_draw_required_slots(eps: ArrayLike, delta: ArrayLike, R: ArrayLike) -> Real:
-    """``(2 / (eps R)) log(1/delta)``: slots needed when each slot has ``R`` draws (``m = n R``; spec 2.3).
+    """``(2 / (eps R)) log(1/delta)``: slots needed when each slot has ``R`` draws (``m = n R``).
 
     The required ``n`` drops by the factor ``R``; ``R >= (2/eps) log(1/delta)`` makes one slot enough.
     """
@@ -145,7 +146,7 @@ def single_draw_required_slots(eps: ArrayLike, delta: ArrayLike, R: ArrayLike) -
 
 def subset_sum_instances(dims: Sequence[int]) -> int:
     """``N = sum_i 2 d_{i-1} d_i``: the subset-sum problems of the construction of :mod:`theory.network`
-    (each target weight has a positive and a negative part, spec 2.4); the union bound runs over them."""
+    (each target weight has a positive and a negative part); the union bound runs over them."""
     dims = network.validate_dims(dims)
     return sum(2 * d_in * d_out for d_in, d_out in pairwise(dims))
 
@@ -158,7 +159,7 @@ def per_weight_confidence(delta: float, dims: Sequence[int]) -> float:
 
 
 def network_width_without_resampling(eps: float, delta: float, dims: Sequence[int], C: ArrayLike) -> Real:
-    """Units per input coordinate that make the pruned network ``eps``-close to every target of spec 2.4
+    """Units per input coordinate that make the pruned network ``eps``-close to every target network
     (``||F_i||_Frob <= 1``, ``||x|| <= 1``) with probability ``>= 1 - delta``, one draw per weight:
 
         ``n = C log(2 / min(eps', delta'))``  (:func:`pensia_required_n` at the per-instance tolerances)
@@ -180,7 +181,7 @@ def network_width_without_resampling(eps: float, delta: float, dims: Sequence[in
 def network_width_with_resampling(
     eps: float, delta: float, dims: Sequence[int], R: ArrayLike, C: ArrayLike
 ) -> Real:
-    """As :func:`network_width_without_resampling` with ``R`` draws per output-side weight (spec 2.4):
+    """As :func:`network_width_without_resampling` with ``R`` draws per output-side weight:
 
         ``min(n_without, max(1, (2 / (eps' R)) log(1/delta')))``
 
@@ -190,7 +191,7 @@ def network_width_with_resampling(
     - IteRand's argument: one unit per instance, chosen among the ``n R`` draws, is within ``eps'`` of the
       target with probability ``>= 1 - delta'`` once ``n >= (2/(eps' R)) log(1/delta')``
       (:func:`single_draw_required_slots`), and at least one unit is always needed. This models each
-      draw as U[-1, 1], the lemma's hypothesis (spec 2.3); it is the paper's argument, not a proof for the
+      draw as U[-1, 1], the single-draw lemma's hypothesis; it is the paper's argument, not a proof for the
       product draws of :mod:`theory.network`.
 
     For ``R >= (2/eps') log(1/delta')`` the requirement is the constant 1: re-sampling turns the

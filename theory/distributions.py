@@ -1,4 +1,4 @@
-"""The base distributions of the random samples (spec section 1).
+"""The base distributions of the random samples.
 
 - ``uniform``: U[-1, 1], the default of the subset-sum statements.
 - ``product``: ``b * a`` with ``a, b`` independent U[-1, 1]: the summands of the network construction.

@@ -2,17 +2,22 @@
 
 Each function takes the notebook's parameters (the keys of ``notebooks/params/theory_NAME.yaml``) and
 returns named tables: lists of flat dicts (written as CSV) or dicts (written as JSON). The notebooks call
-these functions and plot; ``python -m theory experiment NAME`` calls them and only writes the tables, so the
-numbers of a figure never depend on notebook code.
+them through ``run`` and plot; ``python -m theory experiment NAME`` calls them and only writes the tables,
+so the numbers of a figure never depend on notebook code.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from bookkeeping import tables
 from theory import (
     bounds,
     distributions,
@@ -324,3 +329,17 @@ EXPERIMENTS = {
     "symbolic": symbolic_checks,
     "trained_network": trained_network_emulation,
 }
+
+
+def run(name: str, namespace: Mapping[str, Any], out_dir: str | Path) -> dict:
+    """Experiment ``name`` of ``EXPERIMENTS`` called with the entries of ``namespace`` named like its
+    arguments (a notebook passes ``globals()``, where its parameters cell put them), its tables written
+    to ``out_dir``; returns the tables."""
+    function = EXPERIMENTS[name]
+    arguments = inspect.signature(function).parameters
+    missing = [a for a, p in arguments.items() if a not in namespace and p.default is inspect.Parameter.empty]
+    if missing:
+        raise ValueError(f"experiment {name} needs the parameters {', '.join(missing)}")
+    results = function(**{a: namespace[a] for a in arguments if a in namespace})
+    tables.write_tables(results, Path(out_dir))
+    return results

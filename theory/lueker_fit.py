@@ -1,5 +1,5 @@
 """The constant ``C`` of the Lueker and Pensia bounds, estimated from simulated success probabilities
-(spec 2.2), and the affine law ``n_delta(eps) ~ slope * log(1/eps) + intercept``.
+(Lueker 1998; Pensia et al. 2020), and the affine law ``n_delta(eps) ~ slope * log(1/eps) + intercept``.
 
 No value of ``C`` is published. Both statements only claim that *some* ``C`` works, so simulations can only
 show how large ``C`` must at least be: the estimate is the smallest ``C`` under which the bound holds on

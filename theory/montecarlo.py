@@ -1,5 +1,5 @@
-"""Monte Carlo estimates of ``p(n, eps) = P(E*(X) <= eps)`` and of the required size ``n_delta(eps)``
-(spec sections 1 and 4).
+"""Monte Carlo estimates of ``p(n, eps) = P(E*(X) <= eps)`` and of the required size ``n_delta(eps)``, the
+smallest ``n`` of a grid whose estimated ``p`` reaches ``1 - delta``.
 
 Cells. A grid cell is ``(distribution, model, R, n)``; its ``trials`` samples are drawn at once, as one
 array of shape ``(trials, n)`` (model A, "none") or ``(trials, n, R)`` (model B, "oracle"), from a

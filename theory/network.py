@@ -1,4 +1,5 @@
-"""Network-level approximation theorem: prune a random network to emulate a target network (spec section 2.4).
+"""Network-level approximation theorem: prune a random network to emulate a target network (the
+construction of Pensia et al. 2020, on which the IteRand paper's approximation theorem builds).
 
 Conventions
 -----------

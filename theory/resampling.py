@@ -1,4 +1,4 @@
-"""The three re-sampling models of spec section 3, on shared draws.
+"""Three models of re-sampling (none, an oracle, and IteRand's process), on shared draws.
 
 ``draws`` has shape ``(n, R)``: slot ``i`` owns the draws ``draws[i, 0..R-1]``.
 

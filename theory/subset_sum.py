@@ -1,6 +1,6 @@
 """Subset sums of random samples: the worst-case error over a target interval, and per-target best subsets.
 
-Samples ``x`` come in two shapes (spec sections 1 and 3):
+Samples ``x`` come in two shapes:
 
 - ``(n,)``, model A ("none"): slot ``i`` contributes nothing or ``x[i]``; ``Sigma`` has ``2^n`` sums.
 - ``(n, R)``, model B ("oracle"): slot ``i`` contributes nothing or exactly one of its draws ``x[i, k]``, so
@@ -33,7 +33,7 @@ _MAX_PAIRS_PER_CHUNK = 2**20
 
 
 def worst_case_error(x, t: float = 1.0, eps: float | None = None) -> float:
-    """``E*(x)`` over ``[-t, t]`` by the interval method of spec section 4.
+    """``E*(x)`` over ``[-t, t]`` by the interval method below.
 
     The reachable sums are kept as a sorted list of disjoint closed intervals ``[lo_j, hi_j]`` and the
     slots are added one at a time in decreasing ``max_k |x[i, k]|`` (the union of the ``R + 1`` shifted

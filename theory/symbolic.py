@@ -1,7 +1,7 @@
-"""The bounds of spec section 2 as ``sympy`` expressions, solved for the required sizes (spec section 4).
+"""The bounds of :mod:`theory.bounds` as ``sympy`` expressions, solved for the required sizes.
 
 Each function returns an expression in the module's symbols (``n, eps, delta, t, R, C, m, d, l, alpha`` and
-the per-instance tolerances ``eps_w = eps'``, ``delta_w = delta'`` of spec 2.4);
+the per-instance tolerances ``eps_w = eps'``, ``delta_w = delta'`` of the network statement);
 where a statement is an equation in the required size, ``sympy.solve`` derives the size. The network-level
 expressions take equal widths ``d_0 = ... = d_l = d`` and depth ``l``. :func:`evaluate` substitutes numbers
 at 50 significant digits; the results must equal the numpy functions of :mod:`theory.bounds` of the same
@@ -29,8 +29,8 @@ m = sp.Symbol("m", nonnegative=True, integer=True)
 d = sp.Symbol("d", positive=True, integer=True)
 l = sp.Symbol("l", positive=True, integer=True)  # noqa: E741 (the paper's name for the depth)
 alpha = sp.Symbol("alpha", real=True)
-eps_w = sp.Symbol("epsilon'", positive=True)  # per-weight tolerance eps' (spec 2.4)
-delta_w = sp.Symbol("delta'", positive=True)  # per-instance failure probability delta' (spec 2.4)
+eps_w = sp.Symbol("epsilon'", positive=True)  # per-weight tolerance eps' of the network statement
+delta_w = sp.Symbol("delta'", positive=True)  # per-instance failure probability delta'
 
 #: Keyword names accepted by :func:`evaluate`.
 SYMBOLS = {
@@ -60,7 +60,7 @@ def _solve_for(equation: sp.Eq, unknown: sp.Symbol) -> sp.Expr:
 
 
 def counting_lower_bound() -> sp.Expr:
-    """``n`` solving ``(R + 1)^n * 2 eps = 2 t``: ``log(t/eps) / log(R + 1)`` (spec 2.1)."""
+    """``n`` solving ``(R + 1)^n * 2 eps = 2 t``: ``log(t/eps) / log(R + 1)`` (counting)."""
     return _solve_for(sp.Eq((R + 1) ** n * 2 * eps, 2 * t), n)
 
 
@@ -68,7 +68,7 @@ def counting_lower_bound() -> sp.Expr:
 
 
 def lueker_success_bound() -> sp.Expr:
-    """``1 - exp(-(n/2 - C log(1/eps))^2 / (2n))`` where ``n/2 >= C log(1/eps)``, else 0 (spec 2.2)."""
+    """``1 - exp(-(n/2 - C log(1/eps))^2 / (2n))`` where ``n/2 >= C log(1/eps)``, else 0 (Lueker 1998)."""
     margin = n / 2 - C * sp.log(1 / eps)
     return sp.Piecewise((1 - sp.exp(-(margin**2) / (2 * n)), margin >= 0), (0, True))
 
@@ -86,7 +86,7 @@ def lueker_required_n() -> sp.Expr:
 
 
 def pensia_required_n() -> sp.Expr:
-    """``C log(2 / min(eps, delta))`` (Pensia et al. 2020; spec 2.2)."""
+    """``C log(2 / min(eps, delta))`` (Pensia et al. 2020)."""
     return C * sp.log(2 / sp.Min(eps, delta))
 
 
@@ -94,12 +94,12 @@ def pensia_required_n() -> sp.Expr:
 
 
 def single_draw_hit_probability() -> sp.Expr:
-    """``q = |[alpha - eps, alpha + eps] ∩ [-1, 1]| / 2`` (spec 2.3)."""
+    """``q = |[alpha - eps, alpha + eps] ∩ [-1, 1]| / 2``: the chance of one U[-1, 1] draw within ``eps``."""
     return (sp.Min(alpha + eps, 1) - sp.Max(alpha - eps, -1)) / 2
 
 
 def single_draw_failure_exact() -> sp.Expr:
-    """``(1 - q)^m`` (spec 2.3)."""
+    """``(1 - q)^m``: no draw of ``m`` lands within ``eps`` (the single-draw lemma)."""
     return (1 - single_draw_hit_probability()) ** m
 
 
@@ -112,7 +112,7 @@ def single_draw_failure_bound(form: str = "exponential") -> sp.Expr:
 
 
 def single_draw_required_draws() -> sp.Expr:
-    """``m`` solving ``exp(-m eps/2) = delta``: ``(2/eps) log(1/delta)`` (spec 2.3)."""
+    """``m`` solving ``exp(-m eps/2) = delta``: ``(2/eps) log(1/delta)`` (the single-draw lemma)."""
     return _solve_for(sp.Eq(single_draw_failure_bound(), delta), m)
 
 

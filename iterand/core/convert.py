@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from typing import Any
 
 import torch
 from torch import nn
@@ -27,6 +28,13 @@ from torch import nn
 from iterand.core.layers import SubnetConv2d, SubnetLinear, SubnetSpec, attach_global_scope, is_subnet_layer
 
 BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+def conv_geometry(conv: nn.Conv2d) -> dict[str, Any]:
+    """The arguments that give another 2-d convolution the shape and arithmetic of ``conv``: channels,
+    kernel, stride, padding, dilation, groups (a ``SubnetConv2d`` or ``nn.Conv2d`` accepts them all)."""
+    names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")
+    return {name: getattr(conv, name) for name in names}
 
 
 def to_subnet(model: nn.Module, spec: SubnetSpec, generator: torch.Generator | None = None) -> nn.Module:
@@ -73,18 +81,7 @@ def _replacement(
     if isinstance(module, nn.Conv2d):
         if module.padding_mode != "zeros":
             raise ValueError(f"padding_mode must be 'zeros' for conversion, got {module.padding_mode!r}")
-        layer = SubnetConv2d(
-            module.in_channels,
-            module.out_channels,
-            module.kernel_size,
-            module.stride,
-            module.padding,
-            spec=spec,
-            groups=module.groups,
-            dilation=module.dilation,
-            generator=generator,
-        )
-        return _placed_like(layer, module)
+        return _placed_like(SubnetConv2d(**conv_geometry(module), spec=spec, generator=generator), module)
     if isinstance(module, nn.Linear):
         return _placed_like(
             SubnetLinear(module.in_features, module.out_features, spec=spec, generator=generator), module

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from iterand.core import masks
+from iterand.core.convert import conv_geometry
 from iterand.core.layers import SubnetConv2d, SubnetLayer, SubnetLinear, kept_masks, named_subnet_layers
 
 __all__ = ["effective_state_dict", "effective_weights", "export_masks", "to_dense"]
@@ -80,17 +81,7 @@ def _first_name(model: nn.Module, layer: nn.Module) -> str:
 
 def _dense_twin(layer: SubnetLayer, weight: torch.Tensor) -> nn.Module:
     if isinstance(layer, SubnetConv2d):
-        dense = nn.Conv2d(
-            layer.in_channels,
-            layer.out_channels,
-            layer.kernel_size,
-            layer.stride,
-            layer.padding,
-            layer.dilation,
-            layer.groups,
-            bias=False,
-            padding_mode=layer.padding_mode,
-        )
+        dense = nn.Conv2d(**conv_geometry(layer), bias=False, padding_mode=layer.padding_mode)
     elif isinstance(layer, SubnetLinear):
         dense = nn.Linear(layer.in_features, layer.out_features, bias=False)
     else:

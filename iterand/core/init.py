@@ -1,4 +1,4 @@
-"""Weight distributions of the subnetwork layers (spec section 1).
+"""Weight distributions of the subnetwork layers (the official IteRand code's ``init_mode`` choices).
 
 With ``fan = fan_in`` of the weight tensor (``C_in / groups * k_h * k_w`` for a convolution, ``in_features``
 for a linear layer) and the ReLU gain ``sqrt(2)``:

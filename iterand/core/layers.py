@@ -24,7 +24,6 @@ none), as in the IteRand code.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator
 
 import torch
@@ -32,7 +31,7 @@ from torch import nn
 from torch.nn.utils import skip_init
 from torch.utils.hooks import RemovableHandle
 
-from bookkeeping.validation import choice, fraction
+from bookkeeping.validation import choice, fraction, positive
 from iterand.core import masks
 from iterand.core.init import fan_in, fill_weights_
 from iterand.core.names import SCOPES, canonical_init
@@ -86,15 +85,7 @@ class SubnetSpec:
         )
         choice("ranking", self.ranking, masks.RANKINGS)
         object.__setattr__(self, "weight_init", canonical_init(self.weight_init))
-        scale = self.weight_scale
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, (int, float))
-            or not math.isfinite(scale)
-            or scale <= 0
-        ):
-            raise ValueError(f"weight_scale must be a finite number > 0, got {scale!r}")
-        object.__setattr__(self, "weight_scale", float(scale))
+        object.__setattr__(self, "weight_scale", positive("weight_scale", self.weight_scale))
         choice("effective_weight", self.effective_weight, EFFECTIVE_WEIGHTS)
         choice("scope", self.scope, SCOPES)
         if self.effective_weight == "biprop" and self.ranking != "abs_score":

@@ -1,4 +1,5 @@
-"""Exact top-k masks over scores, and the straight-through effective weight (spec section 1).
+"""Exact top-k masks over scores, and the straight-through effective weight (edge-popup, Ramanujan et al.
+2020, with the official IteRand code's count rule).
 
 Conventions:
 

@@ -1,4 +1,4 @@
-"""Periodic changes of the frozen weights of a subnetwork model (spec sections 2 and 3).
+"""Periodic changes of the frozen weights of a subnetwork model.
 
 One interface, ``WeightUpdate``: ``period`` and ``unit`` ("step" or "epoch") say when, ``due(counter)`` is
 true when ``(counter + 1) % period == 0`` for the 0-based GLOBAL counter of that unit (steps do not reset
@@ -12,6 +12,8 @@ state of IteRand).
 - ``WeightRecycling``: every period, the lowest-|score| weights become copies of the highest-|score|
   weights (Gorbett & Whitley).
 
+``UPDATES`` is the registry: each class registers itself under its names with ``@register``, and a
+training method (``iterand.core.names.METHOD_REGISTRY``) names the update it runs.
 Biprop is not a weight update: it is ``SubnetSpec.effective_weight="biprop"``.
 Scores are never touched by any update. Checkpoints must store the weights (they change), not only scores.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -32,14 +35,15 @@ from iterand.core.names import ITERAND_MODES, UNITS
 
 __all__ = [
     "ITERAND_MODES",
-    "METHODS",
     "UNITS",
+    "UPDATES",
     "EdgePopup",
     "IteRand",
     "WeightRecycling",
     "WeightUpdate",
     "make_weight_update",
     "recycled_count",
+    "register",
 ]
 
 
@@ -51,7 +55,13 @@ def _subnet_layers(model: nn.Module) -> dict[str, SubnetLayer]:
 
 
 class WeightUpdate:
-    """Base class: when an update is due, and the (no-op) defaults of the interface."""
+    """Base class: when an update is due, and the (no-op) defaults of the interface.
+
+    ``seeded``: the update draws random numbers and takes a ``seed`` argument (the training engine gives
+    it one derived from the run's seed).
+    """
+
+    seeded = False
 
     def __init__(self, period: int, unit: str) -> None:
         self.period = integer_at_least("period", period, 1)
@@ -73,6 +83,21 @@ class WeightUpdate:
         """Restore what ``state_dict`` returned."""
 
 
+UPDATES: dict[str, type[WeightUpdate]] = {}
+
+
+def register(*names: str) -> Callable[[type[WeightUpdate]], type[WeightUpdate]]:
+    """Class decorator: ``make_weight_update(name)`` builds the class for each of ``names``."""
+
+    def add(cls: type[WeightUpdate]) -> type[WeightUpdate]:
+        for name in names:
+            UPDATES[name] = cls
+        return cls
+
+    return add
+
+
+@register("edgepopup", "none")
 class EdgePopup(WeightUpdate):
     """Plain edge-popup: the weights stay as initialised; ``due`` is never true."""
 
@@ -84,8 +109,12 @@ class EdgePopup(WeightUpdate):
         return False
 
 
+@register("iterand")
 class IteRand(WeightUpdate):
     """Iterative randomisation: re-draw pruned weights every ``period`` steps (or epochs).
+
+    ``r`` and ``period`` are the paper's r and K_per (the official code's ``rerand_lambda`` and
+    ``rerand_freq``), ``rate`` and ``mode`` its ``rerand_rate`` and ``rerand_mode``.
 
     At each update, in every subnetwork layer, a weight is *eligible* if it is pruned by the current
     scores (mask 0 at that moment) and, when ``rate`` < 1, also among the lowest-ranked ``p * rate``
@@ -108,6 +137,8 @@ class IteRand(WeightUpdate):
     whether or not it is eligible, so the stream does not depend on the masks.
     ``state_dict()`` holds the generator state; resuming needs the same device type.
     """
+
+    seeded = True
 
     def __init__(
         self,
@@ -195,6 +226,7 @@ def recycled_count(numel: int, rate: float) -> int:
     return math.floor(rate * numel)
 
 
+@register("recycling")
 class WeightRecycling(WeightUpdate):
     """Iterative weight recycling (Gorbett & Whitley): copy strong weights over weak ones.
 
@@ -222,19 +254,16 @@ class WeightRecycling(WeightUpdate):
             layer.weight.copy_(recycled.view(layer.weight.shape))
 
 
-_METHODS = {"edgepopup": EdgePopup, "none": EdgePopup, "iterand": IteRand, "recycling": WeightRecycling}
-METHODS = tuple(_METHODS)
-
-
 def make_weight_update(method: str, **fields: Any) -> WeightUpdate:
-    """The update named ``method`` ("edgepopup" = "none", "iterand", "recycling") built from ``fields``.
+    """The update registered as ``method`` ("edgepopup" = "none", "iterand", "recycling") built from
+    ``fields``.
 
     ``fields`` are the constructor arguments of that class; unknown ones raise ``ValueError`` listing
     the allowed ones.
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {', '.join(repr(m) for m in METHODS)}, got {method!r}")
-    cls = _METHODS[method]
+    if method not in UPDATES:
+        raise ValueError(f"method must be one of {', '.join(repr(m) for m in UPDATES)}, got {method!r}")
+    cls = UPDATES[method]
     allowed = tuple(inspect.signature(cls).parameters)
     unknown = sorted(set(fields) - set(allowed))
     if unknown:

@@ -1,4 +1,5 @@
 """The training engine: the run's configuration, data, optimiser, the loop, checkpoints and DDP.
 
-Uses ``iterand.core``; imports nothing from ``iterand.experiments``. ``config`` is torch-free.
+Uses ``iterand.core``; imports nothing from ``iterand.experiments``. ``config`` and ``datasets`` are
+torch-free.
 """

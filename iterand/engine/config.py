@@ -10,10 +10,12 @@ Typical use (what ``python -m iterand train`` does)::
 What a config builds (the model, the weight update) is ``iterand.engine.factories``. This module imports
 no torch: a configuration is read, validated and saved without building anything.
 
-Every value is checked when a ``TrainConfig`` is created (also by ``replace`` and ``from_dict``); an invalid
-one raises ``ValueError`` naming the field and what is allowed. Canonical forms are stored, so equal
-settings give equal configs and equal run names: ``init`` aliases become full names ("sc" ->
-"signed_constant"), ``model`` is lower-case, integers given for float fields become floats.
+Every field is typed and documented (``describe_fields``, ``python -m iterand train --set help``): its
+metadata holds its help text and its ``Rule``, which both checks a value and says in words what is
+allowed. Every value is checked when a ``TrainConfig`` is created (also by ``replace`` and
+``from_dict``); an invalid one raises ``ValueError`` naming the field and what is allowed. Canonical
+forms are stored, so equal settings give equal configs and equal run names: ``init`` aliases become full
+names ("sc" -> "signed_constant"), ``model`` is lower-case, integers given for float fields become floats.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import functools
 import hashlib
 import json
 import re
+import textwrap
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +37,23 @@ import yaml
 
 from bookkeeping import validation as check
 from iterand.core.names import (
-    CONV_MODELS,
+    ARCHITECTURES,
     INIT_ALIASES,
     ITERAND_MODES,
+    METHOD_REGISTRY,
+    METHODS,
     MODEL_NAMES,
     RANKINGS,
     SCOPES,
     STEMS,
     UNITS,
+    WEIGHT_INITS,
     canonical_init,
+    ignored_fields,
+    init_alias,
 )
+from iterand.engine.datasets import DATASETS
 
-METHODS = ("sgd", "edgepopup", "iterand", "recycling", "biprop")
-DATASETS = ("cifar10", "imagenet", "synthetic")
 AUGMENTATIONS = ("iterand", "standard")
 # Fields that say how a run executes, not what it computes: two configs differing only here describe the
 # same experiment (up to floating-point rounding, which `device` changes as well), so they share a run
@@ -61,9 +68,12 @@ __all__ = [
     "DATASETS",
     "EXECUTION_FIELDS",
     "METHODS",
+    "Rule",
     "TrainConfig",
     "apply_overrides",
+    "describe_fields",
     "experiment_dict",
+    "format_fields",
     "load_yaml",
     "run_name",
     "save_yaml",
@@ -71,13 +81,85 @@ __all__ = [
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Everything that defines a training run. Defaults: Conv6 IteRand on CIFAR-10 (spec section 5).
+class Rule:
+    """How a field's value is checked: ``check(field, value)`` returns it in canonical form or raises
+    ``ValueError``; ``allowed`` says the same in words, for the field list."""
 
-    Ignored fields: the dense baseline (``method="sgd"``) ignores ``init`` (always Kaiming uniform),
-    ``pruned_fraction``, ``ranking``, ``scope`` and ``weight_scale``; the re-randomisation fields ``r``,
-    ``rerandomize_*`` matter only to "iterand", ``period``/``period_unit``/``rate`` only to "iterand" and
-    "recycling"; ``augmentation`` only to CIFAR-shaped data.
+    allowed: str
+    check: Callable[[str, Any], Any]
+
+
+def _choice(values: Iterable[str]) -> Rule:
+    values = tuple(values)
+    return Rule(", ".join(values), lambda field, value: check.choice(field, value, values))
+
+
+def _fraction(low_open: bool = False, high_open: bool = False) -> Rule:
+    interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+    return Rule(
+        f"a number in {interval}",
+        lambda field, value: check.fraction(field, value, low_open=low_open, high_open=high_open),
+    )
+
+
+def _at_least(minimum: int) -> Rule:
+    return Rule(
+        f"an integer >= {minimum}", lambda field, value: check.integer_at_least(field, value, minimum)
+    )
+
+
+def _optional_at_least(minimum: int) -> Rule:
+    rule = _at_least(minimum)
+    return Rule(
+        f"{rule.allowed}, or none",
+        lambda field, value: None if value is None else rule.check(field, value),
+    )
+
+
+def _optional_text(field: str, value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and value):
+        raise ValueError(f"{field} must be a non-empty string or none, got {value!r}")
+    return value
+
+
+def _device(field: str, value: Any) -> str:
+    if not (isinstance(value, str) and _DEVICE.fullmatch(value)):
+        raise ValueError(f"{field} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+    return value
+
+
+_POSITIVE = Rule("a finite number > 0", check.positive)
+_NUMBER = Rule("a finite number", check.number)
+_BOOLEAN = Rule("true or false", check.boolean)
+_MODEL = Rule(
+    ", ".join(MODEL_NAMES) + " (any case)",
+    lambda field, value: check.choice(field, value.lower() if isinstance(value, str) else value, MODEL_NAMES),
+)
+_INIT = Rule(
+    ", ".join(WEIGHT_INITS) + " (or " + ", ".join(INIT_ALIASES) + ")",
+    lambda field, value: canonical_init(value, field=field),
+)
+
+
+def _field(default: Any, rule: Rule, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"rule": rule, "help": help})
+
+
+def _methods_help() -> str:
+    return "; ".join(f"{m.name}: {m.summary}" for m in METHOD_REGISTRY.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Defaults: Conv6 IteRand on CIFAR-10 at the IteRand code's
+    settings (p = 0.5, r = 0.1, a re-draw every 300 steps, 10% of the train set held out).
+
+    Ignored fields: a method reads every field but those ``iterand.core.names.ignored_fields`` lists for it
+    (``--set help`` shows them): the dense baseline (``method="sgd"``) ignores ``init`` (always Kaiming
+    uniform), ``pruned_fraction``, ``ranking``, ``scope`` and ``weight_scale``, and every method the
+    weight-update fields it does not use (``r`` and ``rerandomize_*`` matter only to "iterand",
+    ``period``/``period_unit``/``rate`` to "iterand" and "recycling"); ``augmentation`` matters only to
+    CIFAR-shaped data.
 
     Epoch budget: ``epochs`` is the TOTAL number of epochs. The first ``warmup_epochs`` warm the learning
     rate up linearly, the last ``finetune_epochs`` train at ``finetune_lr``, and the cosine schedule from
@@ -86,53 +168,128 @@ class TrainConfig:
     """
 
     # model
-    model: str = "conv6"  # one of iterand.core.names.MODEL_NAMES
-    width: float = 1.0
-    stem: str = "cifar"  # "cifar" | "imagenet"; the Conv networks only have the CIFAR form
-    method: str = "iterand"  # METHODS; "sgd" is the dense baseline, "biprop" has no weight update
-    init: str = "signed_constant"  # weight init of the subnetwork methods; aliases sc/ku/kn/u accepted
-    pruned_fraction: float = 0.5  # p, the fraction PRUNED in each layer
-    ranking: str = "score"  # "score" | "abs_score" ("biprop" requires "abs_score")
-    scope: str = "layer"  # "layer" | "global"
-    weight_scale: float = 1.0
+    model: str = _field("conv6", _MODEL, "the network: Conv2-8 (CIFAR-sized inputs only) or a ResNet")
+    width: float = _field(
+        1.0,
+        _POSITIVE,
+        "width factor: every channel count c becomes max(1, round(c * width)) (Fig. 2's x axis)",
+    )
+    stem: str = _field(
+        "cifar",
+        _choice(STEMS),
+        "ResNet input stem: 3x3 conv (cifar) or 7x7 stride-2 conv and max-pool (imagenet)",
+    )
+    method: str = _field("iterand", _choice(METHODS), _methods_help())
+    init: str = _field(
+        "signed_constant",
+        _INIT,
+        "distribution of the frozen random weights (the official code's init_mode); scores always start "
+        "Kaiming uniform",
+    )
+    pruned_fraction: float = _field(
+        0.5,
+        _fraction(high_open=True),
+        "p, the fraction of each layer's weights PRUNED: round(p * (numel - 1)) of them (the official "
+        "code's conv_sparsity)",
+    )
+    ranking: str = _field(
+        "score",
+        _choice(RANKINGS),
+        "what the top-k mask ranks: raw scores (the IteRand code) or |score| (the edge-popup code)",
+    )
+    scope: str = _field(
+        "layer", _choice(SCOPES), "top-k in each layer (the paper's) or one threshold over all layers"
+    )
+    weight_scale: float = _field(
+        1.0, _POSITIVE, "factor on every drawn weight (the official code's init_scale)"
+    )
     # re-randomisation (iterand) and recycling
-    r: float = 0.1
-    period: int = 300
-    period_unit: str = "step"  # "step" | "epoch"
-    rate: float = 1.0
-    rerandomize_mode: str = "resample"  # "resample" | "manual"
-    rerandomize_lambda: float = 0.0  # manual mode: pruned w <- lambda * w + mu * w_new
-    rerandomize_mu: float = 1.0
+    r: float = _field(
+        0.1,
+        _fraction(),
+        "IteRand: probability that a pruned weight is re-drawn at each update (the paper's r; the official "
+        "code's rerand_lambda); 0 is edge-popup",
+    )
+    period: int = _field(
+        300,
+        _at_least(1),
+        "updates happen before step (or epoch) c when (c + 1) % period == 0, c counting from 0 over the "
+        "whole run (the paper's K_per; the official code's rerand_freq)",
+    )
+    period_unit: str = _field("step", _choice(UNITS), "what period counts: optimiser steps or epochs")
+    rate: float = _field(
+        1.0,
+        _fraction(low_open=True),
+        "IteRand: re-draw only among the lowest-ranked p * rate of each layer (the official code's "
+        "rerand_rate); recycling: the fraction of each layer overwritten",
+    )
+    rerandomize_mode: str = _field(
+        "resample",
+        _choice(ITERAND_MODES),
+        "IteRand: a fresh draw (the paper's; the official code's 'bernoulli') or lambda * w + mu * w_new "
+        "(its 'manual')",
+    )
+    rerandomize_lambda: float = _field(0.0, _NUMBER, "manual mode: lambda of lambda * w + mu * w_new")
+    rerandomize_mu: float = _field(1.0, _NUMBER, "manual mode: mu of lambda * w + mu * w_new")
     # data
-    dataset: str = "cifar10"  # DATASETS
-    data_root: str | None = None  # None: the dataset's default location
-    augmentation: str = "iterand"  # "iterand" (IteRand code) | "standard" (edge-popup code)
-    val_fraction: float = 0.1  # CIFAR 0.1 (45k/5k), ImageNet 0.01
-    split_seed: int = 777  # picks the validation split, independent of `seed`
+    dataset: str = _field(
+        "cifar10", _choice(DATASETS), "the data; synthetic: seeded random images, for smoke runs"
+    )
+    data_root: str | None = _field(
+        None,
+        Rule("a non-empty string, or none", _optional_text),
+        "where the data is (folder or archive); none: the dataset's default location",
+    )
+    augmentation: str = _field(
+        "iterand",
+        _choice(AUGMENTATIONS),
+        "CIFAR-shaped data: RandomResizedCrop after zero-padding 4 (the IteRand code) or RandomCrop(32, "
+        "padding=4) (the edge-popup code), both with horizontal flips",
+    )
+    val_fraction: float = _field(
+        0.1,
+        _fraction(high_open=True),
+        "share of the train set held out for validation (the official code's train_val_split: CIFAR 0.1, "
+        "ImageNet 0.01)",
+    )
+    split_seed: int = _field(
+        777, _at_least(0), "seed of the validation split, independent of seed (777 in the official code)"
+    )
     # optimisation
-    epochs: int = 100  # total, including warm-up and fine-tuning epochs
-    batch_size: int = 128  # GLOBAL batch, split across DDP ranks
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4  # on whatever trains: scores (subnetwork methods) or weights (sgd)
-    nesterov: bool = False
-    warmup_epochs: int = 0
-    finetune_epochs: int = 0
-    finetune_lr: float = 1e-5
-    label_smoothing: float = 0.0
+    epochs: int = _field(100, _at_least(1), "total epochs, warm-up and fine-tuning included")
+    batch_size: int = _field(128, _at_least(1), "the GLOBAL batch, split across DDP processes")
+    lr: float = _field(0.1, _POSITIVE, "initial learning rate of the cosine schedule")
+    momentum: float = _field(0.9, _fraction(high_open=True), "SGD momentum")
+    weight_decay: float = _field(
+        1e-4,
+        Rule("a finite number >= 0", check.non_negative),
+        "on whatever trains: the scores (subnetwork methods) or the weights (sgd)",
+    )
+    nesterov: bool = _field(False, _BOOLEAN, "Nesterov momentum")
+    warmup_epochs: int = _field(0, _at_least(0), "first epochs of linear learning-rate warm-up (ImageNet: 5)")
+    finetune_epochs: int = _field(0, _at_least(0), "last epochs, at finetune_lr (ImageNet: 5)")
+    finetune_lr: float = _field(1e-5, _POSITIVE, "learning rate of the fine-tuning epochs")
+    label_smoothing: float = _field(
+        0.0, _fraction(high_open=True), "label smoothing of the cross-entropy loss"
+    )
     # run
-    seed: int = 1
-    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
-    amp: bool = True  # bf16 autocast, GPU only
-    channels_last: bool = True  # GPU only
-    compile: bool = False  # torch.compile the model
-    workers: int = 4  # DataLoader workers (streamed datasets)
-    steps_per_epoch: int | None = None  # cap on training steps per epoch (smoke runs); None = full epoch
-    eval_batch_size: int = 1000
+    seed: int = _field(1, _at_least(0), "seeds the weights and scores, the data order and the augmentation")
+    device: str = _field(
+        "auto", Rule("auto, cpu, cuda or cuda:N", _device), "auto: cuda when available, else cpu"
+    )
+    amp: bool = _field(True, _BOOLEAN, "bf16 autocast (GPU only)")
+    channels_last: bool = _field(True, _BOOLEAN, "channels-last memory format (GPU only)")
+    compile: bool = _field(False, _BOOLEAN, "torch.compile the model")
+    workers: int = _field(4, _at_least(0), "DataLoader workers of the streamed datasets (ImageNet)")
+    steps_per_epoch: int | None = _field(
+        None, _optional_at_least(1), "cap on training steps per epoch (smoke runs); none: the full epoch"
+    )
+    eval_batch_size: int = _field(1000, _at_least(1), "batch size of evaluation")
 
     def __post_init__(self) -> None:
-        for name, value in _checked_fields(self).items():
-            object.__setattr__(self, name, value)
+        for field in dataclasses.fields(self):
+            rule: Rule = field.metadata["rule"]
+            object.__setattr__(self, field.name, rule.check(field.name, getattr(self, field.name)))
         _check_consistency(self)
 
     @classmethod
@@ -160,87 +317,64 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **overrides})
 
 
-def _checked_fields(config: TrainConfig) -> dict[str, Any]:
-    c = config
-    model = c.model.lower() if isinstance(c.model, str) else c.model
-    return {
-        "model": check.choice("model", model, MODEL_NAMES),
-        "width": check.positive("width", c.width),
-        "stem": check.choice("stem", c.stem, STEMS),
-        "method": check.choice("method", c.method, METHODS),
-        "init": canonical_init(c.init, field="init"),
-        "pruned_fraction": check.fraction("pruned_fraction", c.pruned_fraction, high_open=True),
-        "ranking": check.choice("ranking", c.ranking, RANKINGS),
-        "scope": check.choice("scope", c.scope, SCOPES),
-        "weight_scale": check.positive("weight_scale", c.weight_scale),
-        "r": check.fraction("r", c.r),
-        "period": check.integer_at_least("period", c.period, 1),
-        "period_unit": check.choice("period_unit", c.period_unit, UNITS),
-        "rate": check.fraction("rate", c.rate, low_open=True),
-        "rerandomize_mode": check.choice("rerandomize_mode", c.rerandomize_mode, ITERAND_MODES),
-        "rerandomize_lambda": check.number("rerandomize_lambda", c.rerandomize_lambda),
-        "rerandomize_mu": check.number("rerandomize_mu", c.rerandomize_mu),
-        "dataset": check.choice("dataset", c.dataset, DATASETS),
-        "data_root": _optional_text("data_root", c.data_root),
-        "augmentation": check.choice("augmentation", c.augmentation, AUGMENTATIONS),
-        "val_fraction": check.fraction("val_fraction", c.val_fraction, high_open=True),
-        "split_seed": check.integer_at_least("split_seed", c.split_seed, 0),
-        "epochs": check.integer_at_least("epochs", c.epochs, 1),
-        "batch_size": check.integer_at_least("batch_size", c.batch_size, 1),
-        "lr": check.positive("lr", c.lr),
-        "momentum": check.fraction("momentum", c.momentum, high_open=True),
-        "weight_decay": check.non_negative("weight_decay", c.weight_decay),
-        "nesterov": check.boolean("nesterov", c.nesterov),
-        "warmup_epochs": check.integer_at_least("warmup_epochs", c.warmup_epochs, 0),
-        "finetune_epochs": check.integer_at_least("finetune_epochs", c.finetune_epochs, 0),
-        "finetune_lr": check.positive("finetune_lr", c.finetune_lr),
-        "label_smoothing": check.fraction("label_smoothing", c.label_smoothing, high_open=True),
-        "seed": check.integer_at_least("seed", c.seed, 0),
-        "device": _device(c.device),
-        "amp": check.boolean("amp", c.amp),
-        "channels_last": check.boolean("channels_last", c.channels_last),
-        "compile": check.boolean("compile", c.compile),
-        "workers": check.integer_at_least("workers", c.workers, 0),
-        "steps_per_epoch": (
-            None
-            if c.steps_per_epoch is None
-            else check.integer_at_least("steps_per_epoch", c.steps_per_epoch, 1)
-        ),
-        "eval_batch_size": check.integer_at_least("eval_batch_size", c.eval_batch_size, 1),
-    }
+def describe_fields() -> list[dict[str, Any]]:
+    """Every field of ``TrainConfig`` in declaration order: ``name``, ``type``, ``default``, ``allowed``
+    (in words), ``help``, and ``ignored_by`` (the methods that do not read it)."""
+    return [
+        {
+            "name": field.name,
+            "type": _type_name(_field_types()[field.name]),
+            "default": field.default,
+            "allowed": field.metadata["rule"].allowed,
+            "help": field.metadata["help"],
+            "ignored_by": [m for m in METHODS if field.name in ignored_fields(m)],
+        }
+        for field in dataclasses.fields(TrainConfig)
+    ]
 
 
-def _optional_text(field: str, value: Any) -> str | None:
-    if value is not None and not (isinstance(value, str) and value):
-        raise ValueError(f"{field} must be a non-empty string or none, got {value!r}")
-    return value
+def format_fields() -> str:
+    """``describe_fields`` as text, one block per field (what ``--set help`` prints)."""
+    blocks = []
+    for item in describe_fields():
+        default = "none" if item["default"] is None else item["default"]
+        lines = [f"{item['name']} ({item['type']}, default {default}): {item['allowed']}"]
+        lines.append(textwrap.fill(item["help"], 100, initial_indent="    ", subsequent_indent="    "))
+        if item["ignored_by"]:
+            lines.append(f"    ignored by: {', '.join(item['ignored_by'])}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
-def _device(value: Any) -> str:
-    if not (isinstance(value, str) and _DEVICE.fullmatch(value)):
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
-    return value
+def _type_name(hint: Any) -> str:
+    if isinstance(hint, types.UnionType):
+        return " | ".join("none" if arg is type(None) else arg.__name__ for arg in typing.get_args(hint))
+    return hint.__name__
 
 
 def _check_consistency(c: TrainConfig) -> None:
-    if c.model in CONV_MODELS and c.stem != "cifar":
+    architecture, dataset, method = ARCHITECTURES[c.model], DATASETS[c.dataset], METHOD_REGISTRY[c.method]
+    if c.stem not in architecture.stems:
         raise ValueError(
-            f"stem must be 'cifar' when model is {c.model!r} (the Conv networks take 32x32 inputs), "
-            f"got {c.stem!r}"
+            f"stem must be {_either(architecture.stems)} when model is {c.model!r} ({architecture.title} "
+            f"has no {c.stem} stem), got {c.stem!r}"
         )
-    if c.dataset == "imagenet" and c.stem != "imagenet":
-        raise ValueError(f"stem must be 'imagenet' when dataset is 'imagenet', got {c.stem!r}")
-    if c.method == "biprop" and c.ranking != "abs_score":
+    if c.stem not in dataset.stems:
+        raise ValueError(
+            f"stem must be {_either(dataset.stems)} when dataset is {c.dataset!r}, got {c.stem!r}"
+        )
+    if method.ranking is not None and c.ranking != method.ranking:
         # Not silently switched: SubnetSpec rejects biprop with raw-score ranking for the same reason.
-        raise ValueError(
-            f"ranking must be 'abs_score' when method is 'biprop' (biprop keeps the top-k by |score|), "
-            f"got {c.ranking!r}"
-        )
+        raise ValueError(f"ranking must be {method.ranking!r} when method is {c.method!r}, got {c.ranking!r}")
     if c.warmup_epochs + c.finetune_epochs >= c.epochs:
         raise ValueError(
             f"warmup_epochs + finetune_epochs must be < epochs (at least one cosine epoch), got "
             f"{c.warmup_epochs} + {c.finetune_epochs} with epochs {c.epochs}"
         )
+
+
+def _either(values: Iterable[str]) -> str:
+    return " or ".join(repr(v) for v in values)
 
 
 @functools.cache
@@ -320,16 +454,13 @@ def run_name(config: TrainConfig) -> str:
     """A directory name unique to the experiment, e.g. ``conv6-w0.25-iterand-sc-p0.5-s1-<8 hex digits>``.
 
     Form: ``<model>-w<width>-<method>-<init>[-p<pruned_fraction>]-s<seed>-<hash>``. The readable part
-    names the usual sweep axes (the init by its alias, "ku" for sgd, which always uses it; ``p`` only
-    for the subnetwork methods). The hash is the first 8 hex digits of a SHA-256 of
+    names the usual sweep axes (the init by its alias, "ku" for a dense method such as sgd, which always
+    uses it; ``p`` only for the subnetwork methods). The hash is the first 8 hex digits of a SHA-256 of
     ``experiment_dict(config)``: every field that changes what the run computes changes the name, the
     ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile) do not.
     """
-    init = "ku" if config.method == "sgd" else _alias(config.init)
-    pruned = "" if config.method == "sgd" else f"-p{config.pruned_fraction:g}"
+    subnetwork = METHOD_REGISTRY[config.method].subnetwork
+    init = init_alias(config.init) if subnetwork else "ku"
+    pruned = f"-p{config.pruned_fraction:g}" if subnetwork else ""
     digest = hashlib.sha256(json.dumps(experiment_dict(config), sort_keys=True).encode()).hexdigest()
     return f"{config.model}-w{config.width:g}-{config.method}-{init}{pruned}-s{config.seed}-{digest[:8]}"
-
-
-def _alias(init: str) -> str:
-    return next(alias for alias, full in INIT_ALIASES.items() if full == init)

@@ -1,6 +1,7 @@
 """What a ``TrainConfig`` builds: the subnetwork layers' spec, the model and the periodic weight update.
 
-Kept apart from ``iterand.engine.config`` so that the configuration imports no torch.
+Everything is read from the method's entry in ``iterand.core.names.METHOD_REGISTRY``; no method is
+named here. Kept apart from ``iterand.engine.config`` so that the configuration imports no torch.
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ from torch import nn
 
 from iterand.core.layers import SubnetSpec
 from iterand.core.models import build
-from iterand.core.weight_updates import WeightUpdate, make_weight_update
+from iterand.core.names import METHOD_REGISTRY
+from iterand.core.weight_updates import UPDATES, WeightUpdate, make_weight_update
 from iterand.engine.config import TrainConfig
 
 __all__ = ["build_model", "subnet_spec", "weight_update"]
 
 
 def subnet_spec(config: TrainConfig) -> SubnetSpec | None:
-    """The subnetwork layers' spec of ``config``; None for the dense baseline (``method="sgd"``)."""
-    if config.method == "sgd":
+    """The subnetwork layers' spec of ``config``; None for a dense method (``method="sgd"``)."""
+    method = METHOD_REGISTRY[config.method]
+    if not method.subnetwork:
         return None
     return SubnetSpec(
         pruned_fraction=config.pruned_fraction,
         ranking=config.ranking,
         weight_init=config.init,
         weight_scale=config.weight_scale,
-        effective_weight="biprop" if config.method == "biprop" else "masked",
+        effective_weight=method.effective_weight,
         scope=config.scope,
     )
 
@@ -46,33 +49,21 @@ def build_model(config: TrainConfig, num_classes: int) -> nn.Module:
 
 
 def weight_update(config: TrainConfig) -> WeightUpdate | None:
-    """The periodic weight update of ``config``'s method; None for "sgd" (its weights are trained).
+    """The periodic weight update of ``config``'s method, its arguments read from the fields that the
+    method's ``update_fields`` name; None for a method without one ("sgd": its weights are trained).
 
-    "edgepopup" and "biprop" get the update that never fires. IteRand's generator is seeded with a
-    value derived from ``config.seed``, not with ``seed`` itself: ``build_model`` draws the scores and
-    weights from a CPU generator seeded with ``seed``, and on the CPU the same seed would replay those
-    draws, so the selection would follow the initial scores and the "fresh" weights would equal the
-    initial ones.
+    "edgepopup" and "biprop" get the update that never fires. A seeded update (IteRand) gets a seed
+    derived from ``config.seed``, not ``seed`` itself: ``build_model`` draws the scores and weights from a
+    CPU generator seeded with ``seed``, and on the CPU the same seed would replay those draws, so the
+    selection would follow the initial scores and the "fresh" weights would equal the initial ones.
     """
-    if config.method == "sgd":
+    method = METHOD_REGISTRY[config.method]
+    if method.update is None:
         return None
-    if config.method == "iterand":
-        return make_weight_update(
-            "iterand",
-            r=config.r,
-            period=config.period,
-            unit=config.period_unit,
-            rate=config.rate,
-            mode=config.rerandomize_mode,
-            lam=config.rerandomize_lambda,
-            mu=config.rerandomize_mu,
-            seed=_derived_seed("weight_update", config.seed),
-        )
-    if config.method == "recycling":
-        return make_weight_update(
-            "recycling", rate=config.rate, period=config.period, unit=config.period_unit
-        )
-    return make_weight_update("edgepopup")
+    arguments = {argument: getattr(config, field) for argument, field in method.update_fields.items()}
+    if UPDATES[method.update].seeded:
+        arguments["seed"] = _derived_seed("weight_update", config.seed)
+    return make_weight_update(method.update, **arguments)
 
 
 def _derived_seed(purpose: str, seed: int) -> int:

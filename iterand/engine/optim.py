@@ -1,4 +1,5 @@
-"""What trains, with which optimiser, at which learning rate (spec section 5).
+"""What trains, with which optimiser, at which learning rate (the official IteRand code's ``SGD`` and
+``CustomCosineLR`` settings).
 
 - Trained parameters: the ``scores`` of the subnetwork layers for the pruning methods (their weights are
   frozen and change only through ``iterand.core.weight_updates``); every parameter for the dense SGD baseline,

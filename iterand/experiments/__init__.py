@@ -1,4 +1,5 @@
-"""The paper's experiments: presets, sweeps (definitions, planning, launcher), results, the command line.
+"""The paper's experiments: presets, sweeps (definitions, planning, launcher), the figures' runs, rows and
+plots, results, the command line.
 
 Uses ``iterand.engine`` and ``iterand.core``.
 """

@@ -20,7 +20,10 @@ Several machines: the same command on every node, with node 0's host name as the
 The run directory is ``<out>/<run name>/`` (``--out`` defaults to ``runs/train``, or
 ``$ITERAND_RUNS/train``); the same command again resumes from its last finished epoch. Configuration
 order: the preset, then ``--config FILE.yaml`` (its fields win), then ``--data-root``, then each
-``--set key=value``.
+``--set key=value``. ``--set help`` lists every field with its type, default, allowed values, meaning and
+the methods that ignore it::
+
+    python -m iterand train --set help
 
     python -m iterand eval runs/train/<run name> [--checkpoint best]   # accuracies of a saved model
     python -m iterand presets [NAME]                                     # list, or show one preset
@@ -68,7 +71,7 @@ from typing import NoReturn
 import yaml
 
 from bookkeeping.paths import CHECKPOINT_CHOICES, default_out
-from iterand.engine.config import TrainConfig, apply_overrides, load_yaml, run_name
+from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
 from iterand.engine.posthoc import evaluate_run
 from iterand.engine.train import TrainingDiverged, train
@@ -78,6 +81,7 @@ from iterand.experiments.results import default_table
 EXIT_DIVERGED = 1
 EXIT_RUN_FAILED = 1  # a sweep went on past a failed run
 EXIT_USAGE = 2
+SET_HELP = "override a field (--set help lists every field)"
 RESULT_COLUMNS = (
     "model", "width", "method", "init", "r", "pruned_fraction", "dataset", "epochs", "lossy_jpeg", "count",
     "test_acc_last_mean", "test_acc_last_std", "weights_kept",
@@ -110,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", help="dataset location (folder, .tar.gz archive or download folder)")
     train.add_argument("--out", type=Path, help=f"folder of run directories (default {default_out()})")
     train.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a field"
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP
     )
     evaluate = commands.add_parser("eval", help="evaluate a saved run on its validation and test sets")
     evaluate.add_argument("run_dir", type=Path)
@@ -126,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--concurrent", type=int, default=1, help="training processes at once (default 1)")
     sweep.add_argument("--data-root", help="dataset location, for every run")
     sweep.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a field"
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP
     )
     sweep.add_argument(
         "--grid", action="append", default=[], metavar="KEY=V1,V2", help="sweep a field over these values"
@@ -213,6 +217,9 @@ def _results(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    if "help" in getattr(args, "overrides", ()):
+        print(format_fields())
+        return 0
 
     commands = {"train": _train, "eval": _eval, "presets": _presets, "sweep": _sweep, "results": _results}
     try:

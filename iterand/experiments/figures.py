@@ -1,20 +1,24 @@
-"""What the figure notebooks call to get their data: train (or only read) a figure's runs, aggregate them.
+"""What the figure notebooks call to get their data: train (or only read) a figure's runs, aggregate them,
+and pick the rows the figure shows.
 
 ``train_or_read`` trains a ``sweeps.subset`` of a sweep (some of its models, methods and inits) on a
 grid of the figure's choosing, or only reads, and returns the aggregated results table the figure is
-drawn from (``iterand.experiments.results``).
+drawn from (``iterand.experiments.results``). ``rows`` does that for one of the paper's figures from the
+figure notebook's parameters and returns the table's rows of that figure (``results.select``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from iterand.engine.data import default_cifar_source
 from iterand.experiments import launcher, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["train_or_read"]
+__all__ = ["FIGURES", "rows", "train_or_read"]
 
 
 def train_or_read(
@@ -59,3 +63,84 @@ def train_or_read(
             f"no runs folder {runs_dir}: train the grid first (mode 'train') or give results_table"
         )
     return results.write_results(results.collect(runs_dir), table)["aggregated"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A figure's runs and rows, as ``rows`` reads them from the notebook's parameters.
+
+    ``subset``: the parameters that pick presets of ``sweep`` (``sweeps.subset``); ``swept``: field ->
+    parameter holding its values (with ``seed`` <- ``seeds``); ``fixed``: field -> parameter holding its
+    one value, set on every run and required of every row; ``key``: the columns that identify a point;
+    ``select``: further ``results.select`` filters, fixed by the figure.
+    """
+
+    sweep: str
+    subset: tuple[str, ...]
+    swept: dict[str, str]
+    fixed: dict[str, str]
+    key: tuple[str, ...]
+    select: dict[str, Any] = field(default_factory=dict)
+    cifar: bool = True
+
+
+FIGURES = {
+    "fig1": Grid(
+        "fig1", ("models",), {"r": "r_values"}, {"width": "width"}, ("model", "r"), {"methods": ["iterand"]}
+    ),
+    "fig2": Grid(
+        "fig2", ("models", "methods", "inits"), {"width": "widths"}, {}, ("model", "width", "method", "init")
+    ),
+    "fig3": Grid(
+        "fig3",
+        ("models", "methods"),
+        {},
+        {"width": "width"},
+        ("model", "method"),
+        {"datasets": ["imagenet", "synthetic"]},
+        cifar=False,
+    ),
+}
+# results.select's filter of each swept or fixed field.
+_FILTERS = {"width": "widths", "r": "r_values"}
+
+
+def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the aggregated results table that figure ``figure`` (``FIGURES``) shows.
+
+    ``parameters`` are the figure notebook's (a notebook passes ``globals()``): ``mode``, ``out_dir``,
+    ``runs_dir`` (None: ``<out_dir>/runs``), ``results_table``, ``seeds``, ``epochs``,
+    ``steps_per_epoch``, ``overrides`` (further fields of every run), ``data_root`` (None: for CIFAR-10,
+    ``default_cifar_source()``, chosen only when training) and the figure's own (``Grid``). The runs are
+    ``train_or_read`` of the sweep's subset on the swept values and seeds, with the fixed values and the
+    training budget set on every run; the table is written to ``<out_dir>/results.csv``. The rows are
+    those of that budget and of the chosen values (``results.select``, which refuses two settings of one
+    point).
+    """
+    grid = FIGURES[figure]
+    out_dir = Path(parameters["out_dir"])
+    runs_dir = parameters["runs_dir"]
+    data_root = parameters["data_root"]
+    budget = {"epochs": parameters["epochs"], "steps_per_epoch": parameters["steps_per_epoch"]}
+    fixed = {name: parameters[value] for name, value in grid.fixed.items()}
+    table = train_or_read(
+        parameters["mode"],
+        grid.sweep,
+        out_dir / "runs" if runs_dir is None else runs_dir,
+        out_dir / "results.csv",
+        results_table=parameters["results_table"],
+        grid={**{name: parameters[value] for name, value in grid.swept.items()}, "seed": parameters["seeds"]},
+        overrides={**fixed, **budget, **parameters["overrides"]},
+        data_root=default_cifar_source if data_root is None and grid.cifar else data_root,
+        **{name: parameters[name] for name in grid.subset},
+    )
+    return results.select(
+        results.read_table(table),
+        grid.key,
+        source=table,
+        **budget,
+        **{name: parameters[name] for name in grid.subset},
+        **{_FILTERS[name]: parameters[value] for name, value in grid.swept.items()},
+        **{_FILTERS[name]: [value] for name, value in fixed.items()},
+        **grid.select,
+    )

@@ -1,4 +1,5 @@
-"""The paper's experiments (spec section 5) as named ``TrainConfig`` presets.
+"""The paper's experiments (its Fig. 1-3; the official code's ``figure<N>_*`` settings) as named
+``TrainConfig`` presets.
 
 Names: ``fig<N>-<model>-<init>-<method>``, init ``sc`` (signed constant) or ``ku`` (Kaiming uniform),
 method ``sgd`` (dense baseline), ``edgepopup`` or ``iterand``. Every preset runs width 1 and seed 1;
@@ -21,7 +22,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from iterand.core.names import ARCHITECTURES, INIT_ALIASES, METHOD_REGISTRY
 from iterand.engine.config import TrainConfig
+from iterand.engine.datasets import DATASETS
 
 _CIFAR = TrainConfig(dataset="cifar10", stem="cifar", augmentation="iterand", val_fraction=0.1, epochs=100)
 # A ResNet, because the default Conv6 has no ImageNet stem; every ImageNet preset names its model.
@@ -35,16 +38,7 @@ _IMAGENET = TrainConfig(
     finetune_epochs=5,
     finetune_lr=1e-5,
 )
-_INITS = {"sc": "signed_constant", "ku": "kaiming_uniform"}
 _R = {"edgepopup": 0.0, "iterand": 0.1}
-_MODEL_TITLES = {
-    "conv6": "Conv6",
-    "resnet18": "ResNet-18",
-    "resnet34": "ResNet-34",
-    "resnet50": "ResNet-50",
-    "resnet101": "ResNet-101",
-}
-_METHOD_TITLES = {"sgd": "dense SGD", "edgepopup": "edge-popup", "iterand": "IteRand"}
 _INIT_TITLES = {"sc": "signed constant", "ku": "Kaiming uniform"}
 
 # Per-model settings of the subnetwork runs (p, lr, wd) and of the SGD baselines (lr, wd), CIFAR-10.
@@ -74,14 +68,14 @@ def _preset(
     figure: int, base: TrainConfig, model: str, init: str, method: str, **settings: Any
 ) -> tuple[str, TrainConfig, str]:
     name = f"fig{figure}-{model}-{init}-{method}"
-    if method != "sgd":
+    subnetwork = METHOD_REGISTRY[method].subnetwork
+    if subnetwork:
         settings = {"r": _R[method], **settings}
-    config = base.replace(model=model, init=_INITS[init], method=method, **settings)
-    data = "ImageNet" if config.dataset == "imagenet" else "CIFAR-10"
-    pruned = "" if method == "sgd" else f", {config.pruned_fraction:.0%} pruned"
+    config = base.replace(model=model, init=INIT_ALIASES[init], method=method, **settings)
+    pruned = f", {config.pruned_fraction:.0%} pruned" if subnetwork else ""
     description = (
-        f"Fig. {figure}: {_MODEL_TITLES[model]} on {data}, {_METHOD_TITLES[method]}, "
-        f"{_INIT_TITLES[init]} weights{pruned}; {_SWEEPS[figure]}"
+        f"Fig. {figure}: {ARCHITECTURES[model].title} on {DATASETS[config.dataset].title}, "
+        f"{METHOD_REGISTRY[method].title}, {_INIT_TITLES[init]} weights{pruned}; {_SWEEPS[figure]}"
     )
     return name, config, description
 

@@ -3,13 +3,16 @@
 ``collect(out)`` reads every ``summary.json`` below ``out`` (finished runs only; an interrupted run has
 none) into one row per run. ``aggregate(rows)`` groups rows that differ only in their seed and gives the
 mean, the sample standard deviation (ddof 1; 0 for a single seed) and the count of each accuracy.
-``compare(aggregated)`` puts our mean beside every published number of the same setting (``REFERENCE``,
-spec section 6). ``select(aggregated, key, ...)`` keeps the rows of a figure's grid, one per point.
+``compare(aggregated)`` puts our mean beside every published number of the same setting (``REFERENCE``:
+the IteRand paper's Conv6 and ResNet-18 numbers, the weight-recycling paper's independent reproduction,
+the edge-popup paper's ImageNet numbers). ``select(aggregated, key, ...)`` keeps the rows of a figure's
+grid, one per point.
 Tables are CSV files written and read by ``bookkeeping.tables``.
 
-Row conventions: accuracies in percent; ``init`` is the short alias ("sc", "ku", "kn", "u"); fields that
-a method ignores are empty (None): ``pruned_fraction``, ``r`` and ``period`` for the dense "sgd" baseline
-(whose ``init`` is always "ku"), ``r`` and ``period`` for "edgepopup". ``setting`` is a hash of every
+Row conventions: accuracies in percent; ``init`` is the short alias ("sc", "ku", "kn", "u"); the columns
+that a method ignores (``iterand.core.names.ignored_fields``) are empty (None): ``pruned_fraction``, ``r``
+and ``period`` for the dense "sgd" baseline (whose ``init`` is always "ku"), ``r`` and ``period`` for
+"edgepopup" and "biprop", ``r`` for "recycling". ``setting`` is a hash of every
 field that decides what a run computes except the seed and the data location, so that ``aggregate``
 never averages runs of different settings (a different learning rate, or 2 steps per epoch instead of
 the full epoch) although the columns shown are equal.
@@ -32,7 +35,7 @@ from typing import Any
 from bookkeeping import paths, tables
 from bookkeeping.files import read_json
 from bookkeeping.paths import SUMMARY_FILE
-from iterand.core.names import INIT_ALIASES
+from iterand.core.names import METHOD_REGISTRY, ignored_fields, init_alias
 from iterand.engine.config import TrainConfig, experiment_dict
 
 RESULTS_DIR = "results"
@@ -55,9 +58,9 @@ GROUP_BY = (
 )
 # Constant within a group (they do not depend on the seed); carried into the aggregated rows.
 _CARRIED = ("weights_total", "weights_kept")
+# Emptied in the rows of a method that ignores them (init instead reads "ku" for a dense method).
+_BLANKED = ("pruned_fraction", "r", "period")
 _MATCH = ("dataset", "model", "width", "method", "init", "pruned_fraction", "r")
-_ALIAS = {full: alias for alias, full in INIT_ALIASES.items()}
-_IGNORED = {"sgd": ("pruned_fraction", "r", "period"), "edgepopup": ("r", "period")}
 JPEG_NOTE = (
     "ours on the JPEG re-encoding of CIFAR-10 (lossy_jpeg): not the published test images, so small "
     "differences are expected"
@@ -96,7 +99,7 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
         "model": config.model,
         "width": config.width,
         "method": config.method,
-        "init": "ku" if config.method == "sgd" else _ALIAS[config.init],
+        "init": init_alias(config.init) if METHOD_REGISTRY[config.method].subnetwork else "ku",
         "pruned_fraction": config.pruned_fraction,
         "r": config.r,
         "period": config.period,
@@ -115,8 +118,9 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
         "setting": "h" + hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:8],
         "run_dir": str(run_dir),
     }
-    for field in _IGNORED.get(config.method, ()):
-        values[field] = None
+    for field in _BLANKED:
+        if field in ignored_fields(config.method):
+            values[field] = None
     return values
 
 
@@ -288,7 +292,7 @@ def select(
 
     A row is kept when it was trained for ``epochs`` epochs of ``steps_per_epoch`` steps (None: full
     epochs) and its model, width, method, init, r and dataset are among the values given (None: any).
-    ``inits`` never drops the dense "sgd" baseline, which always starts from KU.
+    ``inits`` never drops a dense method such as the "sgd" baseline, which always starts from KU.
 
     ``ValueError`` when two kept rows have equal ``key`` values (two settings of one point, say another
     learning rate, which a figure would draw over each other), when no row is kept (the message names
@@ -301,7 +305,7 @@ def select(
         if item.get("epochs") == epochs
         and item.get("steps_per_epoch") == steps_per_epoch
         and all(values is None or item.get(field) in values for field, values in allowed.items())
-        and (inits is None or item.get("method") == "sgd" or item.get("init") in inits)
+        and (inits is None or "init" in ignored_fields(item["method"]) or item.get("init") in inits)
     ]
     counts = Counter(tuple(item.get(field) for field in key) for item in shown)
     duplicated = sorted((k for k, n in counts.items() if n > 1), key=lambda k: tuple(map(_sort_key, k)))

@@ -3,7 +3,8 @@
 A sweep is a family of presets (``iterand.experiments.presets``) times a grid of field values;
 ``planning.runs`` expands it into ``TrainConfig`` s.
 
-Named sweeps (spec section 5; 100 CIFAR-10 epochs, or 105 ImageNet epochs, per run):
+Named sweeps (the grids of the paper's Fig. 1-3, as the official code's ``parallel_grid`` settings list them;
+100 CIFAR-10 epochs, or 105 ImageNet epochs, per run):
 
 - ``fig1``: ``fig1-{conv6,resnet18,resnet34}-ku-iterand`` x r in {0, 0.01, 0.1, 1} x seeds 1, 2, 3
   (36 runs). The paper plots the mean over seeds like Fig. 2, so the same seeds; r = 0 is edge-popup.
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
-from iterand.core.names import canonical_init
+from iterand.core.names import canonical_init, ignored_fields
 from iterand.experiments import presets
 
 SEEDS = (1, 2, 3)
@@ -103,8 +104,8 @@ def subset(
     inits: Collection[str] | None = None,
 ) -> Sweep:
     """The presets of ``sweep`` of the given models, methods and inits (None: any; inits by name or alias,
-    "sc", "ku", ...), on the sweep's grid. ``inits`` never drops the dense "sgd" baseline, which always
-    starts from KU.
+    "sc", "ku", ...), on the sweep's grid. ``inits`` never drops a dense method such as the "sgd"
+    baseline, which always starts from KU.
 
     ``ValueError`` when a value given is not in any preset of the sweep (a misspelt model would otherwise
     just be missing from the figure) or when no preset is left.
@@ -127,7 +128,7 @@ def subset(
 
     def chosen(f: Mapping[str, str]) -> bool:
         return all(
-            values is None or f[field] in values or (field == "init" and f["method"] == "sgd")
+            values is None or f[field] in values or field in ignored_fields(f["method"])
             for field, values in wanted.items()
         )
 

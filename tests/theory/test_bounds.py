@@ -1,4 +1,4 @@
-"""The numeric bounds of spec section 2 (theory/bounds.py)."""
+"""The numeric bounds of the subset-sum and network statements (theory/bounds.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from theory.subset_sum import worst_case_error
 Z95 = 1.959963984540054  # Phi^-1(0.975)
 
 
-# --- counting lower bound (spec 2.1) ---------------------------------------------------------------------
+# --- counting lower bound --------------------------------------------------------------------------------
 
 
 def test_counting_bound_values():
@@ -41,7 +41,7 @@ def test_counting_bound_never_violated_by_exact_worst_case_errors(distribution, 
                 assert n >= bounds.counting_lower_bound(t, error, R) - 1e-12
 
 
-# --- Lueker / Pensia (spec 2.2) --------------------------------------------------------------------------
+# --- Lueker / Pensia -------------------------------------------------------------------------------------
 
 
 def test_lueker_bound_value_and_validity():
@@ -73,7 +73,7 @@ def test_pensia_required_n():
     )
 
 
-# --- single-draw lemma (spec 2.3) ------------------------------------------------------------------------
+# --- single-draw lemma -----------------------------------------------------------------------------------
 
 
 def test_hit_probability_values():
@@ -137,7 +137,7 @@ def test_required_draws_and_slots():
     np.testing.assert_allclose(bounds.single_draw_required_slots(eps, delta, np.array([1, 4])), [m, m / 4])
 
 
-# --- network level (spec 2.4) ----------------------------------------------------------------------------
+# --- network level ---------------------------------------------------------------------------------------
 
 
 def test_union_bound_counts_two_instances_per_weight():

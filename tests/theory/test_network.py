@@ -1,4 +1,4 @@
-"""The pruned random network emulates the target within the computed bound (spec section 2.4)."""
+"""The pruned random network emulates the target within the computed bound."""
 
 from __future__ import annotations
 

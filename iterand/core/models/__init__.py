@@ -7,34 +7,53 @@
     build("resnet50", num_classes=1000, stem="imagenet", pruned_fraction=0.7)
     build("resnet18", dense=True)             # SGD baseline: same architecture, trainable weights
 
+The networks and their layouts are the entries of `iterand.core.names.ARCHITECTURES`; `build` turns an
+entry into a network with the builder of its family (`FAMILIES`).
+
 Width rule: every width-scaled channel (or hidden-feature) count is `max(1, round(c * width))` with
-Python's round (half to even). The ResNet stem stays at 64 channels at every width (IteRand's setting);
-with it the code reproduces every reference weight count of the spec (see tests/iterand/core/test_models.py).
+Python's round (half to even). The ResNet stem stays at 64 channels at every width (the official
+IteRand code's setting); with it the code reproduces the reference parameter counts of the width sweeps
+(Conv6 0.142M at width 0.25 to 9.036M at width 2, ResNet-18 11.16M, ResNet-50 25.50M, ...; all pinned in
+tests/iterand/core/test_models.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from iterand.core.layers import SubnetSpec, attach_global_scope, layer_factory
+from bookkeeping.validation import integer_at_least, positive
+from iterand.core.layers import LayerFactory, SubnetSpec, attach_global_scope, layer_factory
 from iterand.core.models.conv import HIDDEN_FEATURES, PAIR_CHANNELS, conv_net
-from iterand.core.models.resnet import STAGE_CHANNELS, STEM_CHANNELS, BasicBlock, Bottleneck, ResNet
-from iterand.core.names import MODEL_NAMES, STEMS
+from iterand.core.models.resnet import BLOCKS, STAGE_CHANNELS, STEM_CHANNELS, ResNet
+from iterand.core.names import ARCHITECTURES, MODEL_NAMES, STEMS, Architecture
 
-_CONV_PAIRS = {"conv2": 1, "conv4": 2, "conv6": 3, "conv8": 4}
-_RESNET_LAYOUTS = {
-    "resnet18": (BasicBlock, (2, 2, 2, 2)),
-    "resnet34": (BasicBlock, (3, 4, 6, 3)),
-    "resnet50": (Bottleneck, (3, 4, 6, 3)),
-    "resnet101": (Bottleneck, (3, 4, 23, 3)),
-}
 DEFAULT_SUBNET = SubnetSpec()
 
-__all__ = ["DEFAULT_SUBNET", "MODEL_NAMES", "STEMS", "build"]
+__all__ = ["DEFAULT_SUBNET", "FAMILIES", "MODEL_NAMES", "STEMS", "build"]
+
+
+def _conv(arch: Architecture, width: float, num_classes: int, stem: str, factory: LayerFactory) -> nn.Module:
+    pairs = PAIR_CHANNELS[: arch.layout]
+    return conv_net([_scaled(c, width) for c in pairs], _scaled(HIDDEN_FEATURES, width), num_classes, factory)
+
+
+def _resnet(
+    arch: Architecture, width: float, num_classes: int, stem: str, factory: LayerFactory
+) -> nn.Module:
+    block, blocks_per_stage = arch.layout
+    stage_channels = [_scaled(c, width) for c in STAGE_CHANNELS]
+    return ResNet(BLOCKS[block], blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
+
+
+# (architecture, width, num_classes, stem, layer factory) -> network, per `Architecture.family`.
+FAMILIES: dict[str, Callable[[Architecture, float, int, str, LayerFactory], nn.Module]] = {
+    "conv": _conv,
+    "resnet": _resnet,
+}
 
 
 def build(
@@ -64,31 +83,16 @@ def build(
     key = name.lower() if isinstance(name, str) else name
     if key not in MODEL_NAMES:
         raise ValueError(f"name must be one of {MODEL_NAMES}, got {name!r}")
-    if (
-        isinstance(width, bool)
-        or not isinstance(width, (int, float))
-        or not math.isfinite(width)
-        or width <= 0
-    ):
-        raise ValueError(f"width must be a finite number > 0, got {width!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    width = positive("width", width)
+    num_classes = integer_at_least("num_classes", num_classes, 1)
+    arch = ARCHITECTURES[key]
     stem = "cifar" if stem is None else stem
-    allowed_stems = STEMS if key in _RESNET_LAYOUTS else ("cifar",)
-    if stem not in allowed_stems:
-        raise ValueError(f"stem must be one of {allowed_stems} for {key}, got {stem!r}")
+    if stem not in arch.stems:
+        raise ValueError(f"stem must be one of {arch.stems} for {key}, got {stem!r}")
 
     spec = _resolve_spec(subnet, dense, init, pruned_fraction, ranking)
     factory = layer_factory(spec, torch.Generator().manual_seed(seed))
-    if key in _CONV_PAIRS:
-        pairs = PAIR_CHANNELS[: _CONV_PAIRS[key]]
-        model = conv_net(
-            [_scaled(c, width) for c in pairs], _scaled(HIDDEN_FEATURES, width), num_classes, factory
-        )
-    else:
-        block, blocks_per_stage = _RESNET_LAYOUTS[key]
-        stage_channels = [_scaled(c, width) for c in STAGE_CHANNELS]
-        model = ResNet(block, blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
+    model = FAMILIES[arch.family](arch, width, num_classes, stem, factory)
     if spec is not None and spec.scope == "global":
         attach_global_scope(model)
     return model

@@ -65,6 +65,9 @@ class Bottleneck(nn.Module):
         return self.relu(out + self.shortcut(x))
 
 
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}  # the block names of ARCHITECTURES' layouts
+
+
 def _shortcut(factory: LayerFactory, in_channels: int, out_channels: int, stride: int) -> nn.Module:
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()

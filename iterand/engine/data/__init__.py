@@ -12,10 +12,12 @@ validation split depends only on `config.split_seed`.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -24,6 +26,7 @@ from torch import Tensor
 
 from bookkeeping.paths import REPO_ROOT
 from iterand.engine.data.defaults import default_cifar_source
+from iterand.engine.datasets import DATASETS
 
 if TYPE_CHECKING:
     from iterand.engine.config import TrainConfig
@@ -130,27 +133,22 @@ def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_s
         raise ValueError(
             f"batch_size {config.batch_size} (the global batch) is not divisible by world_size {world_size}"
         )
-    # Imported here: the dataset modules import this package (DataError, seeded_generator).
-    if config.dataset == "cifar10":
-        from iterand.engine.data import cifar
-
-        return cifar.load_bundle(config, device, rank, world_size)
-    if config.dataset == "imagenet":
-        from iterand.engine.data import imagenet
-
-        return imagenet.load_bundle(config, device, rank, world_size)
-    if config.dataset == "synthetic":
-        from iterand.engine.data import synthetic
-
-        return synthetic.load_bundle(config, device, rank, world_size)
-    raise ValueError(f"unknown dataset {config.dataset!r}; expected cifar10, imagenet or synthetic")
+    return _loader(config).load_bundle(config, device, rank, world_size)
 
 
 def prepare(config: TrainConfig) -> None:
     """Download and decode what `load` needs, without touching a device (CIFAR-10: fills the cache).
 
-    Call it on one process before a multi-process `load`; for the other datasets it does nothing."""
-    if config.dataset == "cifar10":
-        from iterand.engine.data import cifar
+    Call it on one process before a multi-process `load`; a dataset whose loader module has no `prepare`
+    needs none."""
+    loader = _loader(config)
+    if hasattr(loader, "prepare"):
+        loader.prepare(config)
 
-        cifar.load_arrays(config.data_root)
+
+def _loader(config: TrainConfig) -> ModuleType:
+    """The module of this package that loads `config.dataset` (`iterand.engine.datasets.DATASETS`).
+
+    Imported on use: the dataset modules import this package (DataError, seeded_generator), and a run
+    loads only the one it needs."""
+    return importlib.import_module(f"{__name__}.{DATASETS[config.dataset].loader}")

@@ -105,6 +105,11 @@ def load_bundle(config: TrainConfig, device: torch.device, rank: int, world_size
     )
 
 
+def prepare(config: TrainConfig) -> None:
+    """Find (or download) and decode CIFAR-10 into the cache, so that the ranks of a run only read it."""
+    load_arrays(config.data_root)
+
+
 def load_arrays(data_root: str | os.PathLike | None, cache: Path | None = None) -> CifarArrays:
     """Find CIFAR-10 (downloading it when allowed), decode it once, and return it from the cache."""
     source = resolve(data_root)

@@ -1,4 +1,5 @@
-"""The seeded train/validation split (spec section 5).
+"""The seeded train/validation split (the official code's ``train_val_split``: 10% of CIFAR-10, 1% of
+ImageNet).
 
 The validation part is `int(n * val_fraction)` examples chosen by a shuffle with its own seed
 (`split_seed`, 777 in the official code), independent of the run seed, so every run of a sweep sees the

@@ -1,4 +1,4 @@
-"""Weight distributions: KU, KN, SC, U(-1, 1), fan-in, scale, generators (spec section 1).
+"""Weight distributions: KU, KN, SC, U(-1, 1), fan-in, scale, generators.
 
 Statistical checks use tolerances of 6 standard errors of the statistic at the sample size, so a correct
 implementation fails with negligible probability (and the seeds are fixed anyway).

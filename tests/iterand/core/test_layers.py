@@ -1,4 +1,4 @@
-"""Subnetwork layers, their spec, the global scope and the layer factory (spec sections 1 and 3)."""
+"""Subnetwork layers, their spec, the global scope and the layer factory."""
 
 from __future__ import annotations
 

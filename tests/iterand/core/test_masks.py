@@ -1,4 +1,4 @@
-"""Exact top-k masks: count rule, ties, global selection, straight-through gradient (spec section 1)."""
+"""Exact top-k masks: count rule, ties, global selection, straight-through gradient."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from iterand.core.accounting import count_weights
 from iterand.core.layers import SubnetSpec, is_subnet_layer
 from iterand.core.models import MODEL_NAMES, build
 
-# The spec's reference weight counts (conv + linear weights, in millions, at the stated precision)
+# Reference parameter counts (conv + linear weights, in millions, at the stated precision)
 # and the exact counts the code computes; the exact numbers pin the architecture and the width rule.
 REFERENCE_COUNTS = [
     # name, width, stem, num_classes, reference (millions), exact
@@ -34,7 +34,7 @@ REFERENCE_COUNTS = [
 
 
 @pytest.mark.parametrize(("name", "width", "stem", "num_classes", "reference", "exact"), REFERENCE_COUNTS)
-def test_weight_counts_match_the_spec_references(name, width, stem, num_classes, reference, exact):
+def test_weight_counts_match_the_references(name, width, stem, num_classes, reference, exact):
     # The dense build is the same architecture (checked below) at half the memory of weights + scores.
     total = count_weights(build(name, width, num_classes, stem=stem, dense=True)).total
     decimals = len(reference.split(".")[1])

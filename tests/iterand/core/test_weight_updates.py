@@ -1,8 +1,9 @@
-"""Weight updates: IteRand re-randomisation, weight recycling, edge-popup, the period rule (spec 2, 3, 5)."""
+"""Weight updates: IteRand re-randomisation, weight recycling, edge-popup, the period rule, the registry."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 
 import pytest
@@ -11,8 +12,9 @@ from torch import nn
 
 from iterand.core import masks
 from iterand.core.layers import SubnetSpec, kept_masks, layer_factory, named_subnet_layers
+from iterand.core.names import METHOD_REGISTRY
 from iterand.core.weight_updates import (
-    METHODS,
+    UPDATES,
     EdgePopup,
     IteRand,
     WeightRecycling,
@@ -261,7 +263,7 @@ def test_make_weight_update_rejects_bad_input_naming_the_field(method, fields, f
 
 
 def test_make_weight_update_builds_each_method():
-    assert set(METHODS) == {"edgepopup", "none", "iterand", "recycling"}
+    assert set(UPDATES) == {"edgepopup", "none", "iterand", "recycling"}
     iterand = make_weight_update("iterand", r=0.1, period=300, seed=2)
     assert isinstance(iterand, IteRand) and (iterand.r, iterand.period, iterand.seed) == (0.1, 300, 2)
     recycling = make_weight_update("recycling", rate=0.2, period=10)
@@ -273,3 +275,14 @@ def test_updates_refuse_a_model_without_subnetwork_layers():
     for update in (IteRand(), WeightRecycling()):
         with pytest.raises(ValueError, match="subnetwork"):
             update.apply(dense)
+
+
+def test_every_method_names_a_registered_update_and_its_arguments():
+    for method in METHOD_REGISTRY.values():
+        if method.update is None:
+            assert not method.subnetwork, f"{method.name}: a subnetwork method needs an update"
+            continue
+        cls = UPDATES[method.update]
+        arguments = set(inspect.signature(cls).parameters) - {"seed"}
+        assert set(method.update_fields) == arguments, method.name
+        assert ("seed" in inspect.signature(cls).parameters) == cls.seeded, method.name

@@ -3,11 +3,15 @@ import re
 
 import pytest
 
+from iterand.core.names import ignored_fields
 from iterand.engine.config import (
     EXECUTION_FIELDS,
+    METHODS,
     TrainConfig,
     apply_overrides,
+    describe_fields,
     experiment_dict,
+    format_fields,
     load_yaml,
     run_name,
     save_yaml,
@@ -312,3 +316,38 @@ def test_run_name_changes_exactly_with_the_result_relevant_fields(field):
 
 def test_execution_fields_are_the_documented_ones():
     assert set(EXECUTION_FIELDS) == {"device", "workers", "eval_batch_size", "channels_last", "compile"}
+
+
+def test_every_field_is_described_with_type_default_allowed_values_and_help():
+    described = describe_fields()
+    assert [item["name"] for item in described] == FIELDS
+    defaults = TrainConfig().to_dict()
+    for item in described:
+        assert item["default"] == defaults[item["name"]], item["name"]
+        assert item["type"] in ("str", "int", "float", "bool", "str | none", "int | none"), item
+        assert item["allowed"] and len(item["help"]) > 10, item["name"]
+    by_name = {item["name"]: item for item in described}
+    assert by_name["method"]["allowed"] == ", ".join(METHODS)
+    assert by_name["r"]["ignored_by"] == ["sgd", "edgepopup", "recycling", "biprop"]
+    assert by_name["lr"]["ignored_by"] == []
+
+
+@pytest.mark.parametrize(("field", "value"), INVALID)
+def test_the_allowed_words_are_those_of_the_error(field, value):
+    # The field list and the error message come from the same rule.
+    allowed = {item["name"]: item["allowed"] for item in describe_fields()}[field]
+    with pytest.raises(ValueError) as error:
+        TrainConfig(**{field: value})
+    filler = ("a", "an", "or", "none", "any", "case")
+    words = [word.strip("'(),") for word in allowed.split() if word.strip("'(),") not in filler]
+    assert all(word in str(error.value) for word in words), (allowed, str(error.value))
+
+
+def test_format_fields_has_one_block_per_field():
+    text = format_fields()
+    assert [line.split(" ")[0] for line in text.splitlines() if not line.startswith(" ")] == FIELDS
+
+
+def test_ignored_fields_are_fields():
+    for method in METHODS:
+        assert set(ignored_fields(method)) <= set(FIELDS), method

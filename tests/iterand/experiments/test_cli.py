@@ -80,6 +80,15 @@ def test_invalid_input_is_one_error_line_with_status_2(capsys, argv, named):
     assert named in _error_line(capsys)
 
 
+@pytest.mark.parametrize("command", [["train"], ["sweep", "fig1"]])
+def test_set_help_lists_every_field_and_runs_nothing(command, capsys, tmp_path):
+    assert main([*command, "--out", str(tmp_path), "--set", "help"]) == 0
+    out = capsys.readouterr().out
+    for field in TrainConfig.__dataclass_fields__:
+        assert f"\n{field} (" in f"\n{out}", field
+    assert not any(tmp_path.iterdir())
+
+
 def test_config_file_fields_sit_between_preset_and_set(tmp_path):
     config_file = tmp_path / "run.yaml"
     config_file.write_text("lr: 0.05\nwidth: 0.5\n")

@@ -8,7 +8,8 @@ from iterand.engine.config import TrainConfig
 from iterand.engine.factories import build_model
 from iterand.experiments import presets
 
-# The settings table of the spec (section 5), one entry per row, written out independently of presets.py:
+# The paper's settings (the official code's figure<N>_* configurations), one entry per row, written out
+# independently of presets.py:
 # (figure, models, inits, methods, p, K_per, r per method, lr, wd, epochs, batch); "-" cells are None.
 R = {"edgepopup": 0.0, "iterand": 0.1}
 CONV6, RESNETS = ["conv6"], ["resnet18", "resnet34"]

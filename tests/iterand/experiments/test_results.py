@@ -88,6 +88,18 @@ def test_edgepopup_rows_leave_r_and_period_empty(tmp_path):
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("method", "empty", "kept"),
+    [("biprop", ("r", "period"), ("pruned_fraction",)), ("recycling", ("r",), ("period", "pruned_fraction"))],
+)
+def test_rows_leave_empty_what_the_method_ignores(tmp_path, method, empty, kept):
+    config = presets.get("fig2-conv6-sc-iterand").replace(method=method, ranking="abs_score")
+    _write_run(tmp_path, config, 80.0)
+    (row,) = results.collect(tmp_path)
+    assert all(row[field] is None for field in empty)
+    assert all(row[field] == getattr(config, field) for field in kept)
+
+
 def test_collect_needs_an_existing_folder(tmp_path):
     with pytest.raises(ValueError, match="--out: no folder"):
         results.collect(tmp_path / "missing")

@@ -347,3 +347,31 @@ def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_pat
         figures.train_or_read("plot", "fig2", tmp_path, tmp_path / "t.csv")
     with pytest.raises(FileNotFoundError, match="no runs folder"):
         figures.train_or_read("read", "fig2", tmp_path / "missing", tmp_path / "t.csv")
+
+
+def _figure_parameters(tmp_path: Path, table: Path, **figure) -> dict:
+    common = {
+        "mode": "read", "out_dir": str(tmp_path / "out"), "runs_dir": None, "results_table": str(table),
+        "seeds": [1], "epochs": 100, "steps_per_epoch": None, "overrides": {}, "data_root": None,
+    }  # fmt: skip
+    return {**common, **figure}
+
+
+def test_figure_rows_reads_the_figures_grid_from_the_notebook_parameters(tmp_path):
+    base = {"model": "conv6", "init": "ku", "pruned_fraction": 0.5, "dataset": "cifar10", "epochs": 100}
+    table = [
+        {**base, "width": w, "method": "iterand", "r": r, "steps_per_epoch": s, "test_acc_last_mean": 80.0}
+        for w in (0.25, 1.0)
+        for r in (0.0, 0.1, 1.0)
+        for s in (None, 5)
+    ]
+    path = results.write_table(table, tmp_path / "table.csv")
+    fig1 = _figure_parameters(tmp_path, path, models=["conv6"], width=1.0, r_values=[0.0, 0.1])
+    shown = figures.rows("fig1", fig1)
+    # the fixed width, the swept r values and the full-epoch budget of the parameters, one row per point
+    assert [(row["width"], row["r"], row["steps_per_epoch"]) for row in shown] == [
+        (1.0, 0.0, None),
+        (1.0, 0.1, None),
+    ]
+    with pytest.raises(ValueError, match="no finished run of this grid"):
+        figures.rows("fig1", {**fig1, "epochs": 50})

@@ -1,0 +1,315 @@
+"""The paper's Fig. 1-3, drawn from the rows of an aggregated results table (matplotlib only).
+
+Each figure function takes the rows a figure shows (``results.select``) and returns the figure and the
+exact numbers it draws, one dict per point, for ``bookkeeping.tables.save_figure``:
+
+- ``series = "ours"``: ``x`` (the row's value on the x axis), ``y`` and ``yerr`` (the mean and standard
+  deviation over seeds of the last-epoch test accuracy, drawn as error bars), and the row's columns;
+- ``series = "reference"``: a published number of ``results.REFERENCE`` for the same setting, drawn as a
+  cross where that setting sits on the x axis (its r, or the parameter count of its network).
+
+Below every figure a note gives the training budget, the number of seeds and, where it applies, that our
+CIFAR-10 numbers come from the lossy JPEG copy.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from iterand.core.accounting import count_weights
+from iterand.core.models import build
+from iterand.core.names import METHOD_REGISTRY
+from iterand.experiments import results
+
+Points = list[dict[str, Any]]
+
+COLOURS = {"sgd": "k", "edgepopup": "C0", "iterand": "C3", "recycling": "C2", "biprop": "C4"}
+LINES = {"sc": "-", "ku": "--", "kn": "-.", "u": ":"}
+# The columns each figure prints and keeps beside every drawn point in its data file (then the budget).
+R_SWEEP_COLUMNS = (
+    "model", "width", "init", "pruned_fraction", "r", "period", "count", "test_acc_last_mean",
+    "test_acc_last_std",
+)  # fmt: skip
+WIDTH_COLUMNS = (
+    "model", "width", "method", "init", "pruned_fraction", "weights_total", "weights_kept", "count",
+    "test_acc_last_mean", "test_acc_last_std",
+)  # fmt: skip
+IMAGENET_COLUMNS = WIDTH_COLUMNS
+_CIFAR_BUDGET = ("epochs", "steps_per_epoch", "lossy_jpeg")
+_IMAGENET_BUDGET = ("dataset", "epochs", "steps_per_epoch")
+_PARAMETERS = "number of parameters (conv + linear weights of the architecture)"
+_LOSSY = "ours on the JPEG re-encoding of CIFAR-10 (lossy), not the official test images"
+
+__all__ = [
+    "IMAGENET_COLUMNS",
+    "R_SWEEP_COLUMNS",
+    "WIDTH_AXES",
+    "WIDTH_COLUMNS",
+    "imagenet",
+    "parameter_count",
+    "r_sweep",
+    "width_sweep",
+]
+
+
+def parameter_count(model: str, width: float, num_classes: int = 10, stem: str = "cifar") -> int:
+    """Conv and linear weights of the dense ``model`` at ``width``: what SGD trains and what the random
+    network of a subnetwork method holds (the x axis of Fig. 2 and 3)."""
+    return count_weights(build(model, width, num_classes, stem=stem, dense=True)).total
+
+
+@dataclass(frozen=True)
+class Axis:
+    """An x axis of the width figure: its label, and where a published number (a ``REFERENCE`` entry,
+    which states a width, not a parameter count) sits on it."""
+
+    label: str
+    reference_x: Callable[[Mapping[str, Any]], float]
+
+
+WIDTH_AXES = {
+    "weights_total": Axis(_PARAMETERS, lambda ref: parameter_count(ref["model"], ref["width"])),
+}
+
+
+def r_sweep(
+    shown: Sequence[Mapping[str, Any]], models: Sequence[str], width: float, r_values: Sequence[float]
+) -> tuple[Figure, Points]:
+    """Fig. 1: test accuracy against r, one panel per model, on a symmetric-log x axis (linear around 0,
+    so that r = 0, edge-popup, has its place). Published numbers at the same width and pruned fraction
+    are drawn at their r: edge-popup's at 0, IteRand's at its default 0.1. Returns (figure, points)."""
+    fig, axes = plt.subplots(1, len(models), figsize=(4.8 * len(models), 4), squeeze=False)
+    plotted: Points = []
+    for ax, model in zip(axes[0], models, strict=True):
+        rows = [row for row in shown if row["model"] == model]
+        points = _ours(rows, "r", (*R_SWEEP_COLUMNS, *_CIFAR_BUDGET))
+        _errorbar(ax, points, color=COLOURS["iterand"], marker="o", label="ours, IteRand (KU)")
+        plotted += points
+        published = _published(
+            dataset={"cifar10"},
+            model={model},
+            width={width},
+            pruned_fraction={r["pruned_fraction"] for r in rows},
+        )
+        markers = _markers(published)
+        labelled = set()
+        for ref in published:
+            point = _reference(
+                ref, ref["r"] if ref["method"] == "iterand" else 0.0, ("model", "method", "source")
+            )
+            label = None if ref["source"] in labelled else f"published: {ref['source']}"
+            labelled.add(ref["source"])
+            ax.plot([point["x"]], [point["y"]], markers[ref["source"]], color="k", ms=9, mew=2, label=label)
+            plotted.append(point)
+        ax.set_xscale("symlog", linthresh=0.01, linscale=0.5)
+        ax.set_xticks(r_values)
+        ax.set_xticklabels([f"{r:g}" for r in r_values])
+        ax.set_xlabel("r (probability of re-drawing a pruned weight)")
+        ax.set_title(f"{model}, width {width:g}")
+    periods = "/".join(map(str, sorted({row["period"] for row in shown})))
+    _finish(fig, axes[0], shown, f"a re-draw every {periods} steps", lossy=True)
+    return fig, plotted
+
+
+def width_sweep(
+    shown: Sequence[Mapping[str, Any]],
+    models: Sequence[str],
+    methods: Sequence[str],
+    inits: Sequence[str],
+    x: str = "weights_total",
+) -> tuple[Figure, Points]:
+    """Fig. 2: test accuracy against the network's size (``WIDTH_AXES[x]``), one panel per model, one
+    curve per method (colour) and init (line style: solid SC, dashed KU; the dense baseline is always
+    KU). Published numbers of the same model, method and pruned fraction are crosses. Returns (figure,
+    points)."""
+    axis = WIDTH_AXES[x]
+    panels = [model for model in models if any(row["model"] == model for row in shown)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    plotted: Points = []
+    for ax, model in zip(axes[0], panels, strict=True):
+        for method in methods:
+            for init in ("ku",) if not METHOD_REGISTRY[method].subnetwork else inits:
+                rows = [r for r in shown if (r["model"], r["method"], r["init"]) == (model, method, init)]
+                if not rows:
+                    continue
+                points = _ours(rows, x, (*WIDTH_COLUMNS, *_CIFAR_BUDGET))
+                style = {"color": COLOURS[method], "linestyle": LINES[init], "marker": "o", "ms": 4}
+                _errorbar(ax, points, **style, label=f"ours, {_title(method)} ({init.upper()})")
+                plotted += points
+        subnetwork_rows = [
+            r for r in shown if r["model"] == model and METHOD_REGISTRY[r["method"]].subnetwork
+        ]
+        published = _published(
+            dataset={"cifar10"},
+            model={model},
+            method=set(methods),
+            pruned_fraction={r["pruned_fraction"] for r in subnetwork_rows},
+        )
+        for source, marker in _markers(published).items():
+            for method in methods:
+                matching = [ref for ref in published if (ref["source"], ref["method"]) == (source, method)]
+                if not matching:
+                    continue
+                columns = ("source", "model", "width", "method", "pruned_fraction", "test_acc")
+                points = [_reference(ref, axis.reference_x(ref), columns) for ref in matching]
+                label = f"published, {_title(method)}: {source}"
+                _plot(ax, points, marker, color=COLOURS[method], ms=9, mew=2, label=label)
+                plotted += points
+        ax.set_xscale("log")
+        ax.set_xlabel(axis.label)
+        ax.set_title(model)
+    _finish(fig, axes[0], shown, lossy=True)
+    return fig, plotted
+
+
+def imagenet(
+    shown: Sequence[Mapping[str, Any]], models: Collection[str], methods: Sequence[str], width: float
+) -> tuple[Figure, Points]:
+    """Fig. 3: ImageNet accuracy against the parameter count, one line per method through its models,
+    each point labelled with its model. Published numbers of the same models, methods, init, pruned
+    fraction and width are crosses; rows of synthetic data get none, and a title saying so. Returns
+    (figure, points)."""
+    synthetic = shown[0]["dataset"] == "synthetic"  # one dataset: results.select refuses a mix
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    plotted: Points = []
+    for method in methods:
+        rows = [r for r in shown if r["method"] == method]
+        if not rows:
+            continue
+        points = _ours(rows, "weights_total", (*IMAGENET_COLUMNS, *_IMAGENET_BUDGET))
+        _errorbar(
+            ax, points, color=COLOURS[method], marker="o", label=f"ours, {_title(method)} ({_inits(rows)})"
+        )
+        for p in points:
+            ax.annotate(
+                p["model"],
+                (p["x"], p["y"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+                color=COLOURS[method],
+            )
+        plotted += points
+    subnetwork_rows = [r for r in shown if METHOD_REGISTRY[r["method"]].subnetwork]
+    published = (
+        []
+        if synthetic
+        else _published(
+            dataset={"imagenet"},
+            model=set(models),
+            method=set(methods),
+            init={r["init"] for r in subnetwork_rows},
+            pruned_fraction={r["pruned_fraction"] for r in subnetwork_rows},
+            width={width},
+        )
+    )
+    for ref in published:
+        x = parameter_count(ref["model"], ref["width"], 1000, "imagenet")
+        point = _reference(ref, x, ("source", "model", "width", "method", "init"))
+        ax.plot([point["x"]], [point["y"]], "x", color=COLOURS[ref["method"]], ms=9, mew=2)
+        ax.annotate(
+            f"{ref['model']} (published)",
+            (point["x"], point["y"]),
+            fontsize=7,
+            xytext=(3, -9),
+            textcoords="offset points",
+        )
+        plotted.append(point)
+    if published:
+        ax.plot([], [], "x", color="grey", mew=2, label=f"published: {published[0]['source']}")
+    ax.set_xscale("log")
+    ax.set_xlabel(_PARAMETERS)
+    ax.set_ylabel(("synthetic-data" if synthetic else "ImageNet validation") + " accuracy (%), last epoch")
+    ax.set_title(
+        "SYNTHETIC DATA (random images): a pipeline check, not ImageNet" if synthetic else "ImageNet",
+        color="C3" if synthetic else "k",
+    )
+    if synthetic:
+        ax.set_ylim(-2, 100)  # the whole accuracy range, so that chance level reads as what it is
+    _finish(fig, [ax], shown, width=width, ylabel=None)
+    return fig, plotted
+
+
+def _ours(rows: Iterable[Mapping[str, Any]], x: str, columns: Sequence[str]) -> Points:
+    """``rows`` sorted by their ``x`` column, as drawn points with the row's ``columns`` beside them."""
+    return [
+        {
+            "series": "ours",
+            "x": row[x],
+            "y": row["test_acc_last_mean"],
+            "yerr": row["test_acc_last_std"],
+            **{k: row[k] for k in columns},
+        }
+        for row in sorted(rows, key=lambda row: row[x])
+    ]
+
+
+def _reference(ref: Mapping[str, Any], x: float, columns: Sequence[str]) -> dict[str, Any]:
+    return {"series": "reference", **{k: ref[k] for k in columns}, "x": x, "y": ref["test_acc"]}
+
+
+def _published(**allowed: Collection[Any]) -> list[dict[str, Any]]:
+    """The ``results.REFERENCE`` entries whose every named field has one of the ``allowed`` values."""
+    return [
+        ref for ref in results.REFERENCE if all(ref[field] in values for field, values in allowed.items())
+    ]
+
+
+def _markers(published: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """A cross shape per source of published numbers, sources in alphabetical order."""
+    return dict(zip(sorted({ref["source"] for ref in published}), ("x", "+", "1"), strict=False))
+
+
+def _errorbar(ax: Axes, points: Points, **style: Any) -> None:
+    ax.errorbar(
+        [p["x"] for p in points],
+        [p["y"] for p in points],
+        yerr=[p["yerr"] for p in points],
+        capsize=3,
+        **style,
+    )
+
+
+def _plot(ax: Axes, points: Points, marker: str, **style: Any) -> None:
+    ax.plot([p["x"] for p in points], [p["y"] for p in points], marker, **style)
+
+
+def _title(method: str) -> str:
+    return METHOD_REGISTRY[method].title
+
+
+def _inits(rows: Iterable[Mapping[str, Any]]) -> str:
+    return "/".join(sorted({row["init"].upper() for row in rows}))
+
+
+def _finish(
+    fig: Figure,
+    axes: Iterable[Axes],
+    shown: Sequence[Mapping[str, Any]],
+    *details: str,
+    width: float | None = None,
+    lossy: bool = False,
+    ylabel: str | None = "CIFAR-10 test accuracy (%), last epoch",
+) -> None:
+    """Grid lines, the y label on the first panel, the legend beside the last, and the note below: the
+    training budget (and ``details``), the seeds per point, the lossy-data warning where it applies."""
+    axes = list(axes)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    if ylabel is not None:
+        axes[0].set_ylabel(ylabel)
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    seeds = "/".join(map(str, sorted({row["count"] for row in shown})))
+    parts = [f"width {width:g}"] if width is not None else []
+    parts += [f"{results.training_budget(shown)} per run", *details, f"mean ± std over {seeds} seed(s)"]
+    note = "ours: " + ", ".join(parts)
+    if lossy and any(row["lossy_jpeg"] for row in shown):
+        note += f"; {_LOSSY}"
+    fig.text(0.01, -0.02, textwrap.fill(note, 90), fontsize=8, ha="left", va="top")
