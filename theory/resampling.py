@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import subset_sum
 
 RESAMPLING_MODELS = ("none", "oracle", "iterand")
@@ -43,10 +44,10 @@ def iterand_process(draws, z, r: float = 1.0, rng: np.random.Generator | None = 
     """
     draws = validation.samples(draws, "draws")
     if draws.ndim != 2:
-        raise ValueError(f"draws must have shape (n, R), got shape {draws.shape}")
+        raise InvalidInput(f"draws must have shape (n, R), got shape {draws.shape}")
     r = validation.fraction("r", r)
     if r < 1.0 and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator when r < 1, got {rng!r}")
+        raise InvalidInput(f"rng must be a numpy.random.Generator when r < 1, got {rng!r}")
     first_errors, first_masks = subset_sum.best_subset(draws[:, 0], z)
     targets = np.asarray(z, dtype=np.float64).reshape(-1)
     n, rounds = draws.shape
