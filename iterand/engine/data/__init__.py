@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bookkeeping.errors import InvalidInput, UserError
 from bookkeeping.paths import REPO_ROOT
 from iterand.engine.data.defaults import default_cifar_source
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from iterand.engine.config import TrainConfig
 
 CACHE_ENV = "ITERAND_DATA_CACHE"
+# Entries of `DataBundle.description` that say where the data was read from, not what it is.
+LOCATION_KEYS = ("source", "source_kind", "note")
 
 __all__ = [
     "CACHE_ENV",
@@ -36,6 +39,7 @@ __all__ = [
     "DataError",
     "Loader",
     "cache_dir",
+    "data_identity",
     "default_cifar_source",
     "default_data_root",
     "derive_seed",
@@ -46,7 +50,7 @@ __all__ = [
 ]
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Missing or malformed data; the message names the path tried, the expected layout and a remedy."""
 
 
@@ -69,6 +73,13 @@ class DataBundle:
     num_classes: int
     image_shape: tuple[int, int, int]
     description: dict[str, Any] = field(default_factory=dict)
+
+
+def data_identity(description: dict[str, Any]) -> dict[str, Any]:
+    """What a bundle's data is, wherever it was read from: its ``description`` without ``LOCATION_KEYS``
+    (for CIFAR-10: the dataset and whether it is the lossy JPEG copy). A run never continues on data of
+    another identity (``iterand.engine.train``)."""
+    return {key: value for key, value in description.items() if key not in LOCATION_KEYS}
 
 
 def default_data_root() -> Path:
@@ -127,7 +138,7 @@ def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_s
     """
     device = torch.device(device)
     if config.batch_size % world_size:
-        raise ValueError(
+        raise InvalidInput(
             f"batch_size {config.batch_size} (the global batch) is not divisible by world_size {world_size}"
         )
     # Imported here: the dataset modules import this package (DataError, seeded_generator).
@@ -143,7 +154,7 @@ def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_s
         from iterand.engine.data import synthetic
 
         return synthetic.load_bundle(config, device, rank, world_size)
-    raise ValueError(f"unknown dataset {config.dataset!r}; expected cifar10, imagenet or synthetic")
+    raise InvalidInput(f"unknown dataset {config.dataset!r}; expected cifar10, imagenet or synthetic")
 
 
 def prepare(config: TrainConfig) -> None:
