@@ -1,10 +1,13 @@
-"""The names the core accepts (models, stems, weight inits, rankings, scopes, update units and modes).
+"""The names the core accepts (models, stems, weight inits, rankings, scopes, update units and modes), and
+the width rule of the models.
 
 Torch-free, so that ``iterand.engine.config`` validates a configuration against them without importing
 torch; the modules that implement each name import it from here.
 """
 
 from __future__ import annotations
+
+from bookkeeping.errors import InvalidInput
 
 CONV_MODELS = ("conv2", "conv4", "conv6", "conv8")
 RESNET_MODELS = ("resnet18", "resnet34", "resnet50", "resnet101")
@@ -13,6 +16,11 @@ STEMS = ("cifar", "imagenet")
 
 WEIGHT_INITS = ("signed_constant", "kaiming_uniform", "kaiming_normal", "uniform")
 INIT_ALIASES = {"sc": "signed_constant", "ku": "kaiming_uniform", "kn": "kaiming_normal", "u": "uniform"}
+
+# The narrowest width-scaled layer of every model has 64 channels at width 1 (ConvN's first conv pair, the
+# ResNets' first stage); `iterand.core.models` scales each count c to `scaled_channels(c, width)`.
+NARROWEST_CHANNELS = 64
+MIN_CHANNELS = 2  # a layer of one channel (or one hidden feature) is no network worth training
 
 RANKINGS = ("score", "abs_score")
 SCOPES = ("layer", "global")
@@ -23,7 +31,9 @@ __all__ = [
     "CONV_MODELS",
     "INIT_ALIASES",
     "ITERAND_MODES",
+    "MIN_CHANNELS",
     "MODEL_NAMES",
+    "NARROWEST_CHANNELS",
     "RANKINGS",
     "RESNET_MODELS",
     "SCOPES",
@@ -31,7 +41,13 @@ __all__ = [
     "UNITS",
     "WEIGHT_INITS",
     "canonical_init",
+    "scaled_channels",
 ]
+
+
+def scaled_channels(channels: int, width: float) -> int:
+    """``channels`` at ``width``: ``max(1, round(channels * width))``, Python's round (half to even)."""
+    return max(1, round(channels * width))
 
 
 def canonical_init(name: str, field: str = "weight_init") -> str:
@@ -41,4 +57,4 @@ def canonical_init(name: str, field: str = "weight_init") -> str:
     if isinstance(name, str) and name in INIT_ALIASES:
         return INIT_ALIASES[name]
     allowed = ", ".join(repr(n) for n in (*WEIGHT_INITS, *INIT_ALIASES))
-    raise ValueError(f"{field} must be one of {allowed}, got {name!r}")
+    raise InvalidInput(f"{field} must be one of {allowed}, got {name!r}")

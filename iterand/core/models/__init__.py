@@ -8,8 +8,9 @@
     build("resnet18", dense=True)             # SGD baseline: same architecture, trainable weights
 
 Width rule: every width-scaled channel (or hidden-feature) count is `max(1, round(c * width))` with
-Python's round (half to even). The ResNet stem stays at 64 channels at every width (IteRand's setting);
-with it the code reproduces every reference weight count of the spec (see tests/iterand/core/test_models.py).
+Python's round (half to even), `iterand.core.names.scaled_channels`. The ResNet stem stays at 64
+channels at every width (IteRand's setting); with it the code reproduces every reference weight count of
+the spec (see tests/iterand/core/test_models.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from torch import nn
 from iterand.core.layers import SubnetSpec, attach_global_scope, layer_factory
 from iterand.core.models.conv import HIDDEN_FEATURES, PAIR_CHANNELS, conv_net
 from iterand.core.models.resnet import STAGE_CHANNELS, STEM_CHANNELS, BasicBlock, Bottleneck, ResNet
-from iterand.core.names import MODEL_NAMES, STEMS
+from iterand.core.names import MODEL_NAMES, STEMS, scaled_channels
 
 _CONV_PAIRS = {"conv2": 1, "conv4": 2, "conv6": 3, "conv8": 4}
 _RESNET_LAYOUTS = {
@@ -83,19 +84,18 @@ def build(
     if key in _CONV_PAIRS:
         pairs = PAIR_CHANNELS[: _CONV_PAIRS[key]]
         model = conv_net(
-            [_scaled(c, width) for c in pairs], _scaled(HIDDEN_FEATURES, width), num_classes, factory
+            [scaled_channels(c, width) for c in pairs],
+            scaled_channels(HIDDEN_FEATURES, width),
+            num_classes,
+            factory,
         )
     else:
         block, blocks_per_stage = _RESNET_LAYOUTS[key]
-        stage_channels = [_scaled(c, width) for c in STAGE_CHANNELS]
+        stage_channels = [scaled_channels(c, width) for c in STAGE_CHANNELS]
         model = ResNet(block, blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
     if spec is not None and spec.scope == "global":
         attach_global_scope(model)
     return model
-
-
-def _scaled(channels: int, width: float) -> int:
-    return max(1, round(channels * width))
 
 
 def _resolve_spec(
