@@ -2,7 +2,9 @@
 
 ``collect(out)`` reads every ``summary.json`` below ``out`` (finished runs only; an interrupted run has
 none) into one row per run. ``aggregate(rows)`` groups rows that differ only in their seed and gives the
-mean, the sample standard deviation (ddof 1; 0 for a single seed) and the count of each accuracy.
+mean, the sample standard deviation (ddof 1; 0 for a single seed) and the count of each accuracy. A seed
+counts once: two rows of the same run (same setting, data and seed: a run directory copied, or trained
+again under another name) are ``duplicates``, reported and never averaged.
 ``compare(aggregated)`` puts our mean beside every published number of the same setting (``REFERENCE``,
 spec section 6). ``select(aggregated, key, ...)`` keeps the rows of a figure's grid, one per point.
 Tables are CSV files written and read by ``bookkeeping.tables``.
@@ -10,9 +12,9 @@ Tables are CSV files written and read by ``bookkeeping.tables``.
 Row conventions: accuracies in percent; ``init`` is the short alias ("sc", "ku", "kn", "u"); fields that
 a method ignores are empty (None): ``pruned_fraction``, ``r`` and ``period`` for the dense "sgd" baseline
 (whose ``init`` is always "ku"), ``r`` and ``period`` for "edgepopup". ``setting`` is a hash of every
-field that decides what a run computes except the seed and the data location, so that ``aggregate``
-never averages runs of different settings (a different learning rate, or 2 steps per epoch instead of
-the full epoch) although the columns shown are equal.
+field that decides what a run computes except the seed (``iterand.engine.config.experiment_dict``: not the
+data location), so that ``aggregate`` never averages runs of different settings (a different learning
+rate, or 2 steps per epoch instead of the full epoch) although the columns shown are equal.
 
 CIFAR-10 numbers obtained on the JPEG re-encoding of the data (``lossy_jpeg`` true) are not on the
 published test images; ``compare`` says so beside each such number.
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bookkeeping import paths, tables
+from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json
 from bookkeeping.paths import SUMMARY_FILE
 from iterand.core.names import INIT_ALIASES
@@ -71,6 +74,7 @@ __all__ = [
     "collect",
     "compare",
     "default_table",
+    "duplicates",
     "format_table",
     "read_table",
     "row",
@@ -90,7 +94,7 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
     """The flat row of one run's ``summary.json`` content."""
     params, results, data = summary["parameters"], summary["results"], summary.get("data", {})
     config = TrainConfig.from_dict(params)
-    setting = {k: v for k, v in experiment_dict(config).items() if k not in ("seed", "data_root")}
+    setting = {k: v for k, v in experiment_dict(config).items() if k != "seed"}
     values: dict[str, Any] = {
         "run_name": summary["run_name"],
         "model": config.model,
@@ -124,19 +128,41 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
     """One row per finished run below ``out`` (any depth), ordered by run directory."""
     out = Path(out)
     if not out.is_dir():
-        raise ValueError(f"--out: no folder {out}")
+        raise InvalidInput(f"--out: no folder {out}")
     return [row(read_json(path), path.parent) for path in sorted(out.rglob(SUMMARY_FILE))]
+
+
+def duplicates(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The rows that are one run (equal ``GROUP_BY`` values, setting and data included, and equal seed),
+    each list in the order given: ``aggregate`` counts its first row and leaves out the others."""
+    runs: dict[tuple, list[Mapping[str, Any]]] = {}
+    for item in rows:
+        runs.setdefault(_run_identity(item), []).append(item)
+    return [same for same in runs.values() if len(same) > 1]
+
+
+def _run_identity(item: Mapping[str, Any]) -> tuple:
+    return tuple(item.get(field) for field in (*GROUP_BY, "seed"))
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -> list[dict[str, Any]]:
     """One row per group of equal ``by`` values: those values, ``count``, ``seeds`` (e.g. "1 2 3"), the
-    weight counts, and ``<metric>_mean`` / ``<metric>_std`` of every metric (None where no run has it).
+    weight counts, ``<metric>_mean`` / ``<metric>_std`` of every metric (None where no run has it), and
+    ``duplicates``: how many rows of the group repeat a run already counted (see ``duplicates``; their
+    numbers are left out, so no seed is counted twice).
 
     Rows are sorted by the ``by`` values (empty values last).
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    repeated: Counter[tuple] = Counter()
+    counted: set[tuple] = set()
     for item in rows:
-        groups.setdefault(tuple(item.get(field) for field in by), []).append(item)
+        key = tuple(item.get(field) for field in by)
+        if _run_identity(item) in counted:
+            repeated[key] += 1
+            continue
+        counted.add(_run_identity(item))
+        groups.setdefault(key, []).append(item)
     aggregated = []
     for key in sorted(groups, key=lambda k: tuple(_sort_key(v) for v in k)):
         members = groups[key]
@@ -151,6 +177,7 @@ def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -
             values[f"{metric}_std"] = (
                 statistics.stdev(numbers) if len(numbers) > 1 else 0.0 if numbers else None
             )
+        values["duplicates"] = repeated[key]
         aggregated.append(values)
     return aggregated
 
@@ -306,15 +333,15 @@ def select(
     counts = Counter(tuple(item.get(field) for field in key) for item in shown)
     duplicated = sorted((k for k, n in counts.items() if n > 1), key=lambda k: tuple(map(_sort_key, k)))
     if duplicated:
-        raise ValueError(
+        raise InvalidInput(
             f"several settings for {duplicated} in {source}: give a results table or runs folder with "
             "one setting each"
         )
     if not shown:
-        raise ValueError(f"no finished run of this grid in {source}: train it first")
+        raise InvalidInput(f"no finished run of this grid in {source}: train it first")
     mixed = sorted({item.get("dataset") for item in shown}, key=_sort_key)
     if len(mixed) > 1:
-        raise ValueError(f"the rows mix datasets {mixed}: results on different data cannot share a figure")
+        raise InvalidInput(f"the rows mix datasets {mixed}: results on different data cannot share a figure")
     return shown
 
 
