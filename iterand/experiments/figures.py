@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bookkeeping.errors import InvalidInput
 from iterand.experiments import launcher, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
@@ -43,7 +44,7 @@ def train_or_read(
     is chosen, and announced, only when some data is used.
     """
     if mode not in ("train", "read"):
-        raise ValueError(f"mode must be 'train' or 'read', got {mode!r}")
+        raise InvalidInput(f"mode must be 'train' or 'read', got {mode!r}")
     if mode == "train":
         launcher.run(
             sweeps.subset(sweep, models=models, methods=methods, inits=inits),

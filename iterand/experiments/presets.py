@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from bookkeeping.errors import InvalidInput
 from iterand.engine.config import TrainConfig
 
 _CIFAR = TrainConfig(dataset="cifar10", stem="cifar", augmentation="iterand", val_fraction=0.1, epochs=100)
@@ -116,7 +117,7 @@ def get(name: str) -> TrainConfig:
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=5, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"known presets: {', '.join(PRESETS)}"
-        raise ValueError(f"unknown preset {name!r}; {hint}")
+        raise InvalidInput(f"unknown preset {name!r}; {hint}")
     return PRESETS[name]
 
 
