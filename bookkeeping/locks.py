@@ -14,12 +14,18 @@ import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import IO, Any
 
 from bookkeeping.errors import UserError
 
 __all__ = ["Locked", "RunLock", "describe_holder", "holder"]
+
+# `holder` probes with a shared lock held for microseconds; a process that meets only such a probe gets
+# the lock on a retry a moment later.
+_ATTEMPTS = 5
+_PAUSE_S = 0.05
 
 
 class Locked(UserError):
@@ -41,9 +47,7 @@ class RunLock:
             file = open(self.path, "a+")  # noqa: SIM115 - held open for as long as the lock is held
         except OSError as error:
             raise UserError(f"cannot write into {self.path.parent} ({error.strerror or error})") from None
-        try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(file):
             file.close()
             raise Locked(
                 f"{self.path.parent} is in use by {describe_holder(_read(self.path))}: only one process may "
@@ -71,6 +75,17 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _try_lock(file: IO[str]) -> bool:
+    for attempt in range(_ATTEMPTS):
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt + 1 < _ATTEMPTS:
+                time.sleep(_PAUSE_S)
+    return False
 
 
 def holder(lock_file: Path) -> dict[str, Any] | None:

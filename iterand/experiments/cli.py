@@ -209,13 +209,8 @@ def _results(args: argparse.Namespace) -> None:
     if not rows:
         print(f"no finished runs below {out}")
         return
-    for same in results.duplicates(rows):
-        kept, *left_out = (item["run_dir"] for item in same)
-        print(
-            f"warning: {len(same)} run directories hold one run (seed {same[0]['seed']}): counted once, from "
-            f"{kept}; not counted: {', '.join(left_out)}",
-            file=sys.stderr,
-        )
+    for line in results.duplicate_warnings(rows):
+        print(f"warning: {line}", file=sys.stderr)
     written = results.write_results(rows, table)
     print(results.format_table(results.read_table(written["aggregated"]), RESULT_COLUMNS))
     compared = results.read_table(written["reference"])

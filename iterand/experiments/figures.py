@@ -7,6 +7,7 @@ drawn from (``iterand.experiments.results``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def train_or_read(
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished
     runs are skipped, interrupted ones resume. ``mode="read"`` trains nothing. Then the table is
     ``results_table`` if given, else the finished runs under ``runs_dir``, aggregated over seeds and
-    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``).
+    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``);
+    a run found in several directories is counted once, with a warning naming them.
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
     is chosen, and announced, only when some data is used.
@@ -59,4 +61,7 @@ def train_or_read(
         raise FileNotFoundError(
             f"no runs folder {runs_dir}: train the grid first (mode 'train') or give results_table"
         )
-    return results.write_results(results.collect(runs_dir), table)["aggregated"]
+    rows = results.collect(runs_dir)
+    for line in results.duplicate_warnings(rows):
+        warnings.warn(line, stacklevel=2)
+    return results.write_results(rows, table)["aggregated"]

@@ -74,6 +74,7 @@ __all__ = [
     "collect",
     "compare",
     "default_table",
+    "duplicate_warnings",
     "duplicates",
     "format_table",
     "read_table",
@@ -139,6 +140,19 @@ def duplicates(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]
     for item in rows:
         runs.setdefault(_run_identity(item), []).append(item)
     return [same for same in runs.values() if len(same) > 1]
+
+
+def duplicate_warnings(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per run found in several directories: which one ``aggregate`` counts, which it leaves out."""
+    lines = []
+    for same in duplicates(rows):
+        kept, *left_out = (str(item.get("run_dir")) for item in same)
+        run = f"{same[0].get('run_name')}, seed {same[0].get('seed')}"
+        lines.append(
+            f"{len(same)} run directories hold one run ({run}): counted once, from {kept}; "
+            f"not counted: {', '.join(left_out)}"
+        )
+    return lines
 
 
 def _run_identity(item: Mapping[str, Any]) -> tuple:

@@ -398,4 +398,3 @@ def test_a_data_set_short_of_cifar10s_sizes_is_refused_and_never_cached(tmp_path
     with pytest.raises(DataError, match="does not hold the complete CIFAR-10"):
         cifar.load_arrays(root / "small", cache)
     assert not stale.exists()
-

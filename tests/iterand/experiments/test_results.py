@@ -145,8 +145,10 @@ def test_one_seed_is_never_counted_twice(tmp_path, capsys):
 
     assert main(["results", "--out", str(tmp_path), "--table", str(tmp_path / "t.csv")]) == 0
     (warning,) = capsys.readouterr().err.splitlines()
-    assert warning.startswith("warning: 2 run directories hold one run (seed 1): counted once")
-    assert str(copy) in warning
+    assert warning == (
+        f"warning: 2 run directories hold one run ({first.name}, seed 1): counted once, from {first}; "
+        f"not counted: {copy}"
+    )
 
 
 def test_tables_round_trip_through_csv(runs_dir, tmp_path):
