@@ -93,7 +93,7 @@ def worst_case_error(
     t = validation.positive("t", t)
     max_intervals = validation.integer_at_least("max_intervals", max_intervals, 1)
     megabytes = max_intervals * _BYTES_PER_INTERVAL / 2**20
-    limit = f"{max_intervals:,} intervals ({megabytes:,.0f} MiB of endpoints)"
+    limit = f"{max_intervals:,} intervals ({megabytes:.3g} MiB of endpoints)"
     if eps is not None:
         eps = validation.positive("eps", eps)
         try:
