@@ -1,19 +1,36 @@
-"""How result files are written and read: atomic whole-file writes, JSON, and JSON-lines metrics.
+"""How result files are written and read: atomic whole-file writes, JSON, YAML, and JSON-lines metrics.
 
 Whole-file writes are atomic (temporary file in the same folder, fsync, ``os.replace``), so a kill leaves
-the previous version or the new one. Which file goes where is ``bookkeeping.paths``.
+the previous version or the new one. Which file goes where is ``bookkeeping.paths``. Output locations a
+user gives are checked before any work starts (``writable_folder``, ``writable_file``), so that a typo or
+a read-only disk is one line at once, not a traceback at the end of a computation.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["append_metrics", "atomic_path", "read_json", "read_metrics", "truncate_metrics", "write_json"]
+import yaml
+
+from bookkeeping.errors import InvalidInput, UserError
+
+__all__ = [
+    "append_metrics",
+    "atomic_path",
+    "read_json",
+    "read_metrics",
+    "read_yaml",
+    "truncate_metrics",
+    "writable_file",
+    "writable_folder",
+    "write_json",
+]
 
 
 @contextmanager
@@ -43,6 +60,49 @@ def write_json(path: str | Path, data: Any) -> Path:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document in ``path``; a syntax error is an ``InvalidInput`` naming the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UserError(f"cannot read {path} ({error.strerror or error})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InvalidInput(f"{where}: not valid YAML ({problem})") from None
+
+
+def writable_folder(path: str | Path, what: str) -> Path:
+    """``path``, created if missing, after writing a test file into it; ``UserError`` naming ``what``
+    (e.g. "--out") and the reason if that fails (a file in the way, a read-only or missing disk)."""
+    path = Path(path)
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        raise UserError(f"{what}: {existing} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UserError(f"{what}: cannot write into {path} ({error.strerror or error})") from None
+    return path
+
+
+def writable_file(path: str | Path, what: str) -> Path:
+    """``path`` if a file can be written there (its folder is checked by ``writable_folder``)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what}: {path} is a folder; give a file name")
+    writable_folder(path.parent, what)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"{what}: {path} exists and is read-only")
+    return path
 
 
 def append_metrics(path: Path, record: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ A training run directory ``<out>/<run name>/`` (default ``<out>`` = ``default_ou
 - ``best.pt``: the model of the epoch with the best validation accuracy so far;
 - ``summary.json``: final accuracies, weight counts, throughput and provenance, written at the end;
 - ``train.log``: the run's log when a sweep (``iterand.experiments.launcher``) trains it, appended on
-  every attempt.
+  every attempt;
+- ``run.lock``: locked by the process working in the directory (``bookkeeping.locks``), holding its
+  process id, host and start time.
 
 How each file is written (atomically) is ``bookkeeping.files``.
 """
@@ -21,6 +23,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from bookkeeping.errors import InvalidInput
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_SOURCES = REPO_ROOT / "notebooks"
@@ -34,6 +38,7 @@ SUMMARY_FILE = "summary.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
 LOG_FILE = "train.log"
+LOCK_FILE = "run.lock"
 TRAIN_RUNS = "train"
 CHECKPOINT_CHOICES = ("last", "best")
 
@@ -102,8 +107,12 @@ class RunFiles:
     def log(self) -> Path:
         return self.root / LOG_FILE
 
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
+
     def model_checkpoint(self, which: str) -> Path:
         """``checkpoint.pt`` for "last" (the last finished epoch), ``best.pt`` for "best"."""
         if which not in CHECKPOINT_CHOICES:
-            raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, got {which!r}")
+            raise InvalidInput(f"checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, got {which!r}")
         return self.checkpoint if which == "last" else self.best

@@ -1,8 +1,9 @@
 """Argument checks shared by ``theory`` and ``iterand``: one rule per kind of value, one message form.
 
 Each check returns the value in canonical form (numbers as ``float``, integers as ``int``) or raises
-``ValueError`` with the message ``"FIELD must be ..., got VALUE"``, so a user always learns which field is
-wrong and what is allowed; the command lines print that message on one line. The rules:
+``bookkeeping.errors.InvalidInput`` (a ``ValueError``) with the message ``"FIELD must be ..., got VALUE"``,
+so a user always learns which field is wrong and what is allowed; the command lines print that message
+on one line. The rules:
 
 - a number is any finite real (``int``, ``float``, numpy and ``fractions`` numbers), never a ``bool``
   (``True`` is an ``int`` in Python, but never what a user meant by ``lr: true``) and never a string;
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import numpy as np
+
+from bookkeeping.errors import InvalidInput
 
 T = TypeVar("T")
 
@@ -42,28 +45,28 @@ def choice(field: str, value: T, allowed: Iterable[T]) -> T:
     """``value`` if it is one of ``allowed``."""
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ValueError(f"{field} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+        raise InvalidInput(f"{field} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
     return value
 
 
 def number(field: str, value: Any) -> float:
     """``value`` as a float if it is a finite real number."""
     if not _is_real(value):
-        raise ValueError(f"{field} must be a finite number, got {value!r}")
+        raise InvalidInput(f"{field} must be a finite number, got {value!r}")
     return float(value)
 
 
 def positive(field: str, value: Any) -> float:
     """``value`` as a float if it is a finite number > 0."""
     if not (_is_real(value) and value > 0):
-        raise ValueError(f"{field} must be a finite number > 0, got {value!r}")
+        raise InvalidInput(f"{field} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def non_negative(field: str, value: Any) -> float:
     """``value`` as a float if it is a finite number >= 0."""
     if not (_is_real(value) and value >= 0):
-        raise ValueError(f"{field} must be a finite number >= 0, got {value!r}")
+        raise InvalidInput(f"{field} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
@@ -75,7 +78,7 @@ def fraction(field: str, value: Any, *, low_open: bool = False, high_open: bool 
     above = _is_real(value) and (value > 0 if low_open else value >= 0)
     if not (above and (value < 1 if high_open else value <= 1)):
         interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
-        raise ValueError(f"{field} must be a number in {interval}, got {value!r}")
+        raise InvalidInput(f"{field} must be a number in {interval}, got {value!r}")
     return float(value)
 
 
@@ -85,14 +88,14 @@ def integer_at_least(field: str, value: Any, minimum: int) -> int:
         isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
     )
     if isinstance(value, bool) or not whole or value < minimum:
-        raise ValueError(f"{field} must be an integer >= {minimum}, got {value!r}")
+        raise InvalidInput(f"{field} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
 def boolean(field: str, value: Any) -> bool:
     """``value`` if it is ``True`` or ``False`` (not 0/1, not a string)."""
     if not isinstance(value, bool):
-        raise ValueError(f"{field} must be true or false, got {value!r}")
+        raise InvalidInput(f"{field} must be true or false, got {value!r}")
     return value
 
 
@@ -104,13 +107,13 @@ def samples(x: Any, field: str = "x") -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{field} must be an array of real numbers") from None
+        raise InvalidInput(f"{field} must be an array of real numbers") from None
     if arr.ndim not in (1, 2) or arr.shape[0] < 1 or (arr.ndim == 2 and arr.shape[1] < 1):
-        raise ValueError(
+        raise InvalidInput(
             f"{field} must have shape (n,) or (n, R) with n >= 1 and R >= 1, got shape {arr.shape}"
         )
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{field} must contain only finite values (no NaN or inf)")
+        raise InvalidInput(f"{field} must contain only finite values (no NaN or inf)")
     return arr
 
 
@@ -119,9 +122,9 @@ def targets(z: Any, field: str = "z") -> np.ndarray:
     try:
         arr = np.asarray(z, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{field} must be a number or an array of shape (m,) of real numbers") from None
+        raise InvalidInput(f"{field} must be a number or an array of shape (m,) of real numbers") from None
     if arr.ndim > 1:
-        raise ValueError(f"{field} must be a number or an array of shape (m,), got shape {arr.shape}")
+        raise InvalidInput(f"{field} must be a number or an array of shape (m,), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{field} must contain only finite values (no NaN or inf)")
+        raise InvalidInput(f"{field} must contain only finite values (no NaN or inf)")
     return arr

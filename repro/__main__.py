@@ -7,7 +7,10 @@ Examples::
     python -m repro theory_subset_sums --params full
     python -m repro theory_network --params my_params.yaml
 
-Outputs (executed notebook, figures, their data, provenance.json) go to runs/notebooks/NAME/SET/.
+Outputs (executed notebook, figures, their data, provenance.json) go to runs/notebooks/NAME/SET/, SET
+being the set's name or, for a parameter file, its name and a hash of its parameters (my_params-3fa2b1c0).
+Status: 0 success, 1 a notebook failed (the line says where its traceback is), 2 invalid input (one line
+error: ...), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bookkeeping.errors import run_command
 from repro import notebooks
 
 
 def main(argv=None) -> int:
+    return run_command(lambda: _main(argv))
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m repro",
         description=__doc__.split("\n\n")[0],

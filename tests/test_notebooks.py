@@ -1,9 +1,15 @@
-"""Every notebook runs through papermill with its quick parameters and saves the data behind each figure."""
+"""Every notebook runs through papermill with its quick parameters and saves the data behind each figure;
+the runner's output folders, parameter checks and messages."""
+
+from pathlib import Path
 
 import pytest
+import yaml
+from papermill.exceptions import PapermillExecutionError
 
 from bookkeeping import files, paths
 from repro import notebooks
+from repro.__main__ import main as repro_main
 
 NOTEBOOKS = notebooks.available()
 
@@ -54,3 +60,81 @@ def test_figure_notebooks_are_parameters_calls_and_prose(name):
     lines = paths.notebook_source(name).read_text().splitlines()
     code = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     assert len(code) <= 60, f"{name}: {len(code)} lines of code"
+
+
+def _fake_papermill(monkeypatch, failure: Exception | None = None) -> list[dict]:
+    """papermill.execute_notebook replaced: records its calls, writes the output notebook, may fail."""
+    calls = []
+
+    def execute_notebook(source, output, parameters, **kwargs):
+        calls.append(parameters)
+        Path(output).write_text("{}")
+        if failure is not None:
+            raise failure
+
+    monkeypatch.setattr(notebooks.papermill, "execute_notebook", execute_notebook)
+    return calls
+
+
+def test_a_parameter_file_gets_a_folder_of_its_own(tmp_path, monkeypatch):
+    # Issue 10, item 2: `--params some/dir/quick.yaml` overwrote the built-in `quick` set's outputs, and two
+    # files of one name overwrote each other.
+    _fake_papermill(monkeypatch)
+    name = "theory_network"
+    quick = notebooks.load_parameters(name, "quick")
+    files_ = []
+    for folder, seed in (("a", 0), ("b", 1)):
+        path = tmp_path / folder / "quick.yaml"
+        path.parent.mkdir()
+        path.write_text(yaml.safe_dump({**quick, "seed": seed}))
+        files_.append(path)
+    built_in = notebooks.execute(name, "quick", root=tmp_path / "runs")
+    first, second = (notebooks.execute(name, str(path), root=tmp_path / "runs") for path in files_)
+    assert built_in.name == "quick" and len({built_in, first, second}) == 3
+    assert first.name.startswith("quick-") and second.name.startswith("quick-")
+    # the same parameters give the same folder, whatever the file is called or how it is written
+    again = tmp_path / "again.yaml"
+    again.write_text(yaml.safe_dump({**quick, "seed": 0}, default_flow_style=True))
+    assert (
+        notebooks.set_label(str(again), notebooks.load_parameters(name, str(again))).split("-")[1]
+        == (first.name.split("-")[1])
+    )
+
+
+def test_a_failed_notebook_names_the_folder_it_really_is_in(tmp_path, monkeypatch, capsys):
+    # Issue 10, item 10: after a failure repro named a folder below the parameter file's path.
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    failure = PapermillExecutionError(3, 2, "source", "TypeError", "unsupported operand", [])
+    _fake_papermill(monkeypatch, failure)
+    params = tmp_path / "params" / "mine.yaml"
+    params.parent.mkdir()
+    params.write_text("trials: '3'\n")
+    assert repro_main(["theory_network", "--params", str(params)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: notebook theory_network failed in cell 2: TypeError: unsupported operand"
+    executed = notebooks.output_dir("theory_network", str(params)) / "theory_network.ipynb"
+    assert err[1] == f"the executed notebook with the traceback is {executed}"
+    assert executed.is_file() and str(tmp_path / "runs") in err[1]
+
+
+def test_an_unknown_parameter_is_rejected_listing_the_known_ones(tmp_path, monkeypatch, capsys):
+    # Issue 10, item 10: an unknown parameter only got papermill's warning, and exit status 0.
+    calls = _fake_papermill(monkeypatch)
+    params = tmp_path / "typo.yaml"
+    params.write_text("seed: 0\ntrails: 3\n")
+    assert repro_main(["theory_network", "--params", str(params)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    known = [key for key in notebooks.declared_parameters("theory_network") if key != "out_dir"]
+    assert line == (
+        f"error: {params}: 'trails' is not a parameter of notebook theory_network; known: {', '.join(known)}"
+    )
+    assert calls == []
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_and_line(tmp_path, capsys):
+    # Issue 10, item 8.
+    params = tmp_path / "broken.yaml"
+    params.write_text("seed: 0\ntrials: [3\n")
+    assert repro_main(["theory_network", "--params", str(params)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {params}, line 3, column 1: not valid YAML")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import subset_sum
 
 # Sums (and sort keys) held at once per chunk of instances: a few arrays of this many entries, ~10 MB each.
@@ -43,7 +44,7 @@ def best_choices(x, z) -> tuple[np.ndarray, np.ndarray]:
     sizes = (k**h, k ** (m - h))
     for size, slots in zip(sizes, (h, m - h), strict=True):
         if size > subset_sum.MAX_ENUMERATED_SUMS:
-            raise ValueError(
+            raise InvalidInput(
                 f"x is too large to enumerate: {k}^{slots} sums per half exceed the limit of "
                 f"{subset_sum.MAX_ENUMERATED_SUMS}"
             )
@@ -70,10 +71,10 @@ def iterand_choices(
     """
     draws = _instances(draws, "draws")
     if draws.ndim != 3:
-        raise ValueError(f"draws must have shape (P, m, R), got shape {draws.shape}")
+        raise InvalidInput(f"draws must have shape (P, m, R), got shape {draws.shape}")
     r = validation.fraction("r", r)
     if r < 1.0 and not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator when r < 1, got {rng!r}")
+        raise InvalidInput(f"rng must be a numpy.random.Generator when r < 1, got {rng!r}")
     targets = _targets(z, draws.shape[0])
     count, m, rounds = draws.shape
     errors = np.empty((count, rounds))
@@ -94,20 +95,20 @@ def _instances(x, name: str) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of real numbers") from None
+        raise InvalidInput(f"{name} must be an array of real numbers") from None
     if arr.ndim not in (2, 3) or 0 in arr.shape[1:]:
-        raise ValueError(
+        raise InvalidInput(
             f"{name} must have shape (P, m) or (P, m, R) with P >= 0 and m, R >= 1, got shape {arr.shape}"
         )
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
+        raise InvalidInput(f"{name} must contain only finite values (no NaN or inf)")
     return arr
 
 
 def _targets(z, count: int) -> np.ndarray:
     targets = validation.targets(z)
     if targets.shape != (count,):
-        raise ValueError(f"z must have shape ({count},), one target per instance, got shape {targets.shape}")
+        raise InvalidInput(f"z must have shape ({count},), one target per instance, got {targets.shape}")
     return targets
 
 

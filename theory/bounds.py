@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import network
 
 SINGLE_DRAW_BOUND_FORMS = ("exponential", "geometric")
@@ -238,7 +239,7 @@ def wilson_interval(successes: ArrayLike, trials: ArrayLike, confidence: float =
     successes = np.asarray(_integer("successes", successes, 0), dtype=np.float64)
     trials = np.asarray(_integer("trials", trials, 1), dtype=np.float64)
     if np.any(successes > trials):
-        raise ValueError("successes must be at most trials")
+        raise InvalidInput("successes must be at most trials")
     confidence = validation.fraction("confidence", confidence, low_open=True, high_open=True)
     z = normal_quantile(0.5 + confidence / 2.0)
     p = successes / trials
@@ -259,7 +260,7 @@ def _checked(name: str, value, check) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+        raise InvalidInput(f"{name} must be a number or an array of numbers, got {value!r}") from None
     for v in np.unique(arr):
         check(name, float(v))
     return arr
@@ -280,7 +281,7 @@ def _integer(name: str, value, minimum: int) -> np.ndarray:
 def _unit_interval(name: str, value) -> np.ndarray:
     def check(n: str, v: float) -> None:
         if not -1.0 <= v <= 1.0:
-            raise ValueError(f"{n} must be in [-1, 1], got {v!r}")
+            raise InvalidInput(f"{n} must be in [-1, 1], got {v!r}")
 
     return _checked(name, value, check)
 

@@ -3,17 +3,25 @@
     python -m theory worst-case 0.31 -0.72 0.05 0.9            # exact E*(X), model A
     python -m theory worst-case 0.31 -0.72 0.05 0.9 --draws 2  # model B: 2 slots with 2 draws each
     python -m theory worst-case 0.31 -0.72 0.05 0.9 --eps 1e-3 # decide E* <= eps (fast)
+    python -m theory worst-case -- -1e-3 0.5 0.25                # after --, every value is a sample
     python -m theory estimate --n 8 12 16 --eps 1e-2 1e-3 --trials 2000 --seed 0
     python -m theory experiment subset_sums --params quick     # tables only, no notebook
     python -m theory experiment trained_network --params full --data-root cifar10-jpeg.tar.gz
     python -m theory figures --params quick                    # every theory notebook through papermill
 
-Invalid input prints one line ``error: ...`` naming the parameter and exits with status 2.
+Samples are numbers, also when they start with a minus sign (``-0.72``, ``-1e-3``, ``-.5``); ``--`` ends
+the options, after it every value is a sample. Without ``--eps`` the exact value needs finer and finer
+resolution as samples are added; past ``--max-intervals`` (about 1 GiB of memory at the default) the
+command stops with a line that says how small ``E*`` is known to be and suggests ``--eps``.
+
+Invalid input, or a computation refused as too large, prints one line ``error: ...`` naming the
+parameter and exits with status 2; Ctrl-C exits with status 130, a closed output pipe silently.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from bookkeeping import paths, provenance, tables, validation
+from bookkeeping.errors import InvalidInput, run_command
+from bookkeeping.files import writable_file
 from repro import notebooks
 from theory import experiments, montecarlo, subset_sum
 from theory.distributions import DISTRIBUTIONS
@@ -28,23 +38,34 @@ from theory.distributions import DISTRIBUTIONS
 NOTEBOOK_PREFIX = "theory_"
 
 
+# Any number argparse's own rule misses (it takes "-1e-3" and "-.5e2" for options): a leading minus sign
+# followed by a decimal number, with an optional exponent.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
+
 def main(argv=None) -> int:
+    return run_command(lambda: _main(argv))
+
+
+def _main(argv) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return args.run(args)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m theory",
         description="Numerical checks of random subset-sum approximation, with and without re-sampling.",
         epilog=__doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("worst-case", help="E*(X) = sup_{|z|<=t} min_S |z - sum_S X| for given samples")
     p.add_argument("samples", nargs="+", type=float, help="the sample values X_1 .. X_n")
@@ -54,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", type=float, help="only decide E* <= eps (exact decision, much faster)")
     p.add_argument("--draws", type=int, default=1, help="R: read the samples as n slots of R draws (model B)")
     p.add_argument("--brute", action="store_true", help="enumerate every subset sum (reference, small n)")
+    p.add_argument(
+        "--max-intervals",
+        type=int,
+        default=subset_sum.MAX_INTERVALS,
+        help=f"memory cap of the computation, in intervals of 16 bytes (default {subset_sum.MAX_INTERVALS})",
+    )
     p.set_defaults(run=_worst_case)
 
     p = sub.add_parser("estimate", help="Monte Carlo estimate of p(n, eps) = P(E* <= eps) on a grid")
@@ -88,14 +115,17 @@ def _worst_case(args) -> int:
     values = np.asarray(args.samples)
     draws = validation.integer_at_least("draws", args.draws, 1)
     if values.size % draws:
-        raise ValueError(f"samples must hold n * R values for --draws {draws}, got {values.size}")
+        raise InvalidInput(f"samples must hold n * R values for --draws {draws}, got {values.size}")
     x = values if draws == 1 else values.reshape(-1, draws)
     if args.brute:
         if args.eps is not None:
-            raise ValueError("eps cannot be combined with --brute (brute force computes the exact value)")
+            raise InvalidInput("eps cannot be combined with --brute (brute force computes the exact value)")
         value = subset_sum.worst_case_error_brute(x, args.t)
     else:
-        value = subset_sum.worst_case_error(x, args.t, args.eps)
+        show = (lambda line: print(line, file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
+        value = subset_sum.worst_case_error(
+            x, args.t, args.eps, max_intervals=args.max_intervals, progress=show
+        )
     print(f"E* = {value:.12g}")
     if args.eps is not None:
         print(f"E* <= eps ({args.eps:g}): {'yes' if value <= args.eps else 'no'}")
@@ -104,6 +134,8 @@ def _worst_case(args) -> int:
 
 def _estimate(args) -> int:
     R = validation.integer_at_least("draws", args.draws, 1)
+    if args.out:
+        writable_file(args.out, "--out")
     rows = montecarlo.success_probabilities(
         args.distribution,
         args.n,
@@ -127,9 +159,9 @@ def _experiment(args) -> int:
     parameters = notebooks.load_parameters(NOTEBOOK_PREFIX + args.name, args.params)
     if args.data_root is not None:
         if "data_root" not in parameters:
-            raise ValueError(f"data-root applies only to experiments that read data, not to {args.name}")
+            raise InvalidInput(f"data-root applies only to experiments that read data, not to {args.name}")
         parameters["data_root"] = args.data_root
-    out_dir = paths.experiment_output_dir(args.name, Path(args.params).stem)
+    out_dir = paths.experiment_output_dir(args.name, notebooks.set_label(args.params, parameters))
     started = time.perf_counter()
     results = experiments.EXPERIMENTS[args.name](**parameters)
     seconds = round(time.perf_counter() - started, 1)

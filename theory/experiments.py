@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bookkeeping import tables
+from bookkeeping.errors import InvalidInput
 from theory import (
     bounds,
     distributions,
@@ -339,7 +340,7 @@ def run(name: str, namespace: Mapping[str, Any], out_dir: str | Path) -> dict:
     arguments = inspect.signature(function).parameters
     missing = [a for a, p in arguments.items() if a not in namespace and p.default is inspect.Parameter.empty]
     if missing:
-        raise ValueError(f"experiment {name} needs the parameters {', '.join(missing)}")
+        raise InvalidInput(f"experiment {name} needs the parameters {', '.join(missing)}")
     results = function(**{a: namespace[a] for a in arguments if a in namespace})
     tables.write_tables(results, Path(out_dir))
     return results

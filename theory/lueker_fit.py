@@ -22,6 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import montecarlo
 
 
@@ -90,7 +91,7 @@ def lueker_constant(records: Sequence[dict]) -> ConstantEstimate:
     ``eps < 1`` (for ``eps >= 1`` the bound does not decrease in ``C``, so those cells cannot set it)."""
     cells = [(eps, r) for (_, eps), rs in _one_group(records).items() if eps < 1 for r in rs]
     if not cells:
-        raise ValueError("records must hold at least one cell with eps < 1")
+        raise InvalidInput("records must hold at least one cell with eps < 1")
 
     def estimate(p_of: Callable[[dict], float]) -> list[tuple[float, float, int]]:
         return [(lueker_cell_constant(r["n"], eps, p_of(r)), eps, r["n"]) for eps, r in cells]
@@ -115,7 +116,7 @@ def pensia_constant(records: Sequence[dict], deltas: Sequence[float]) -> Constan
         validation.fraction(f"deltas[{i}]", d, low_open=True, high_open=True) for i, d in enumerate(deltas)
     ]
     if not deltas:
-        raise ValueError("deltas must have at least 1 entry")
+        raise InvalidInput("deltas must have at least 1 entry")
     groups = _one_group(records)
 
     def estimate(fails: Callable[[dict, Fraction], bool]) -> list[tuple[float, float, int]]:
@@ -149,7 +150,7 @@ def affine_required_n(records: Sequence[dict], delta: float) -> AffineFit:
         reverse=True,
     )
     if len({eps for eps, _ in points}) < 2:
-        raise ValueError(f"records must give a finite n_delta for at least 2 eps values at delta={delta}")
+        raise InvalidInput(f"records must give a finite n_delta for at least 2 eps values at delta={delta}")
     eps, n_delta = zip(*points, strict=True)
     x = np.log(1 / np.asarray(eps))
     y = np.asarray(n_delta, dtype=np.float64)
@@ -179,7 +180,7 @@ def _one_group(records: Sequence[dict]) -> dict:
     groups = montecarlo.group_cells(records)
     names = {group for group, _ in groups}
     if len(names) != 1:
-        raise ValueError(
+        raise InvalidInput(
             f"records must come from exactly one (distribution, model, R, t), got {sorted(names)}"
         )
     return groups

@@ -22,9 +22,12 @@ import numpy as np
 from tqdm import tqdm
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import bounds, distributions, subset_sum
 
 MODELS = ("none", "oracle")
+# A cell's samples are drawn as one float64 array; past this size a grid is refused before anything runs.
+MAX_CELL_BYTES = 2**30
 
 #: Keys of every record of :func:`success_probabilities`, in order (a CSV header).
 RECORD_KEYS = (
@@ -72,12 +75,15 @@ def success_probabilities(
     interval at ``confidence`` (:func:`theory.bounds.wilson_interval`), and the root ``seed``. Records come
     in the order of ``n_values`` then ``eps_values``. ``workers > 1`` spreads the cells over processes
     (same numbers); ``progress`` shows a bar per cell.
+
+    A grid whose largest cell would hold more than ``MAX_CELL_BYTES`` of samples (``trials * n * R``
+    float64 values) is refused up front with ``InvalidInput`` naming the sizes.
     """
     distribution = validation.choice("distribution", distribution, distributions.DISTRIBUTIONS)
     model = validation.choice("model", model, MODELS)
     R = validation.integer_at_least("R", R, 1)
     if model == "none" and R != 1:
-        raise ValueError(f"R must be 1 for model 'none' (one draw per slot), got {R}")
+        raise InvalidInput(f"R must be 1 for model 'none' (one draw per slot), got {R}")
     n_values = _grid("n_values", n_values, lambda name, n: validation.integer_at_least(name, n, 1))
     eps_values = _grid("eps_values", eps_values, validation.positive)
     t = validation.positive("t", t)
@@ -85,6 +91,13 @@ def success_probabilities(
     seed = validation.integer_at_least("seed", seed, 0)
     confidence = validation.fraction("confidence", confidence, low_open=True, high_open=True)
     workers = validation.integer_at_least("workers", workers, 1)
+    cell_bytes = 8 * trials * max(n_values) * R
+    if cell_bytes > MAX_CELL_BYTES:
+        limit = f"{MAX_CELL_BYTES // 8:,} samples per cell ({_size(MAX_CELL_BYTES)} of float64)"
+        raise InvalidInput(
+            f"trials * n * R must be at most {limit}, got {trials:,} * {max(n_values):,} * {R:,} "
+            f"({_size(cell_bytes)}); lower trials or n"
+        )
 
     cell = partial(
         _cell_records,
@@ -153,14 +166,14 @@ def group_cells(records: Sequence[dict]) -> dict[tuple[tuple, float], list[dict]
     groups: dict[tuple[tuple, float], list[dict]] = {}
     for record in records:
         if not isinstance(record, dict) or not set(RECORD_KEYS) <= set(record):
-            raise ValueError(f"records must be dicts with the keys {', '.join(RECORD_KEYS)}")
+            raise InvalidInput(f"records must be dicts with the keys {', '.join(RECORD_KEYS)}")
         key = ((record["distribution"], record["model"], record["R"], record["t"]), record["eps"])
         groups.setdefault(key, []).append(record)
     for (group, eps), cells in groups.items():
         cells.sort(key=lambda r: r["n"])
         ns = [r["n"] for r in cells]
         if len(set(ns)) != len(ns):
-            raise ValueError(
+            raise InvalidInput(
                 f"records must hold one record per (n, eps) in each group; {group} repeats eps={eps}"
             )
     return groups
@@ -217,14 +230,21 @@ def _grid(name: str, values, check: Callable) -> list:
     try:
         entries = list(values)
     except TypeError:
-        raise ValueError(f"{name} must be a sequence, got {values!r}") from None
+        raise InvalidInput(f"{name} must be a sequence, got {values!r}") from None
     checked = [check(f"{name}[{i}]", v) for i, v in enumerate(entries)]
     if not checked:
-        raise ValueError(f"{name} must have at least 1 entry")
+        raise InvalidInput(f"{name} must have at least 1 entry")
     if len(set(checked)) != len(checked):
-        raise ValueError(f"{name} must not repeat a value, got {checked}")
+        raise InvalidInput(f"{name} must not repeat a value, got {checked}")
     return checked
 
 
 def _smallest_n(cells: list[dict], qualifies: Callable[[dict], bool]) -> int | None:
     return next((r["n"] for r in cells if qualifies(r)), None)
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:,.1f} {unit}"
+    return f"{n_bytes:,} bytes"

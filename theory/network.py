@@ -52,6 +52,7 @@ from itertools import pairwise
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import batched_subset_sum, resampling, subset_sum
 
 
@@ -70,16 +71,16 @@ class Target:
     def __post_init__(self) -> None:
         weights = tuple(np.asarray(w, dtype=np.float64) for w in self.weights)
         if not weights:
-            raise ValueError("weights must hold at least 1 layer")
+            raise InvalidInput("weights must hold at least 1 layer")
         for i, w in enumerate(weights):
             if w.ndim != 2 or w.size == 0 or (i and w.shape[1] != weights[i - 1].shape[0]):
-                raise ValueError(
+                raise InvalidInput(
                     f"weights[{i}] must be a non-empty matrix whose column count is the previous row count, "
                     f"got shape {w.shape}"
                 )
             # A relative slack absorbs the rounding of a matrix rescaled to norm exactly 1.
             if not (np.all(np.isfinite(w)) and np.linalg.norm(w) <= 1.0 + 1e-12):
-                raise ValueError(f"weights[{i}] must be finite with Frobenius norm <= 1")
+                raise InvalidInput(f"weights[{i}] must be finite with Frobenius norm <= 1")
         object.__setattr__(self, "weights", weights)
 
     @property
@@ -189,9 +190,9 @@ def validate_dims(dims) -> tuple[int, ...]:
     try:
         entries = list(dims)
     except TypeError:
-        raise ValueError(f"dims must be a sequence of at least 2 positive integers, got {dims!r}") from None
+        raise InvalidInput(f"dims must be a sequence of at least 2 positive integers, got {dims!r}") from None
     if len(entries) < 2:
-        raise ValueError(f"dims must be a sequence of at least 2 positive integers, got {dims!r}")
+        raise InvalidInput(f"dims must be a sequence of at least 2 positive integers, got {dims!r}")
     return tuple(validation.integer_at_least(f"dims[{i}]", d, 1) for i, d in enumerate(entries))
 
 
@@ -223,7 +224,7 @@ def max_width(R: int = 1) -> int:
 def _width(n, R: int) -> int:
     n = validation.integer_at_least("n", n, 1)
     if n > max_width(R):
-        raise ValueError(f"n must be an integer <= {max_width(R)} for R = {R} (exact pruning), got {n!r}")
+        raise InvalidInput(f"n must be an integer <= {max_width(R)} for R = {R} (exact pruning), got {n!r}")
     return n
 
 
@@ -269,13 +270,13 @@ def prune_layer(
     first = np.asarray(first, dtype=np.float64)
     second_draws = np.asarray(second_draws, dtype=np.float64)
     if weight.ndim != 2 or weight.size == 0:
-        raise ValueError(f"weight must have shape (d_out, d_in) with d_out, d_in >= 1, got {weight.shape}")
+        raise InvalidInput(f"weight must have shape (d_out, d_in) with d_out, d_in >= 1, got {weight.shape}")
     d_out, d_in = weight.shape
     if first.ndim != 2 or first.shape[1] != d_in or first.shape[0] < d_in or first.shape[0] % d_in:
-        raise ValueError(f"first must have shape (d_in*n, d_in) = ({d_in}*n, {d_in}), got {first.shape}")
+        raise InvalidInput(f"first must have shape (d_in*n, d_in) = ({d_in}*n, {d_in}), got {first.shape}")
     n = first.shape[0] // d_in
     if second_draws.ndim != 3 or second_draws.shape[0] < 1 or second_draws.shape[1:] != (d_out, d_in * n):
-        raise ValueError(
+        raise InvalidInput(
             f"second_draws must have shape (R, d_out, d_in*n) = (R, {d_out}, {d_in * n}), "
             f"got {second_draws.shape}"
         )
@@ -327,7 +328,7 @@ def prune_network(
     """Prune the random layers (as from :func:`draw_random_layers`) to emulate ``target``, layer by layer,
     with re-sampling model ``model`` (see :func:`prune_layer`)."""
     if len(random_layers) != len(target.weights):
-        raise ValueError(
+        raise InvalidInput(
             f"random_layers must have one (A, draws of B) pair per target layer ({len(target.weights)}), "
             f"got {len(random_layers)}"
         )
@@ -412,7 +413,7 @@ def unit_ball_inputs(d: int, count: int, rng: np.random.Generator) -> np.ndarray
 def measure_error(target: Target, network: PrunedNetwork, inputs: np.ndarray) -> float:
     """``max ||f(x) - g(x)||`` (Euclidean) over the rows ``x`` of ``inputs``."""
     if target.dims != network.dims:
-        raise ValueError(f"network must have the target's dims {target.dims}, got {network.dims}")
+        raise InvalidInput(f"network must have the target's dims {target.dims}, got {network.dims}")
     difference = target.forward(inputs) - network.forward(inputs)
     return float(np.linalg.norm(difference, axis=1).max())
 
@@ -444,7 +445,7 @@ def error_vs_width(
     widths = [validation.integer_at_least(f"widths[{i}]", n, 1) for i, n in enumerate(widths)]
     R_values = [validation.integer_at_least(f"R_values[{i}]", R, 1) for i, R in enumerate(R_values)]
     if not widths or not R_values:
-        raise ValueError("widths and R_values must each have at least 1 entry")
+        raise InvalidInput("widths and R_values must each have at least 1 entry")
     for n in widths:
         _width(n, max(R_values))
     trials = validation.integer_at_least("trials", trials, 1)
@@ -487,7 +488,7 @@ def _dims_list(dims) -> list:
     try:
         entries = list(dims)
     except TypeError:
-        raise ValueError(
+        raise InvalidInput(
             f"dims must be a sequence of positive integers or a list of them, got {dims!r}"
         ) from None
     if entries and all(isinstance(e, Sequence) or isinstance(e, np.ndarray) for e in entries):
@@ -498,7 +499,7 @@ def _dims_list(dims) -> list:
 def _batch(x, d: int) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != d:
-        raise ValueError(f"x must have shape (N, {d}), got {arr.shape}")
+        raise InvalidInput(f"x must have shape (N, {d}), got {arr.shape}")
     return arr
 
 
@@ -512,9 +513,9 @@ def _layer_factors(per_weight_errors, dims: tuple[int, ...]) -> list[float]:
     try:
         entries = list(per_weight_errors)
     except TypeError:
-        raise ValueError(f"{name} must be a sequence with one entry per layer ({count})") from None
+        raise InvalidInput(f"{name} must be a sequence with one entry per layer ({count})") from None
     if len(entries) != count:
-        raise ValueError(f"{name} must have one entry per layer ({count}), got {len(entries)}")
+        raise InvalidInput(f"{name} must have one entry per layer ({count}), got {len(entries)}")
     factors = []
     for i, (entry, scale, (d_in, d_out)) in enumerate(
         zip(entries, _layer_scales(dims), pairwise(dims), strict=True)
@@ -524,7 +525,7 @@ def _layer_factors(per_weight_errors, dims: tuple[int, ...]) -> list[float]:
             continue
         matrix = np.asarray(entry, dtype=np.float64)
         if matrix.shape != (d_out, d_in) or not np.all(np.isfinite(matrix) & (matrix >= 0)):
-            raise ValueError(
+            raise InvalidInput(
                 f"{name}[{i}] must be a non-negative number or a non-negative finite matrix of shape "
                 f"({d_out}, {d_in})"
             )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bookkeeping.errors import InvalidInput
 from theory import network
 
 ROUNDING = 1e-9
@@ -28,7 +29,7 @@ def logit_margins(logits: np.ndarray) -> np.ndarray:
     """``f_c - max_{j != c} f_j`` per row, ``c`` the row's largest logit (0 when two logits tie)."""
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 2 or logits.shape[1] < 2:
-        raise ValueError(f"logits must have shape (N, classes) with classes >= 2, got {logits.shape}")
+        raise InvalidInput(f"logits must have shape (N, classes) with classes >= 2, got {logits.shape}")
     top_two = -np.partition(-logits, 1, axis=1)[:, :2]
     return top_two[:, 0] - top_two[:, 1]
 

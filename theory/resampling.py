@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import batched_subset_sum
 
 RESAMPLING_MODELS = ("none", "oracle", "iterand")
@@ -44,7 +45,7 @@ def iterand_process(draws, z, r: float = 1.0, rng: np.random.Generator | None = 
     """
     draws = validation.samples(draws, "draws")
     if draws.ndim != 2:
-        raise ValueError(f"draws must have shape (n, R), got shape {draws.shape}")
+        raise InvalidInput(f"draws must have shape (n, R), got shape {draws.shape}")
     targets = validation.targets(z)
     # Each target runs its own process on the same draws: one instance per target.
     shared = np.broadcast_to(draws, (targets.size, *draws.shape))

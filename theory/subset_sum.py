@@ -21,9 +21,12 @@ float sums the function computed, with no further approximation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 
 # Enumerations (brute force, and each half of meet-in-the-middle) stop here: 2^22 float64 sums are 32 MiB.
 MAX_ENUMERATED_SUMS = 2**22
@@ -31,8 +34,28 @@ MAX_ENUMERATED_SUMS = 2**22
 # Meet-in-the-middle compares every left-half sum with every target of a chunk; this caps the chunk's size.
 _MAX_PAIRS_PER_CHUNK = 2**20
 
+# The interval method's list of reachable intervals stops here: 2^23 intervals are 128 MiB of endpoints, and
+# a pass holds a few times that (R + 1 shifted copies, the sort order) at once, about 1 GiB for R = 1.
+MAX_INTERVALS = 2**23
+_BYTES_PER_INTERVAL = 16
 
-def worst_case_error(x, t: float = 1.0, eps: float | None = None) -> float:
+
+class ResolutionTooFine(InvalidInput):
+    """``E*`` (or the decision at ``eps``) needs a finer resolution than ``max_intervals`` intervals allow."""
+
+
+class _TooManyIntervals(Exception):
+    """A pass of the interval method outgrew its ``max_intervals``."""
+
+
+def worst_case_error(
+    x,
+    t: float = 1.0,
+    eps: float | None = None,
+    *,
+    max_intervals: int = MAX_INTERVALS,
+    progress: Callable[[str], None] | None = None,
+) -> float:
     """``E*(x)`` over ``[-t, t]`` by the interval method below.
 
     The reachable sums are kept as a sorted list of disjoint closed intervals ``[lo_j, hi_j]`` and the
@@ -60,19 +83,42 @@ def worst_case_error(x, t: float = 1.0, eps: float | None = None) -> float:
     case that rounding defeats this. The last pass has ``eps`` in ``[E*/4, E*)``, so the cost grows like
     ``n * t / E*``, i.e. roughly doubles with each extra sample of model A: for U[-1, 1] and t = 1 about
     10 ms at ``n = 20`` and of the order of a second at ``n = 26``. Use ``eps`` for larger ``n``.
+
+    Memory is capped: the interval list never exceeds ``max_intervals`` (default ``MAX_INTERVALS``, about
+    1 GiB in use for R = 1). A pass that would need more stops with ``ResolutionTooFine``, which says how
+    small ``E*`` is known to be and suggests ``eps``; many samples without ``eps`` end so within seconds
+    instead of running out of memory. ``progress``, if given, receives a line before each exact pass.
     """
     x = validation.samples(x)
     t = validation.positive("t", t)
+    max_intervals = validation.integer_at_least("max_intervals", max_intervals, 1)
+    megabytes = max_intervals * _BYTES_PER_INTERVAL / 2**20
+    limit = f"{max_intervals:,} intervals ({megabytes:.3g} MiB of endpoints)"
     if eps is not None:
-        return _interval_sup_distance(x, t, 2.0 * validation.positive("eps", eps))
+        eps = validation.positive("eps", eps)
+        try:
+            return _interval_sup_distance(x, t, 2.0 * eps, max_intervals)
+        except _TooManyIntervals:
+            raise ResolutionTooFine(
+                f"deciding E* <= {eps:g} for these {x.shape[0]} samples needs more than {limit}; "
+                "decide at a larger eps"
+            ) from None
     counting_bound = t * float(_choices_per_slot(x)) ** -x.shape[0]  # underflows to 0, never overflows
     eps = t / 2.0
-    while eps >= counting_bound:
-        value = _interval_sup_distance(x, t, 2.0 * eps)
-        if value >= eps:
-            return value
-        eps /= 4.0
-    return _interval_sup_distance(x, t, 0.0)
+    try:
+        while eps >= counting_bound:
+            if progress is not None:
+                progress(f"resolving E* at {eps:.3g} ...")
+            value = _interval_sup_distance(x, t, 2.0 * eps, max_intervals)
+            if value >= eps:
+                return value
+            eps /= 4.0
+        return _interval_sup_distance(x, t, 0.0, max_intervals)
+    except _TooManyIntervals:
+        raise ResolutionTooFine(
+            f"the exact E* of these {x.shape[0]} samples is below {4 * eps:.3g} and needs a finer resolution "
+            f"than {limit} allow; decide E* <= EPS instead (--eps EPS, exact and fast for EPS >= {eps:.3g})"
+        ) from None
 
 
 def worst_case_error_brute(x, t: float = 1.0) -> float:
@@ -92,7 +138,7 @@ def best_subset(x, z) -> tuple[np.ndarray, np.ndarray]:
     """
     x = validation.samples(x)
     if x.ndim != 1:
-        raise ValueError(f"x must have shape (n,) for model A (use best_choice for (n, R)), got {x.shape}")
+        raise InvalidInput(f"x must have shape (n,) for model A (use best_choice for (n, R)), got {x.shape}")
     errors, choice = best_choice(x[:, None], z)
     return errors, choice >= 0
 
@@ -179,7 +225,7 @@ def _enumerate_sums(options: np.ndarray, name: str) -> np.ndarray:
     """All sums, position ``i`` holding the choice with enumeration index ``i`` (slot 0 least significant)."""
     count = options.shape[1] ** options.shape[0]
     if count > MAX_ENUMERATED_SUMS:
-        raise ValueError(
+        raise InvalidInput(
             f"{name} is too large to enumerate: {options.shape[1]}^{options.shape[0]} sums "
             f"exceed the limit of {MAX_ENUMERATED_SUMS}"
         )
@@ -219,8 +265,9 @@ def _sup_distance(lo: np.ndarray, hi: np.ndarray, t: float) -> float:
     return value
 
 
-def _interval_sup_distance(x: np.ndarray, t: float, tau: float) -> float:
-    """One pass of the interval method (see :func:`worst_case_error`) with merge resolution ``tau >= 0``."""
+def _interval_sup_distance(x: np.ndarray, t: float, tau: float, max_intervals: int) -> float:
+    """One pass of the interval method (see :func:`worst_case_error`) with merge resolution ``tau >= 0``;
+    ``_TooManyIntervals`` as soon as the interval list outgrows ``max_intervals``."""
     draws = x.reshape(x.shape[0], -1)
     draws = draws[np.argsort(-np.max(np.abs(draws), axis=1), kind="stable")]
     up = np.maximum(draws.max(axis=1), 0.0)
@@ -246,6 +293,8 @@ def _interval_sup_distance(x: np.ndarray, t: float, tau: float) -> float:
         lo_all = lo_all[order]
         hi_run = np.maximum.accumulate(np.concatenate(highs)[order])
         breaks = np.flatnonzero((lo_all[1:] - hi_run[:-1]) > tau)
+        if breaks.size >= max_intervals:
+            raise _TooManyIntervals
         lo = lo_all[np.concatenate(([0], breaks + 1))]
         hi = hi_run[np.concatenate((breaks, [lo_all.size - 1]))]
         covering = np.searchsorted(lo, -t, side="right") - 1

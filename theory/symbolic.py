@@ -17,6 +17,7 @@ import numbers
 import sympy as sp
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory.bounds import SINGLE_DRAW_BOUND_FORMS
 
 n = sp.Symbol("n", positive=True)
@@ -209,14 +210,14 @@ def evaluate(expr: sp.Expr, **values) -> float:
     """``expr`` at the given values (keywords from :data:`SYMBOLS`), computed at 50 significant digits."""
     unknown = sorted(set(values) - set(SYMBOLS))
     if unknown:
-        raise ValueError(f"values must be named among {', '.join(SYMBOLS)}, got {', '.join(unknown)}")
+        raise InvalidInput(f"values must be named among {', '.join(SYMBOLS)}, got {', '.join(unknown)}")
     missing = sorted(name for name, sym in SYMBOLS.items() if sym in expr.free_symbols and name not in values)
     if missing:
-        raise ValueError(f"values must give every symbol of expr, missing {', '.join(missing)}")
+        raise InvalidInput(f"values must give every symbol of expr, missing {', '.join(missing)}")
     substitution = {SYMBOLS[name]: _number(name, value) for name, value in values.items()}
     result = sp.N(expr.xreplace(substitution), _DIGITS)
     if not result.is_real:
-        raise ValueError(f"expr must evaluate to a real number at these values, got {result}")
+        raise InvalidInput(f"expr must evaluate to a real number at these values, got {result}")
     return float(result)
 
 
@@ -234,7 +235,7 @@ def _number(name: str, value) -> sp.Number:
     if symbol.is_positive:
         value = validation.positive(name, value)
     elif isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+        raise InvalidInput(f"{name} must be a finite real number, got {value!r}")
     # A float becomes a Float carrying its exact binary value at full working precision, so that
     # cancellations such as (1 + eps)^(1/l) - 1 at small eps cost no accuracy.
     return sp.Float(float(value), _DIGITS)

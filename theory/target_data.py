@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 
 DATA_ENV = "THEORY_CIFAR10"
 SYNTHETIC = "synthetic"
@@ -75,7 +76,7 @@ def cifar10(data_root: str, image_size: int) -> Task:
     """CIFAR-10 read by ``iterand.engine.data.cifar`` (which also keeps the decoded images in its cache) as
     centred ``image_size x image_size`` grayscale vectors; ``image_size`` must divide 32."""
     if CIFAR_SIDE % image_size:
-        raise ValueError(f"image_size must divide {CIFAR_SIDE} for CIFAR-10, got {image_size}")
+        raise InvalidInput(f"image_size must divide {CIFAR_SIDE} for CIFAR-10, got {image_size}")
     # The training package's data code: the same sources, decoding and cache as every training run.
     from iterand.engine.data import cifar
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import network, torch_network
 from theory.target_data import Task
 
@@ -48,7 +49,7 @@ def rescale(weights: Sequence[np.ndarray]) -> tuple[network.Target, tuple[float,
     scales = tuple(float(np.linalg.norm(w)) for w in weights)
     for i, scale in enumerate(scales):
         if not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f"weights[{i}] must be finite and not all zero, got Frobenius norm {scale}")
+            raise InvalidInput(f"weights[{i}] must be finite and not all zero, got Frobenius norm {scale}")
     return network.Target(tuple(w / c for w, c in zip(weights, scales, strict=True))), scales
 
 

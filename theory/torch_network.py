@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from bookkeeping.errors import InvalidInput
 from theory import network
 
 
@@ -49,7 +50,7 @@ def to_torch(model: network.PrunedNetwork | network.Target, dtype=None):
     elif isinstance(model, network.Target):
         pairs = [(weight, None) for weight in model.weights]
     else:
-        raise ValueError(
+        raise InvalidInput(
             f"model must be a theory.network.PrunedNetwork or Target, got {type(model).__name__}"
         )
     modules: list[nn.Module] = []

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookkeeping import validation
+from bookkeeping.errors import InvalidInput
 from theory import network, prediction_margin, resampling
 from theory.target_data import Task
 from theory.target_training import TrainedTarget
@@ -66,23 +67,23 @@ def parse_sweeps(sweeps: Sequence[dict]) -> list[Sweep]:
     for i, sweep in enumerate(sweeps):
         name = f"sweeps[{i}]"
         if not isinstance(sweep, dict) or set(sweep) != {"model", "R", "widths"}:
-            raise ValueError(f"{name} must be a mapping with the keys model, R and widths, got {sweep!r}")
+            raise InvalidInput(f"{name} must be a mapping with the keys model, R and widths, got {sweep!r}")
         model = validation.choice(f"{name}.model", sweep["model"], resampling.RESAMPLING_MODELS)
         R = validation.integer_at_least(f"{name}.R", sweep["R"], 1)
         if model == "none" and R != 1:
-            raise ValueError(f"{name}.R must be 1 for model 'none' (one draw per weight), got {R}")
+            raise InvalidInput(f"{name}.R must be 1 for model 'none' (one draw per weight), got {R}")
         limit = network.max_width(R if model == "oracle" else 1)
         widths = tuple(
             validation.integer_at_least(f"{name}.widths[{j}]", n, 1) for j, n in enumerate(sweep["widths"])
         )
         if not widths or max(widths) > limit:
-            raise ValueError(
+            raise InvalidInput(
                 f"{name}.widths must be a non-empty list of widths <= {limit} for model {model!r} with "
                 f"R = {R} (exact search), got {list(widths)}"
             )
         parsed.append(Sweep(model, R, widths))
     if not parsed:
-        raise ValueError("sweeps must hold at least 1 sweep")
+        raise InvalidInput("sweeps must hold at least 1 sweep")
     return parsed
 
 

@@ -21,9 +21,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from bookkeeping.errors import InvalidInput
+
 STEMS = ("cifar", "imagenet")
 WEIGHT_INITS = ("signed_constant", "kaiming_uniform", "kaiming_normal", "uniform")
 INIT_ALIASES = {"sc": "signed_constant", "ku": "kaiming_uniform", "kn": "kaiming_normal", "u": "uniform"}
+
+# The narrowest width-scaled layer of every model has 64 channels at width 1 (ConvN's first conv pair, the
+# ResNets' first stage); `iterand.core.models` scales each count c to `scaled_channels(c, width)`.
+NARROWEST_CHANNELS = 64
+MIN_CHANNELS = 2  # a layer of one channel (or one hidden feature) is no network worth training
+
 RANKINGS = ("score", "abs_score")
 SCOPES = ("layer", "global")
 UNITS = ("step", "epoch")
@@ -38,7 +46,9 @@ __all__ = [
     "ITERAND_MODES",
     "METHODS",
     "METHOD_REGISTRY",
+    "MIN_CHANNELS",
     "MODEL_NAMES",
+    "NARROWEST_CHANNELS",
     "RANKINGS",
     "RESNET_MODELS",
     "SCOPES",
@@ -51,6 +61,7 @@ __all__ = [
     "canonical_init",
     "ignored_fields",
     "init_alias",
+    "scaled_channels",
 ]
 
 
@@ -155,6 +166,11 @@ CONV_MODELS = tuple(name for name, arch in ARCHITECTURES.items() if arch.family 
 RESNET_MODELS = tuple(name for name, arch in ARCHITECTURES.items() if arch.family == "resnet")
 
 
+def scaled_channels(channels: int, width: float) -> int:
+    """``channels`` at ``width``: ``max(1, round(channels * width))``, Python's round (half to even)."""
+    return max(1, round(channels * width))
+
+
 def canonical_init(name: str, field: str = "weight_init") -> str:
     """The full name of a weight init given its full name or its alias ("sc", "ku", "kn", "u")."""
     if name in WEIGHT_INITS:
@@ -162,7 +178,7 @@ def canonical_init(name: str, field: str = "weight_init") -> str:
     if isinstance(name, str) and name in INIT_ALIASES:
         return INIT_ALIASES[name]
     allowed = ", ".join(repr(n) for n in (*WEIGHT_INITS, *INIT_ALIASES))
-    raise ValueError(f"{field} must be one of {allowed}, got {name!r}")
+    raise InvalidInput(f"{field} must be one of {allowed}, got {name!r}")
 
 
 def init_alias(init: str) -> str:

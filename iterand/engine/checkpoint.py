@@ -13,13 +13,18 @@ from typing import Any
 
 import torch
 
+from bookkeeping.errors import UserError
 from bookkeeping.files import atomic_path
 
 __all__ = ["CheckpointError", "load", "restore_rng_states", "rng_states", "save"]
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not belong to the run asking for it."""
+class CheckpointError(UserError):
+    """A checkpoint that is missing, cannot be read, or does not belong to the run asking for it.
+
+    The message says what is wrong with the file; what to do about it depends on the command (resume a
+    run, evaluate it), so the caller adds the remedy.
+    """
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
@@ -35,13 +40,12 @@ def load(path: Path) -> dict[str, Any]:
     parameters' device, and generator states must be CPU byte tensors.
     """
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}: train the run first (python -m iterand train ...)")
+        raise CheckpointError(f"no checkpoint at {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several unrelated types for a damaged file
         raise CheckpointError(
-            f"cannot read the checkpoint {path}: damaged, or not written by iterand "
-            f"({type(error).__name__}); delete it to start the run over"
+            f"cannot read the checkpoint {path}: damaged, or not written by iterand ({type(error).__name__})"
         ) from error
 
 

@@ -12,10 +12,11 @@ no torch: a configuration is read, validated and saved without building anything
 
 Every field is typed and documented (``describe_fields``, ``python -m iterand train --set help``): its
 metadata holds its help text and its ``Rule``, which both checks a value and says in words what is
-allowed. Every value is checked when a ``TrainConfig`` is created (also by ``replace`` and
-``from_dict``); an invalid one raises ``ValueError`` naming the field and what is allowed. Canonical
-forms are stored, so equal settings give equal configs and equal run names: ``init`` aliases become full
-names ("sc" -> "signed_constant"), ``model`` is lower-case, integers given for float fields become floats.
+allowed. Every value is checked when a ``TrainConfig`` is created (also by ``replace`` and ``from_dict``);
+an invalid one raises ``bookkeeping.errors.InvalidInput`` (a ``ValueError``) naming the field and what is
+allowed. Canonical forms are stored, so equal settings give equal configs and equal run names: ``init``
+aliases become full names ("sc" -> "signed_constant"), ``model`` is lower-case, integers given for float
+fields become floats.
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ from typing import Any
 import yaml
 
 from bookkeeping import validation as check
+from bookkeeping.errors import InvalidInput
+from bookkeeping.files import read_yaml
 from iterand.core.names import (
     ARCHITECTURES,
     INIT_ALIASES,
     ITERAND_MODES,
     METHOD_REGISTRY,
     METHODS,
+    MIN_CHANNELS,
     MODEL_NAMES,
+    NARROWEST_CHANNELS,
     RANKINGS,
     SCOPES,
     STEMS,
@@ -51,14 +56,20 @@ from iterand.core.names import (
     canonical_init,
     ignored_fields,
     init_alias,
+    scaled_channels,
 )
 from iterand.engine.datasets import DATASETS
 
 AUGMENTATIONS = ("iterand", "standard")
 # Fields that say how a run executes, not what it computes: two configs differing only here describe the
 # same experiment (up to floating-point rounding, which `device` changes as well), so they share a run
-# name and a run directory. `amp` is NOT here: bf16 autocast changes the arithmetic materially.
-EXECUTION_FIELDS = ("device", "workers", "eval_batch_size", "channels_last", "compile")
+# name and a run directory. `data_root` says where the files are read from, not which data set they hold
+# (`dataset`, and the data's own identity that a run records and checks on resume). `amp` is NOT here:
+# bf16 autocast changes the arithmetic materially.
+EXECUTION_FIELDS = ("device", "workers", "eval_batch_size", "channels_last", "compile", "data_root")
+# Run names were first hashed with `data_root` among the fields; it stays in the hashed dict, as none, so
+# that the name of every run started without a data_root (the default) stays what it was.
+_NAME_PLACEHOLDERS = {"data_root": None}
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _NONE_WORDS = ("none", "null")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -118,13 +129,13 @@ def _optional_at_least(minimum: int) -> Rule:
 
 def _optional_text(field: str, value: Any) -> str | None:
     if value is not None and not (isinstance(value, str) and value):
-        raise ValueError(f"{field} must be a non-empty string or none, got {value!r}")
+        raise InvalidInput(f"{field} must be a non-empty string or none, got {value!r}")
     return value
 
 
 def _device(field: str, value: Any) -> str:
     if not (isinstance(value, str) and _DEVICE.fullmatch(value)):
-        raise ValueError(f"{field} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+        raise InvalidInput(f"{field} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
     return value
 
 
@@ -296,16 +307,16 @@ class TrainConfig:
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
         """A config from a mapping of fields (missing ones keep their defaults).
 
-        Unknown keys raise ``ValueError`` naming them; strings given for non-string fields are parsed by
+        Unknown keys raise ``InvalidInput`` naming them; strings given for non-string fields are parsed by
         the field's type (as ``--set key=value`` and YAML files give them, e.g. ``1e-4``).
         """
         if not isinstance(values, Mapping):
-            raise ValueError(
+            raise InvalidInput(
                 f"a training configuration must be a mapping of fields, got {type(values).__name__}"
             )
         unknown = [key for key in values if key not in _field_types()]
         if unknown:
-            raise ValueError("; ".join(_unknown_field_message(key) for key in unknown))
+            raise InvalidInput("; ".join(_unknown_field_message(key) for key in unknown))
         return cls(**{key: _coerce(key, value) for key, value in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
@@ -353,21 +364,30 @@ def _type_name(hint: Any) -> str:
 
 
 def _check_consistency(c: TrainConfig) -> None:
+    narrowest = scaled_channels(NARROWEST_CHANNELS, c.width)
+    if narrowest < MIN_CHANNELS:
+        smallest = (MIN_CHANNELS - 0.5) / NARROWEST_CHANNELS  # round half to even: 1.5 -> 2
+        raise InvalidInput(
+            f"width must be at least {smallest:g}, got {c.width:g}: the narrowest layers of {c.model} "
+            f"({NARROWEST_CHANNELS} channels at width 1) would have {narrowest} channel"
+        )
     architecture, dataset, method = ARCHITECTURES[c.model], DATASETS[c.dataset], METHOD_REGISTRY[c.method]
     if c.stem not in architecture.stems:
-        raise ValueError(
+        raise InvalidInput(
             f"stem must be {_either(architecture.stems)} when model is {c.model!r} ({architecture.title} "
             f"has no {c.stem} stem), got {c.stem!r}"
         )
     if c.stem not in dataset.stems:
-        raise ValueError(
+        raise InvalidInput(
             f"stem must be {_either(dataset.stems)} when dataset is {c.dataset!r}, got {c.stem!r}"
         )
     if method.ranking is not None and c.ranking != method.ranking:
         # Not silently switched: SubnetSpec rejects biprop with raw-score ranking for the same reason.
-        raise ValueError(f"ranking must be {method.ranking!r} when method is {c.method!r}, got {c.ranking!r}")
+        raise InvalidInput(
+            f"ranking must be {method.ranking!r} when method is {c.method!r}, got {c.ranking!r}"
+        )
     if c.warmup_epochs + c.finetune_epochs >= c.epochs:
-        raise ValueError(
+        raise InvalidInput(
             f"warmup_epochs + finetune_epochs must be < epochs (at least one cosine epoch), got "
             f"{c.warmup_epochs} + {c.finetune_epochs} with epochs {c.epochs}"
         )
@@ -401,7 +421,7 @@ def _coerce(field: str, value: Any) -> Any:
     text = value.strip()
     if hint is bool:
         if text.lower() not in _BOOL_WORDS:
-            raise ValueError(f"{field} must be true or false (also 1/0, yes/no), got {value!r}")
+            raise InvalidInput(f"{field} must be true or false (also 1/0, yes/no), got {value!r}")
         return _BOOL_WORDS[text.lower()]
     if hint is int or hint is float:
         try:
@@ -409,20 +429,20 @@ def _coerce(field: str, value: Any) -> Any:
         except ValueError:
             kind = "an integer" if hint is int else "a number"
             none = " or none" if optional else ""
-            raise ValueError(f"{field} must be {kind}{none}, got {value!r}") from None
+            raise InvalidInput(f"{field} must be {kind}{none}, got {value!r}") from None
     return value
 
 
 def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
     """The config in YAML file ``path``: its fields replace those of ``base`` (default ``TrainConfig()``)."""
     path = Path(path)
-    values = yaml.safe_load(path.read_text()) or {}
+    values = read_yaml(path) or {}
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of TrainConfig fields, got {type(values).__name__}")
+        raise InvalidInput(f"{path}: expected a mapping of TrainConfig fields, got {type(values).__name__}")
     try:
         return (base or TrainConfig()).replace(**values)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+    except InvalidInput as error:
+        raise InvalidInput(f"{path}: {error}") from None
 
 
 def save_yaml(config: TrainConfig, path: str | Path) -> None:
@@ -436,7 +456,7 @@ def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfi
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"an override must look like key=value, got {item!r}")
+            raise InvalidInput(f"an override must look like key=value, got {item!r}")
         values[key.strip()] = value.strip()
     return config.replace(**values)
 
@@ -457,10 +477,12 @@ def run_name(config: TrainConfig) -> str:
     names the usual sweep axes (the init by its alias, "ku" for a dense method such as sgd, which always
     uses it; ``p`` only for the subnetwork methods). The hash is the first 8 hex digits of a SHA-256 of
     ``experiment_dict(config)``: every field that changes what the run computes changes the name, the
-    ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile) do not.
+    ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile, data_root) do not: the
+    same experiment gets the same name however its data path is spelled and on whichever device it runs.
     """
     subnetwork = METHOD_REGISTRY[config.method].subnetwork
     init = init_alias(config.init) if subnetwork else "ku"
     pruned = f"-p{config.pruned_fraction:g}" if subnetwork else ""
-    digest = hashlib.sha256(json.dumps(experiment_dict(config), sort_keys=True).encode()).hexdigest()
+    hashed = {**experiment_dict(config), **_NAME_PLACEHOLDERS}
+    digest = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
     return f"{config.model}-w{config.width:g}-{config.method}-{init}{pruned}-s{config.seed}-{digest[:8]}"

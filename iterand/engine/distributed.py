@@ -19,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from bookkeeping.errors import InvalidInput
+
 __all__ = [
     "Context",
     "all_reduce_sum",
@@ -59,7 +61,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from None
+        raise InvalidInput(f"environment variable {name} must be an integer, got {value!r}") from None
 
 
 def resolve_device(request: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
@@ -70,11 +72,11 @@ def resolve_device(request: str, local_rank: int = 0, world_size: int = 1) -> to
     if request == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError(f"device is {request!r} but CUDA is not available here: use device=cpu or auto")
+        raise InvalidInput(f"device is {request!r} but CUDA is not available here: use device=cpu or auto")
     if request == "cuda":
         return torch.device("cuda", local_rank)
     if world_size > 1:
-        raise ValueError(
+        raise InvalidInput(
             f"device {request!r} pins one GPU, but torchrun started {world_size} processes: use device=auto "
             "or cuda (each process takes the GPU of its LOCAL_RANK)"
         )
@@ -92,7 +94,7 @@ def setup(device_request: str = "auto") -> Context:
     rank = process_rank()
     local_rank = _env_int("LOCAL_RANK", 0)
     if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"RANK ({rank}) and WORLD_SIZE ({world_size}) must satisfy 0 <= RANK < WORLD_SIZE")
+        raise InvalidInput(f"RANK ({rank}) and WORLD_SIZE ({world_size}) must satisfy 0 <= RANK < WORLD_SIZE")
     device = resolve_device(device_request, local_rank, world_size)
     if device.type == "cuda":
         torch.cuda.set_device(device)

@@ -1,4 +1,8 @@
-"""A finished (or interrupted) run's trained model, and its accuracies, read back from its run directory."""
+"""A finished (or interrupted) run's trained model, and its accuracies, read back from its run directory.
+
+Reading never changes the run directory, so the messages of a missing or unreadable model file say how to
+get a model to read (another checkpoint, restoring the file), never to delete anything.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any
 
 from torch import nn
 
+from bookkeeping.errors import InvalidInput
+from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.engine import checkpoint, distributed
@@ -26,32 +32,69 @@ def load_trained(
     ``num_classes`` must be the run's (10 for CIFAR-10, 1000 for ImageNet).
     """
     files = RunFiles(Path(run_dir))
-    path = files.model_checkpoint(which)
     config = _run_config(files)
+    state = _model_state(files, which, config)
     model = build_model(config, num_classes)
-    model.load_state_dict(checkpoint.load(path)["model"])
+    model.load_state_dict(state)
     return model, config
 
 
 def _run_config(files: RunFiles) -> TrainConfig:
     if not files.config.is_file():
-        raise ValueError(f"{files.root} is not a run directory: it has no {files.config.name}")
+        raise InvalidInput(f"{files.root} is not a run directory: it has no {files.config.name}")
     return load_yaml(files.config)
+
+
+def _model_state(files: RunFiles, which: str, config: TrainConfig) -> dict[str, Any]:
+    """The saved model of checkpoint ``which``, or a ``CheckpointError`` that says what the run holds."""
+    path = files.model_checkpoint(which)
+    if not path.is_file():
+        raise checkpoint.CheckpointError(_missing(files, which, config))
+    try:
+        return checkpoint.load(path)["model"]
+    except checkpoint.CheckpointError as error:
+        raise checkpoint.CheckpointError(
+            f"{error}; the rest of the run directory is intact: restore the file from a copy"
+            f"{_instead(files, which)}"
+        ) from None
+
+
+def _missing(files: RunFiles, which: str, config: TrainConfig) -> str:
+    name = files.model_checkpoint(which).name
+    if which == "best" and config.val_fraction == 0:
+        return (
+            f"{files.root} has no {name}: the run has no validation set (val_fraction 0), so it keeps no "
+            "best-validation model; use --checkpoint last"
+        )
+    epochs = len(read_metrics(files.metrics))
+    if epochs == 0:
+        return f"{files.root} has no {name}: no epoch of the run has finished yet; train it first"
+    removed = f"{files.root} has no {name} although {epochs} epoch(s) finished: it was removed"
+    return removed + _instead(files, which)
+
+
+def _instead(files: RunFiles, which: str) -> str:
+    """How to read the run's other model file, if it has one."""
+    other = "best" if which == "last" else "last"
+    path = files.model_checkpoint(other)
+    return f"; or evaluate {path.name} with --checkpoint {other}" if path.is_file() else ""
 
 
 def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None = None) -> dict[str, Any]:
     """Accuracies of a run directory's ``checkpoint.pt`` ("last") or ``best.pt`` ("best") on its data.
 
     Single process. ``data_root`` replaces the saved one (the data moved); ``device`` is chosen afresh.
+    The model file is read before the data is loaded, so that a missing or damaged one is reported at once.
     """
     files = RunFiles(Path(run_dir))
-    files.model_checkpoint(which)  # an unknown `which` fails before any data is loaded
     config = _run_config(files).replace(device="auto")
+    state = _model_state(files, which, config)
     if data_root is not None:
         config = config.replace(data_root=data_root)
     ctx = distributed.Context(rank=0, world_size=1, local_rank=0, device=distributed.resolve_device("auto"))
     data = load_data(config, ctx)
-    model, _ = load_trained(files.root, which, data.num_classes)
+    model = build_model(config, data.num_classes)
+    model.load_state_dict(state)
     model = model.to(ctx.device)
     amp = config.amp and ctx.device.type == "cuda"
     result: dict[str, Any] = {"run_dir": str(files.root), "checkpoint": which}

@@ -4,7 +4,9 @@
 re-running it with the same config continues from ``checkpoint.pt`` and ends exactly where an
 uninterrupted run ends (on the CPU; GPU kernels are not bitwise deterministic).
 
-Per epoch ``e`` (0-based):
+Epochs are numbered from 0 everywhere: in the console lines ("epoch 0 (1/100) ..."), ``metrics.jsonl``,
+``best.pt`` and ``summary.json``'s ``best_epoch``; the console adds how many epochs are done of how many.
+Per epoch ``e``:
 
 1. the learning rate ``iterand.engine.optim.learning_rate(config, e)`` is set (constant within the epoch);
 2. an epoch-unit weight update is applied if ``update.due(e)``;
@@ -26,6 +28,11 @@ Only the trained parameters change by gradient: the scores of the subnetwork met
 "sgd" (``iterand.engine.optim``). On CUDA, bf16 autocast (``config.amp``) and channels-last memory
 (``config.channels_last``); neither applies on the CPU. Under ``torchrun`` each rank trains on its shard
 of every global batch (``iterand.engine.distributed``); only rank 0 reads and writes the run directory.
+
+One process per run directory: rank 0 holds its lock (``bookkeeping.locks``) from before it reads the
+directory until ``train`` returns; a second process gets ``Locked`` naming the first. A run records the
+identity of its data (``iterand.engine.data.data_identity``: the dataset and, for CIFAR-10, whether it is
+the JPEG copy) and never continues on other data, whatever path the data is read from.
 """
 
 from __future__ import annotations
@@ -46,7 +53,9 @@ from torch import nn
 from tqdm import tqdm
 
 from bookkeeping import provenance
+from bookkeeping.errors import UserError
 from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_metrics, write_json
+from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.engine import checkpoint, distributed
@@ -65,6 +74,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ConfigMismatch",
     "Progress",
+    "RunInterrupted",
     "Trainer",
     "TrainingDiverged",
     "evaluate",
@@ -78,8 +88,12 @@ class TrainingDiverged(RuntimeError):
     """The training loss (or a trained parameter) became NaN or infinite."""
 
 
-class ConfigMismatch(ValueError):
-    """The run directory holds a run of another configuration."""
+class ConfigMismatch(UserError):
+    """The run directory holds a run of another configuration, or of other data."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``train``; the message says what the run directory keeps and how to resume."""
 
 
 @dataclasses.dataclass
@@ -104,9 +118,15 @@ def train(config: TrainConfig, run_dir: str | Path, *, data: DataBundle | None =
     the process group is joined here and left at the end.
     """
     ctx = distributed.setup(config.device)
+    trainer = None
     try:
-        return Trainer(config, run_dir, ctx, data=data).run()
+        trainer = Trainer(config, run_dir, ctx, data=data)
+        return trainer.run()
+    except KeyboardInterrupt:
+        raise RunInterrupted(_interrupted_message(Path(run_dir), trainer)) from None
     finally:
+        if trainer is not None:
+            trainer.close()
         distributed.cleanup(ctx)
 
 
@@ -159,7 +179,7 @@ def evaluate(
         sums[2] += labels.shape[0]
     loss_sum, correct, count = distributed.all_reduce_sum(sums, ctx).tolist()
     if count == 0:
-        raise ValueError("cannot evaluate on an empty set: check val_fraction and the dataset size")
+        raise UserError("cannot evaluate on an empty set: check val_fraction and the dataset size")
     return loss_sum / count, 100.0 * correct / count
 
 
@@ -192,11 +212,23 @@ class Trainer:
         self.config = config
         self.files = RunFiles(Path(run_dir))
         self.ctx = ctx
-        # The run directory first: a wrong directory is reported before any data is loaded.
-        state = distributed.broadcast_object(self._read_run_dir() if ctx.is_main else None, ctx)
-        if isinstance(state, str):
-            raise ConfigMismatch(state)
+        self.lock = RunLock(self.files.lock)
+        # The run directory first: a directory in use or of another run is reported before any data is
+        # loaded. Rank 0 decides; every rank raises the same error.
+        state = distributed.broadcast_object(self._open_run_dir() if ctx.is_main else None, ctx)
+        if isinstance(state, BaseException):
+            self.close()
+            raise state
         saved, self._saved_summary = state
+        self.epochs_saved = 0 if saved is None else saved["progress"]["epochs_done"]
+        try:
+            self._build(saved, data)
+        except BaseException:
+            self.close()  # e.g. a data error, or Ctrl-C while the data loads: the directory is free again
+            raise
+
+    def _build(self, saved: dict[str, Any] | None, data: DataBundle | None) -> None:
+        config, ctx = self.config, self.ctx
         on_gpu = ctx.device.type == "cuda"
         self.amp = config.amp and on_gpu
         self.channels_last = config.channels_last and on_gpu
@@ -205,6 +237,8 @@ class Trainer:
             torch.set_float32_matmul_precision("high")
         torch.manual_seed(config.seed)
         self.data = data if data is not None else load_data(config, ctx)
+        if saved is not None:
+            _check_same_data(saved.get("data"), self._data_identity(), self.files.checkpoint)
         self.model = build_model(config, self.data.num_classes).to(ctx.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -246,20 +280,38 @@ class Trainer:
         distributed.barrier(self.ctx)
         return summary
 
-    def _read_run_dir(self) -> str | tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """(checkpoint or None, summary or None), or a message if the directory holds another run."""
-        saved_configs = []
-        if self.files.config.is_file():
-            saved_configs.append((self.files.config, load_yaml(self.files.config)))
-        saved = checkpoint.load(self.files.checkpoint) if self.files.checkpoint.is_file() else None
-        if saved is not None:
-            saved_configs.append((self.files.checkpoint, TrainConfig.from_dict(saved["config"])))
-        for path, other in saved_configs:
-            message = _mismatch(other, self.config, path)
-            if message:
-                return message
+    def close(self) -> None:
+        """Release the run directory (the end of the process does too)."""
+        self.lock.release()
+
+    def _open_run_dir(self) -> UserError | tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Lock the run directory and read it: (checkpoint or None, summary or None), or the error that
+        stops the run (the directory is in use, holds another run, or an unreadable checkpoint)."""
+        try:
+            self.lock.acquire()
+            saved_configs = []
+            if self.files.config.is_file():
+                saved_configs.append((self.files.config, load_yaml(self.files.config)))
+            saved = self._read_checkpoint() if self.files.checkpoint.is_file() else None
+            if saved is not None:
+                saved_configs.append((self.files.checkpoint, TrainConfig.from_dict(saved["config"])))
+            for path, other in saved_configs:
+                message = _mismatch(other, self.config, path)
+                if message:
+                    raise ConfigMismatch(message)
+        except UserError as error:
+            return error
         summary = read_json(self.files.summary) if self.files.summary.is_file() else None
         return saved, summary
+
+    def _read_checkpoint(self) -> dict[str, Any]:
+        try:
+            return checkpoint.load(self.files.checkpoint)
+        except checkpoint.CheckpointError as error:
+            raise checkpoint.CheckpointError(
+                f"{error}; the run cannot resume from it: restore the file, or remove the run directory "
+                f"{self.files.root} to train the run again from the start"
+            ) from None
 
     def _restore(self, saved: dict[str, Any]) -> None:
         if saved.get("format") != CHECKPOINT_FORMAT:
@@ -274,10 +326,16 @@ class Trainer:
         checkpoint.restore_rng_states(saved["rng"])
         self.progress = Progress(**saved["progress"])
 
+    def _data_identity(self) -> dict[str, Any]:
+        from iterand.engine.data import data_identity  # loaded already, unless the caller gave the data
+
+        return data_identity(self.data.description)
+
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
+            "data": self._data_identity(),
             "progress": dataclasses.asdict(self.progress),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -326,6 +384,7 @@ class Trainer:
             append_metrics(self.files.metrics, record)
             checkpoint.save(self.files.checkpoint, self._checkpoint_state())
             log.info(_epoch_line(record, config.epochs))
+        self.epochs_saved = progress.epochs_done
 
     def _train_loop(self, epoch: int) -> tuple[float, float, int, float]:
         """Train one epoch; (mean loss, accuracy %, images over all ranks, seconds)."""
@@ -354,7 +413,7 @@ class Trainer:
         loss_sum, correct, count, non_finite = distributed.all_reduce_sum(totals, self.ctx).tolist()
         seconds = time.perf_counter() - started
         if count == 0:
-            raise ValueError(f"the training loader yielded no batch in epoch {epoch}: is the dataset empty?")
+            raise UserError(f"the training loader yielded no batch in epoch {epoch}: is the dataset empty?")
         loss = loss_sum / count
         if not math.isfinite(loss) or non_finite:
             raise TrainingDiverged(self._diverged_message(epoch, loss))
@@ -368,8 +427,8 @@ class Trainer:
             else "no checkpoint was written (the first epoch diverged)"
         )
         return (
-            f"training diverged in epoch {epoch} (0-based): mean training loss {loss}, or a trained "
-            f"parameter is NaN/inf; {kept}. Try a lower lr (now {self.config.lr}) or another seed."
+            f"training diverged in epoch {epoch}: mean training loss {loss}, or a trained parameter is "
+            f"NaN/inf; {kept}. Try a lower {_lr_field(self.config, epoch)} or another seed."
         )
 
     def _apply_update(self) -> None:
@@ -438,12 +497,42 @@ class Trainer:
         )
         if self.ctx.is_main:
             write_json(self.files.summary, summary)
-            log.info(
-                "test accuracy %.2f%% (last epoch), %s (best validation epoch)",
-                test_acc,
-                "n/a" if best_metrics["test_acc_best"] is None else f"{best_metrics['test_acc_best']:.2f}%",
+            best_text = (
+                "no validation set"
+                if best_metrics["test_acc_best"] is None
+                else f"{best_metrics['test_acc_best']:.2f}% with the model of the best validation epoch, "
+                f"{best_metrics['best_epoch']}"
             )
+            log.info("test accuracy %.2f%% with the last epoch's model; %s", test_acc, best_text)
         return summary
+
+
+def _lr_field(config: TrainConfig, epoch: int) -> str:
+    """The field that set epoch ``epoch``'s learning rate, with its value (``iterand.engine.optim``)."""
+    if epoch >= config.epochs - config.finetune_epochs:
+        return f"finetune_lr (now {config.finetune_lr}; epoch {epoch} is a fine-tuning epoch)"
+    return f"lr (now {config.lr})"
+
+
+def _check_same_data(saved: dict[str, Any] | None, current: dict[str, Any], path: Path) -> None:
+    # Checkpoints written before runs recorded their data carry none: nothing to compare.
+    if saved is not None and saved != current:
+        raise ConfigMismatch(
+            f"the run in {path.parent} was trained on other data than this ({path.name} records {saved}, "
+            f"the data given now is {current}); give the data it was trained on (--data-root), or another "
+            "--out to train a new run on this data"
+        )
+
+
+def _interrupted_message(run_dir: Path, trainer: Trainer | None) -> str:
+    if trainer is None:
+        return f"interrupted before training started: {run_dir} is as it was; the same command starts again"
+    if trainer.epochs_saved == 0:
+        return f"interrupted before a first epoch was saved in {run_dir}; the same command starts the run"
+    return (
+        f"interrupted: {run_dir} keeps {trainer.epochs_saved} of {trainer.config.epochs} epochs "
+        f"({trainer.files.checkpoint.name}); the same command resumes from there"
+    )
 
 
 def _mismatch(saved: TrainConfig, requested: TrainConfig, path: Path) -> str | None:
@@ -467,7 +556,8 @@ def _bar_text(sums: torch.Tensor, seconds: float) -> str:
 def _epoch_line(record: dict[str, Any], epochs: int) -> str:
     val = "" if record["val_acc"] is None else f" val acc {record['val_acc']:.2f}%"
     return (
-        f"epoch {record['epoch'] + 1}/{epochs} lr {record['lr']:.4g} loss {record['train_loss']:.4f} "
+        f"epoch {record['epoch']} ({record['epoch'] + 1}/{epochs}) lr {record['lr']:.4g} "
+        f"loss {record['train_loss']:.4f} "
         f"acc {record['train_acc']:.2f}%{val} {record['images_per_second']:.0f} img/s "
         f"{record['seconds']:.1f}s"
     )

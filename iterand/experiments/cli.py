@@ -53,9 +53,14 @@ Results: ``python -m iterand results [--out DIR] [--table FILE]`` reads every fi
 and writes the table (default ``runs/results/results.csv``) with ``-runs.csv`` (one row per run) and
 ``-reference.csv`` (the comparison) beside it.
 
+One process per run directory: a second ``train`` on a run directory in use stops with status 2, naming
+the process that holds it; a sweep skips such runs and says so. Ctrl-C stops a run with one line saying
+what its directory keeps; the same command resumes it.
+
 Exit status: 0 success, 1 training diverged (NaN/inf loss; the last good checkpoint is kept) or, for a
-sweep, some run failed (each is listed with its log), 2 invalid input (one line ``error: ...`` naming
-the field or file).
+sweep, some run failed (each is listed with its log), 2 an error you can act on (one line ``error: ...``
+naming the field, file or folder: invalid input, missing or damaged data, a run directory in use or of
+another run), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ from typing import NoReturn
 
 import yaml
 
+from bookkeeping.errors import EXIT_USER_ERROR, InvalidInput, run_command
+from bookkeeping.files import writable_file, writable_folder
 from bookkeeping.paths import CHECKPOINT_CHOICES, default_out
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
@@ -80,7 +87,7 @@ from iterand.experiments.results import default_table
 
 EXIT_DIVERGED = 1
 EXIT_RUN_FAILED = 1  # a sweep went on past a failed run
-EXIT_USAGE = 2
+EXIT_USAGE = EXIT_USER_ERROR
 SET_HELP = "override a field (--set help lists every field)"
 RESULT_COLUMNS = (
     "model", "width", "method", "init", "r", "pruned_fraction", "dataset", "epochs", "lossy_jpeg", "count",
@@ -149,17 +156,14 @@ def build_config(
 ) -> TrainConfig:
     """The ``TrainConfig`` that ``train`` runs, assembled in the documented order."""
     if preset is None and config_file is None:
-        raise ValueError(
+        raise InvalidInput(
             "train needs --preset NAME or --config FILE.yaml (python -m iterand presets lists them)"
         )
     config = presets.get(preset) if preset is not None else TrainConfig()
     if config_file is not None:
         if not config_file.is_file():
-            raise ValueError(f"--config: no file {config_file}")
-        try:
-            config = load_yaml(config_file, base=config)
-        except yaml.YAMLError as error:
-            raise ValueError(f"--config: {config_file} is not valid YAML ({error})") from None
+            raise InvalidInput(f"--config: no file {config_file}")
+        config = load_yaml(config_file, base=config)
     if data_root is not None:
         config = config.replace(data_root=data_root)
     return apply_overrides(config, overrides)
@@ -167,7 +171,8 @@ def build_config(
 
 def _train(args: argparse.Namespace) -> None:
     config = build_config(args.preset, args.config, args.data_root, args.overrides)
-    summary = train(config, (args.out or default_out()) / run_name(config))
+    out = writable_folder(args.out or default_out(), "--out")
+    summary = train(config, out / run_name(config))
     if process_rank() == 0:
         print(json.dumps(summary["results"], indent=2))
 
@@ -185,9 +190,12 @@ def _presets(args: argparse.Namespace) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    out = args.out or default_out()
+    if not args.dry_run:
+        writable_folder(out, "--out")
     records = launcher.run(
         args.name,
-        args.out or default_out(),
+        out,
         overrides=args.overrides,
         grid=planning.parse_grid(args.grid),
         shard=planning.parse_shard(args.shard),
@@ -200,11 +208,14 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _results(args: argparse.Namespace) -> None:
     out = args.out or default_out()
+    table = writable_file(args.table or default_table(), "--table")
     rows = results.collect(out)
     if not rows:
         print(f"no finished runs below {out}")
         return
-    written = results.write_results(rows, args.table or default_table())
+    for line in results.duplicate_warnings(rows):
+        print(f"warning: {line}", file=sys.stderr)
+    written = results.write_results(rows, table)
     print(results.format_table(results.read_table(written["aggregated"]), RESULT_COLUMNS))
     compared = results.read_table(written["reference"])
     if compared:
@@ -215,6 +226,10 @@ def _results(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(lambda: _main(argv))
+
+
+def _main(argv: Sequence[str] | None) -> int | None:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     if "help" in getattr(args, "overrides", ()):
@@ -223,11 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands = {"train": _train, "eval": _eval, "presets": _presets, "sweep": _sweep, "results": _results}
     try:
-        code = commands[args.command](args)
+        return commands[args.command](args)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_DIVERGED
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return code or 0

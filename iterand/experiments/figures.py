@@ -9,11 +9,13 @@ figure notebook's parameters and returns the table's rows of that figure (``resu
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bookkeeping.errors import InvalidInput
 from iterand.engine.data import default_cifar_source
 from iterand.experiments import launcher, results, sweeps
 from iterand.experiments.sweeps import Sweep
@@ -41,13 +43,14 @@ def train_or_read(
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished
     runs are skipped, interrupted ones resume. ``mode="read"`` trains nothing. Then the table is
     ``results_table`` if given, else the finished runs under ``runs_dir``, aggregated over seeds and
-    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``).
+    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``);
+    a run found in several directories is counted once, with a warning naming them.
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
     is chosen, and announced, only when some data is used.
     """
     if mode not in ("train", "read"):
-        raise ValueError(f"mode must be 'train' or 'read', got {mode!r}")
+        raise InvalidInput(f"mode must be 'train' or 'read', got {mode!r}")
     if mode == "train":
         launcher.run(
             sweeps.subset(sweep, models=models, methods=methods, inits=inits),
@@ -62,7 +65,10 @@ def train_or_read(
         raise FileNotFoundError(
             f"no runs folder {runs_dir}: train the grid first (mode 'train') or give results_table"
         )
-    return results.write_results(results.collect(runs_dir), table)["aggregated"]
+    rows = results.collect(runs_dir)
+    for line in results.duplicate_warnings(rows):
+        warnings.warn(line, stacklevel=2)
+    return results.write_results(rows, table)["aggregated"]
 
 
 @dataclass(frozen=True)

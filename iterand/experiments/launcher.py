@@ -1,8 +1,11 @@
 """Running a sweep: the runs of one shard that are not finished, in this process or in several.
 
-A run whose ``summary.json`` exists is skipped; one with a checkpoint resumes from it
-(``iterand.engine.train.train``). ``concurrent=1`` trains in this process; ``concurrent=N > 1`` runs N
-``python -m iterand train --config FILE --out OUT`` processes at once (several small runs on one GPU).
+A run whose ``summary.json`` exists is skipped, and so is a run whose directory another process holds
+(``bookkeeping.locks``: another shard, or a ``train`` started by hand), with a line naming that process;
+one with a checkpoint resumes from it (``iterand.engine.train.train``). Whether a run is held is checked
+again just before it starts, as other processes start runs while a sweep goes on. ``concurrent=1`` trains
+in this process; ``concurrent=N > 1`` runs N ``python -m iterand train --config FILE --out OUT``
+processes at once (several small runs on one GPU).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on.
 """
@@ -20,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bookkeeping import locks
+from bookkeeping.errors import InvalidInput
 from bookkeeping.paths import RunFiles
 from iterand.engine.config import TrainConfig, save_yaml
 from iterand.engine.train import train
@@ -45,12 +50,12 @@ def run(
 
     ``data_root`` is applied before ``overrides``. Returns one record per run of the shard, in order:
     ``name``, ``dir``, ``status`` (before this call, one of ``planning.STATUSES``), ``outcome`` ("planned"
-    for a dry run, "skipped" when finished, "trained", "failed"), ``preset``, ``fields`` (the grid values),
-    ``log`` and ``error`` (None unless failed). ``progress`` receives one line per event; a dry run
-    gives one line per run: status, run directory, preset and grid values.
+    for a dry run, "skipped" when finished or held by another process, "trained", "failed"), ``preset``,
+    ``fields`` (the grid values), ``log`` and ``error`` (None unless failed). ``progress`` receives one
+    line per event; a dry run gives one line per run: status, run directory, preset and grid values.
     """
     if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
-        raise ValueError(f"concurrent must be an integer >= 1, got {concurrent!r}")
+        raise InvalidInput(f"concurrent must be an integer >= 1, got {concurrent!r}")
     if data_root is not None:
         overrides = [f"data_root={data_root}", *overrides]
     out = Path(out)
@@ -113,9 +118,20 @@ def _describe(record: Mapping[str, Any]) -> str:
     return f"{record['dir']}  preset={record['preset']} {fields}"
 
 
-def _starting(record: dict[str, Any], progress: Callable[[str], None]) -> None:
+def _starting(record: dict[str, Any], progress: Callable[[str], None]) -> bool:
+    """Announce the run, or skip it (False) when another process holds its directory."""
+    holder = locks.holder(RunFiles(Path(record["dir"])).lock)
+    if holder is not None:
+        _held_elsewhere(record, locks.describe_holder(holder), progress)
+        return False
     verb = "resuming" if record["status"] == "interrupted" else "training"
     progress(f"{verb:<11} {_describe(record)}")
+    return True
+
+
+def _held_elsewhere(record: dict[str, Any], who: str, progress: Callable[[str], None]) -> None:
+    record["outcome"] = "skipped"
+    progress(f"skipped     {_describe(record)} (in use by {who}; run the sweep again once it has ended)")
 
 
 def _finished(record: dict[str, Any], error: str | None, progress: Callable[[str], None]) -> None:
@@ -145,12 +161,17 @@ def _log_to(path: Path) -> Iterator[None]:
 
 
 def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[[str], None]) -> None:
-    _starting(record, progress)
+    if not _starting(record, progress):
+        return
     log = Path(record["log"])
     error = None
     with _log_to(log):
         try:
             train(config, record["dir"])
+        except locks.Locked:
+            # Taken by another process since `_starting` looked.
+            _held_elsewhere(record, "another process", progress)
+            return
         except Exception as exc:  # noqa: BLE001 - one failing run must not stop the sweep
             error = f"{type(exc).__name__}: {exc}"
             with log.open("a") as f:
@@ -161,7 +182,8 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
 def _train_subprocess(
     config: TrainConfig, record: dict[str, Any], out: Path, folder: Path, progress: Callable[[str], None]
 ) -> None:
-    _starting(record, progress)
+    if not _starting(record, progress):
+        return
     config_file = folder / f"{record['name']}.yaml"
     save_yaml(config, config_file)
     log = Path(record["log"])
@@ -170,6 +192,10 @@ def _train_subprocess(
     with log.open("a") as f:
         code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=False).returncode
     error = None
+    if code != 0 and locks.holder(RunFiles(Path(record["dir"])).lock) is not None:
+        # Taken by another process since `_starting` looked (the child said so, with status 2).
+        _held_elsewhere(record, "another process", progress)
+        return
     if code != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         error = f"exit status {code}" + (f": {lines[-1].strip()}" if lines else "")

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from bookkeeping import locks
+from bookkeeping.errors import InvalidInput
 from bookkeeping.paths import RunFiles
 from iterand.engine.config import TrainConfig, apply_overrides, run_name
 from iterand.experiments import presets, sweeps
 from iterand.experiments.sweeps import Sweep
 
-STATUSES = ("finished", "interrupted", "pending")
+STATUSES = ("finished", "running", "interrupted", "pending")
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
-Status = Literal["finished", "interrupted", "pending"]
+Status = Literal["finished", "running", "interrupted", "pending"]
 T = TypeVar("T")
 
 __all__ = ["STATUSES", "Planned", "parse_grid", "parse_shard", "plan", "run_dir", "runs", "shard", "status"]
@@ -50,12 +52,12 @@ def plan(
     full_grid = {**sweep.grid, **(grid or {})}
     for field, values in full_grid.items():
         if len(values) == 0:
-            raise ValueError(f"grid field {field!r} has no values")
+            raise InvalidInput(f"grid field {field!r} has no values")
     keys = (item.partition("=")[0].strip() for item in overrides)
     swept = [key for key in keys if key in full_grid]
     if swept:
         # Either choice would be silent: the override would collapse the grid, or the grid would ignore it.
-        raise ValueError(
+        raise InvalidInput(
             f"{', '.join(repr(f) for f in swept)} is swept by {sweep.name} "
             f"({', '.join(f'{f}={list(full_grid[f])}' for f in swept)}); choose its values with "
             f"--grid {swept[0]}=v1,v2 instead of --set"
@@ -86,7 +88,7 @@ def shard(items: Sequence[T], k: int, n: int) -> list[T]:
     """Shard ``k`` of ``n`` (``1 <= k <= n``): ``items[k-1], items[k-1+n], ...``."""
     valid = all(isinstance(x, int) and not isinstance(x, bool) for x in (k, n)) and 1 <= k <= n
     if not valid:
-        raise ValueError(f"shard must be K/N with 1 <= K <= N (e.g. --shard 2/4), got {k}/{n}")
+        raise InvalidInput(f"shard must be K/N with 1 <= K <= N (e.g. --shard 2/4), got {k}/{n}")
     return list(items[k - 1 :: n])
 
 
@@ -94,7 +96,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``"K/N"`` -> ``(K, N)``; anything else raises ``ValueError`` naming ``shard`` and the format."""
     match = _SHARD.fullmatch(text)
     if not match:
-        raise ValueError(f"shard must look like K/N with 1 <= K <= N, e.g. --shard 2/4; got {text!r}")
+        raise InvalidInput(f"shard must look like K/N with 1 <= K <= N, e.g. --shard 2/4; got {text!r}")
     k, n = int(match[1]), int(match[2])
     shard([], k, n)
     return k, n
@@ -107,7 +109,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
         field, sep, text = item.partition("=")
         values = tuple(value.strip() for value in text.split(",") if value.strip())
         if not sep or not field.strip() or not values:
-            raise ValueError(
+            raise InvalidInput(
                 f"--grid must look like key=v1,v2,... (e.g. --grid width=0.25,0.5), got {item!r}"
             )
         grid[field.strip()] = values
@@ -120,11 +122,13 @@ def run_dir(config: TrainConfig, out: str | Path) -> Path:
 
 
 def status(config: TrainConfig, out: str | Path) -> Status:
-    """The run's state below ``out``: "finished" (summary written), "interrupted" (a checkpoint to resume
-    from) or "pending"."""
+    """The run's state below ``out``: "finished" (summary written), "running" (another process holds its
+    directory, ``bookkeeping.locks``), "interrupted" (a checkpoint to resume from) or "pending"."""
     files = RunFiles(run_dir(config, out))
     if files.summary.is_file():
         return "finished"
+    if locks.holder(files.lock) is not None:
+        return "running"
     if files.checkpoint.is_file():
         return "interrupted"
     return "pending"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from bookkeeping.errors import InvalidInput
 from iterand.core.names import ARCHITECTURES, INIT_ALIASES, METHOD_REGISTRY
 from iterand.engine.config import TrainConfig
 from iterand.engine.datasets import DATASETS
@@ -110,7 +111,7 @@ def get(name: str) -> TrainConfig:
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=5, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else f"known presets: {', '.join(PRESETS)}"
-        raise ValueError(f"unknown preset {name!r}; {hint}")
+        raise InvalidInput(f"unknown preset {name!r}; {hint}")
     return PRESETS[name]
 
 

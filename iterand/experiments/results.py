@@ -2,7 +2,9 @@
 
 ``collect(out)`` reads every ``summary.json`` below ``out`` (finished runs only; an interrupted run has
 none) into one row per run. ``aggregate(rows)`` groups rows that differ only in their seed and gives the
-mean, the sample standard deviation (ddof 1; 0 for a single seed) and the count of each accuracy.
+mean, the sample standard deviation (ddof 1; 0 for a single seed) and the count of each accuracy. A seed
+counts once: two rows of the same run (same setting, data and seed: a run directory copied, or trained
+again under another name) are ``duplicates``, reported and never averaged.
 ``compare(aggregated)`` puts our mean beside every published number of the same setting (``REFERENCE``:
 the IteRand paper's Conv6 and ResNet-18 numbers, the weight-recycling paper's independent reproduction,
 the edge-popup paper's ImageNet numbers). ``select(aggregated, key, ...)`` keeps the rows of a figure's
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bookkeeping import paths, tables
+from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json
 from bookkeeping.paths import SUMMARY_FILE
 from iterand.core.names import METHOD_REGISTRY, ignored_fields, init_alias
@@ -74,6 +77,8 @@ __all__ = [
     "collect",
     "compare",
     "default_table",
+    "duplicate_warnings",
+    "duplicates",
     "format_table",
     "read_table",
     "row",
@@ -93,7 +98,7 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
     """The flat row of one run's ``summary.json`` content."""
     params, results, data = summary["parameters"], summary["results"], summary.get("data", {})
     config = TrainConfig.from_dict(params)
-    setting = {k: v for k, v in experiment_dict(config).items() if k not in ("seed", "data_root")}
+    setting = {k: v for k, v in experiment_dict(config).items() if k != "seed"}
     values: dict[str, Any] = {
         "run_name": summary["run_name"],
         "model": config.model,
@@ -128,19 +133,54 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
     """One row per finished run below ``out`` (any depth), ordered by run directory."""
     out = Path(out)
     if not out.is_dir():
-        raise ValueError(f"--out: no folder {out}")
+        raise InvalidInput(f"--out: no folder {out}")
     return [row(read_json(path), path.parent) for path in sorted(out.rglob(SUMMARY_FILE))]
+
+
+def duplicates(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The rows that are one run (equal ``GROUP_BY`` values, setting and data included, and equal seed),
+    each list in the order given: ``aggregate`` counts its first row and leaves out the others."""
+    runs: dict[tuple, list[Mapping[str, Any]]] = {}
+    for item in rows:
+        runs.setdefault(_run_identity(item), []).append(item)
+    return [same for same in runs.values() if len(same) > 1]
+
+
+def duplicate_warnings(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per run found in several directories: which one ``aggregate`` counts, which it leaves out."""
+    lines = []
+    for same in duplicates(rows):
+        kept, *left_out = (str(item.get("run_dir")) for item in same)
+        run = f"{same[0].get('run_name')}, seed {same[0].get('seed')}"
+        lines.append(
+            f"{len(same)} run directories hold one run ({run}): counted once, from {kept}; "
+            f"not counted: {', '.join(left_out)}"
+        )
+    return lines
+
+
+def _run_identity(item: Mapping[str, Any]) -> tuple:
+    return tuple(item.get(field) for field in (*GROUP_BY, "seed"))
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -> list[dict[str, Any]]:
     """One row per group of equal ``by`` values: those values, ``count``, ``seeds`` (e.g. "1 2 3"), the
-    weight counts, and ``<metric>_mean`` / ``<metric>_std`` of every metric (None where no run has it).
+    weight counts, ``<metric>_mean`` / ``<metric>_std`` of every metric (None where no run has it), and
+    ``duplicates``: how many rows of the group repeat a run already counted (see ``duplicates``; their
+    numbers are left out, so no seed is counted twice).
 
     Rows are sorted by the ``by`` values (empty values last).
     """
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    repeated: Counter[tuple] = Counter()
+    counted: set[tuple] = set()
     for item in rows:
-        groups.setdefault(tuple(item.get(field) for field in by), []).append(item)
+        key = tuple(item.get(field) for field in by)
+        if _run_identity(item) in counted:
+            repeated[key] += 1
+            continue
+        counted.add(_run_identity(item))
+        groups.setdefault(key, []).append(item)
     aggregated = []
     for key in sorted(groups, key=lambda k: tuple(_sort_key(v) for v in k)):
         members = groups[key]
@@ -155,6 +195,7 @@ def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -
             values[f"{metric}_std"] = (
                 statistics.stdev(numbers) if len(numbers) > 1 else 0.0 if numbers else None
             )
+        values["duplicates"] = repeated[key]
         aggregated.append(values)
     return aggregated
 
@@ -310,15 +351,15 @@ def select(
     counts = Counter(tuple(item.get(field) for field in key) for item in shown)
     duplicated = sorted((k for k, n in counts.items() if n > 1), key=lambda k: tuple(map(_sort_key, k)))
     if duplicated:
-        raise ValueError(
+        raise InvalidInput(
             f"several settings for {duplicated} in {source}: give a results table or runs folder with "
             "one setting each"
         )
     if not shown:
-        raise ValueError(f"no finished run of this grid in {source}: train it first")
+        raise InvalidInput(f"no finished run of this grid in {source}: train it first")
     mixed = sorted({item.get("dataset") for item in shown}, key=_sort_key)
     if len(mixed) > 1:
-        raise ValueError(f"the rows mix datasets {mixed}: results on different data cannot share a figure")
+        raise InvalidInput(f"the rows mix datasets {mixed}: results on different data cannot share a figure")
     return shown
 
 

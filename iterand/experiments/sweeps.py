@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
+from bookkeeping.errors import InvalidInput
 from iterand.core.names import canonical_init, ignored_fields
 from iterand.experiments import presets
 
@@ -92,7 +93,7 @@ def get(sweep: Sweep | str) -> Sweep:
     if isinstance(sweep, Sweep):
         return sweep
     if sweep not in SWEEPS:
-        raise ValueError(f"unknown sweep {sweep!r}; allowed: {', '.join(SWEEPS)}")
+        raise InvalidInput(f"unknown sweep {sweep!r}; allowed: {', '.join(SWEEPS)}")
     return SWEEPS[sweep]
 
 
@@ -121,7 +122,7 @@ def subset(
     for field, values in wanted.items():
         unknown = [value for value in values or () if value not in {f[field] for f in fields.values()}]
         if unknown:
-            raise ValueError(
+            raise InvalidInput(
                 f"no preset of sweep {sweep.name} has {field} {', '.join(map(repr, unknown))}; "
                 f"its presets: {', '.join(sweep.presets)}"
             )
@@ -135,7 +136,7 @@ def subset(
     kept = tuple(name for name, f in fields.items() if chosen(f))
     only = "; ".join(f"{field} in {list(values)}" for field, values in wanted.items() if values is not None)
     if not kept:
-        raise ValueError(
+        raise InvalidInput(
             f"no preset of sweep {sweep.name} has {only}; its presets: {', '.join(sweep.presets)}"
         )
     return replace(

@@ -34,6 +34,17 @@ def cifar_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def subset_is_cifar10() -> Iterator[None]:
+    """The data checks take `cifar_subset` (and smaller sets made by tests) for the complete CIFAR-10:
+    without this, `iterand.engine.data.cifar.check_counts` refuses anything but 5,000 + 1,000 per class."""
+    from iterand.engine.data import cifar
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cifar, "PER_CLASS", dict(SUBSET_PER_CLASS))
+        yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_data_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # Session-scoped so that it is in place before module-scoped fixtures load data.

@@ -3,9 +3,11 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bookkeeping import files, paths, tables
+from repro import notebooks
 from theory import cli, subset_sum
 
 
@@ -80,3 +82,66 @@ def test_module_entry_point_exit_status():
     )
     assert done.returncode == 2
     assert done.stderr.strip() == "error: t must be a finite number > 0, got -1.0"
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_many_samples_without_eps_stop_at_the_memory_cap_suggesting_eps(capsys):
+    # Issue 10, item 5: 200 samples and no --eps ran past 60 s and 3.5 GB, still growing.
+    samples = np.random.default_rng(0).uniform(-1, 1, 200)
+    status, out, err = run(capsys, "worst-case", *map(str, samples), "--max-intervals", "4096")
+    line = _one_error_line(err)
+    assert status == 2 and not out
+    assert "the exact E* of these 200 samples is below " in line and "--eps EPS" in line
+    assert "4,096 intervals" in line
+    with pytest.raises(subset_sum.ResolutionTooFine, match="deciding E\\* <= 1e-09 .* larger eps"):
+        subset_sum.worst_case_error(samples, eps=1e-9, max_intervals=4096)
+
+
+def test_an_absurd_estimate_grid_is_refused_naming_its_size(capsys):
+    # Issue 10, item 6: a MemoryError traceback (728 TiB).
+    status, _, err = run(capsys, "estimate", "--n", "100000000", "--eps", "0.1", "--trials", "1000000")
+    line = _one_error_line(err)
+    assert status == 2 and "trials * n * R must be at most 134,217,728 samples per cell" in line
+    assert "1,000,000 * 100,000,000 * 1 (727.6 TiB); lower trials or n" in line
+
+
+def test_negative_samples_in_exponent_form_are_samples(capsys):
+    # Issue 10, item 12: "-1e-3" was taken for an option.
+    expected = f"E* = {subset_sum.worst_case_error_brute([0.5, -1e-3, -0.25]):.12g}"
+    assert run(capsys, "worst-case", "0.5", "-1e-3", "-.25") == (0, expected + "\n", "")
+    assert run(capsys, "worst-case", "--", "-1e-3", "0.5", "-.25")[1] == expected + "\n"
+
+
+def test_a_parameter_file_with_a_yaml_error_is_one_line_naming_file_and_line(capsys, tmp_path):
+    # Issue 10, item 8.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: 0\ndims: [4, 8\ntrials: 3\n")
+    status, _, err = run(capsys, "experiment", "network", "--params", str(broken))
+    assert status == 2 and _one_error_line(err).startswith(f"error: {broken}, line 3, column ")
+
+
+def test_a_parameter_file_never_writes_into_a_built_in_sets_folder(capsys, tmp_path, monkeypatch):
+    # Issue 10, item 2: --params some/dir/quick.yaml wrote into the folder of the built-in `quick` set.
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    own = tmp_path / "mine" / "quick.yaml"
+    own.parent.mkdir()
+    own.write_text("seed: 1\ndims: [2, 3, 2]\nsweeps: [{R: 1, widths: [8]}]\ntrials: 1\ninputs: 8\n")
+    status, out, _ = run(capsys, "experiment", "network", "--params", str(own))
+    label = notebooks.set_label(str(own), files.read_yaml(own))
+    assert status == 0 and label.startswith("quick-") and len(label) == len("quick-") + 8
+    assert str(paths.experiment_output_dir("network", label)) in out
+    assert not paths.experiment_output_dir("network", "quick").exists()
+
+
+def test_an_unwritable_estimate_out_is_refused_before_computing(capsys, tmp_path):
+    # Issue 10, item 7.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, out, err = run(capsys, "estimate", "--n", "4", "--eps", "0.1", "--out", str(blocker / "p.csv"))
+    assert status == 2 and not out
+    assert _one_error_line(err) == f"error: --out: {blocker} is a file, not a folder"

@@ -11,10 +11,10 @@ The networks and their layouts are the entries of `iterand.core.names.ARCHITECTU
 entry into a network with the builder of its family (`FAMILIES`).
 
 Width rule: every width-scaled channel (or hidden-feature) count is `max(1, round(c * width))` with
-Python's round (half to even). The ResNet stem stays at 64 channels at every width (the official
-IteRand code's setting); with it the code reproduces the reference parameter counts of the width sweeps
-(Conv6 0.142M at width 0.25 to 9.036M at width 2, ResNet-18 11.16M, ResNet-50 25.50M, ...; all pinned in
-tests/iterand/core/test_models.py).
+Python's round (half to even), `iterand.core.names.scaled_channels`. The ResNet stem stays at 64 channels
+at every width (the official IteRand code's setting); with it the code reproduces the reference parameter
+counts of the width sweeps (Conv6 0.142M at width 0.25 to 9.036M at width 2, ResNet-18 11.16M, ResNet-50
+25.50M, ...; all pinned in tests/iterand/core/test_models.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from bookkeeping.validation import integer_at_least, positive
 from iterand.core.layers import LayerFactory, SubnetSpec, attach_global_scope, layer_factory
 from iterand.core.models.conv import HIDDEN_FEATURES, PAIR_CHANNELS, conv_net
 from iterand.core.models.resnet import BLOCKS, STAGE_CHANNELS, STEM_CHANNELS, ResNet
-from iterand.core.names import ARCHITECTURES, MODEL_NAMES, STEMS, Architecture
+from iterand.core.names import ARCHITECTURES, MODEL_NAMES, STEMS, Architecture, scaled_channels
 
 DEFAULT_SUBNET = SubnetSpec()
 
@@ -38,14 +38,19 @@ __all__ = ["DEFAULT_SUBNET", "FAMILIES", "MODEL_NAMES", "STEMS", "build"]
 
 def _conv(arch: Architecture, width: float, num_classes: int, stem: str, factory: LayerFactory) -> nn.Module:
     pairs = PAIR_CHANNELS[: arch.layout]
-    return conv_net([_scaled(c, width) for c in pairs], _scaled(HIDDEN_FEATURES, width), num_classes, factory)
+    return conv_net(
+        [scaled_channels(c, width) for c in pairs],
+        scaled_channels(HIDDEN_FEATURES, width),
+        num_classes,
+        factory,
+    )
 
 
 def _resnet(
     arch: Architecture, width: float, num_classes: int, stem: str, factory: LayerFactory
 ) -> nn.Module:
     block, blocks_per_stage = arch.layout
-    stage_channels = [_scaled(c, width) for c in STAGE_CHANNELS]
+    stage_channels = [scaled_channels(c, width) for c in STAGE_CHANNELS]
     return ResNet(BLOCKS[block], blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
 
 
@@ -96,10 +101,6 @@ def build(
     if spec is not None and spec.scope == "global":
         attach_global_scope(model)
     return model
-
-
-def _scaled(channels: int, width: float) -> int:
-    return max(1, round(channels * width))
 
 
 def _resolve_spec(

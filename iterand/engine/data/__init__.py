@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bookkeeping.errors import InvalidInput, UserError
 from bookkeeping.paths import REPO_ROOT
 from iterand.engine.data.defaults import default_cifar_source
 from iterand.engine.datasets import DATASETS
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from iterand.engine.config import TrainConfig
 
 CACHE_ENV = "ITERAND_DATA_CACHE"
+# Entries of `DataBundle.description` that say where the data was read from, not what it is.
+LOCATION_KEYS = ("source", "source_kind", "note")
 
 __all__ = [
     "CACHE_ENV",
@@ -39,6 +42,7 @@ __all__ = [
     "DataError",
     "Loader",
     "cache_dir",
+    "data_identity",
     "default_cifar_source",
     "default_data_root",
     "derive_seed",
@@ -49,7 +53,7 @@ __all__ = [
 ]
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """Missing or malformed data; the message names the path tried, the expected layout and a remedy."""
 
 
@@ -72,6 +76,13 @@ class DataBundle:
     num_classes: int
     image_shape: tuple[int, int, int]
     description: dict[str, Any] = field(default_factory=dict)
+
+
+def data_identity(description: dict[str, Any]) -> dict[str, Any]:
+    """What a bundle's data is, wherever it was read from: its ``description`` without ``LOCATION_KEYS``
+    (for CIFAR-10: the dataset and whether it is the lossy JPEG copy). A run never continues on data of
+    another identity (``iterand.engine.train``)."""
+    return {key: value for key, value in description.items() if key not in LOCATION_KEYS}
 
 
 def default_data_root() -> Path:
@@ -130,7 +141,7 @@ def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_s
     """
     device = torch.device(device)
     if config.batch_size % world_size:
-        raise ValueError(
+        raise InvalidInput(
             f"batch_size {config.batch_size} (the global batch) is not divisible by world_size {world_size}"
         )
     return _loader(config).load_bundle(config, device, rank, world_size)

@@ -19,10 +19,17 @@ same index and `iterand.engine.data.split` picks the same validation images from
 Decoded arrays are cached as `<cache_dir>/cifar10-<fingerprint>.npz` (uint8 (N, 3, 32, 32) images, int64
 labels), the fingerprint covering the source's path, sizes and modification times, so the JPEGs are
 decoded once.
+
+Integrity. An archive must end properly: the gzip stream with its end-of-stream marker and checksum, the
+tar stream with its end-of-archive blocks, so that a copy cut off at a file boundary is not taken for a
+smaller data set. Every source must then hold the complete CIFAR-10 (`PER_CLASS`: 5,000 training and
+1,000 test images of each of the 10 classes), read from the source or from the cache; a data set that
+fails a check raises `DataError` and is never cached.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import os
@@ -30,10 +37,11 @@ import pickle
 import tarfile
 import warnings
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -57,6 +65,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 CACHE_FORMAT = 1
+# The sizes of CIFAR-10 (Krizhevsky 2009): 6,000 images per class, 5,000 for training and 1,000 for testing.
+PER_CLASS = {"train": 5_000, "test": 1_000}
+_GZIP_MAGIC = b"\x1f\x8b"
+_END_OF_ARCHIVE = 2 * tarfile.BLOCKSIZE  # a tar stream ends with two zero blocks
 JPEG_NOTE = (
     "JPEG re-encoding of CIFAR-10 (lossy): accuracies can differ slightly from the official binary data"
 )
@@ -111,17 +123,48 @@ def prepare(config: TrainConfig) -> None:
 
 
 def load_arrays(data_root: str | os.PathLike | None, cache: Path | None = None) -> CifarArrays:
-    """Find CIFAR-10 (downloading it when allowed), decode it once, and return it from the cache."""
+    """Find CIFAR-10 (downloading it when allowed), decode it once, and return it from the cache.
+
+    The arrays are checked (`check_counts`) whether decoded or read from the cache; only checked arrays
+    are cached, and a cache file that fails the check (written before the check existed) is removed."""
     source = resolve(data_root)
     cache_file = (cache or cache_dir()) / f"cifar10-{fingerprint(source)}.npz"
     if cache_file.is_file():
         try:
-            return _read_cache(cache_file, source)
+            cached = _read_cache(cache_file, source)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass  # a damaged cache file is rebuilt below
+        else:
+            try:
+                check_counts(cached)
+            except DataError:
+                cache_file.unlink(missing_ok=True)
+                raise
+            return cached
     arrays = decode(source)
+    check_counts(arrays)
     _write_cache(cache_file, arrays)
     return arrays
+
+
+def check_counts(arrays: CifarArrays, per_class: Mapping[str, int] | None = None) -> None:
+    """`DataError` unless every class has `per_class[split]` images in each split (default `PER_CLASS`,
+    the complete CIFAR-10), naming the counts that differ."""
+    expected = PER_CLASS if per_class is None else per_class
+    problems = []
+    for split, labels in (("train", arrays.train_labels), ("test", arrays.test_labels)):
+        counts = np.bincount(labels, minlength=len(CLASSES))
+        wrong = [f"{CLASSES[i]} {count:,}" for i, count in enumerate(counts) if count != expected[split]]
+        if wrong:
+            problems.append(f"{len(labels):,} {split} images ({', '.join(wrong)})")
+    if problems:
+        sizes = ", ".join(
+            f"{n * len(CLASSES):,} {split} images ({n:,} per class)" for split, n in expected.items()
+        )
+        raise DataError(
+            f"{arrays.source.path} does not hold the complete CIFAR-10 ({sizes}): it has "
+            f"{'; '.join(problems)}. The copy is incomplete or altered: copy or download it again"
+        )
 
 
 def layout_help(path: Path) -> str:
@@ -274,33 +317,83 @@ def _folder_files(root: Path) -> Iterator[tuple[str, str, Path]]:
                     yield split, class_name, path
 
 
+class _CountingReader(io.RawIOBase):
+    """A readable stream that counts the bytes read from `stream`."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__()
+        self.stream, self.count = stream, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def _archive_files(archive: Path) -> Iterator[tuple[str, str, str, bytes, str]]:
     """(split, class, file name, bytes, where) of every image `<top>/{train,test}/<class>/<file>` in a
-    tar archive, in one streaming pass. Other members are skipped."""
-    prefix = None
+    tar archive (gzip-compressed or not), in one streaming pass. Other members are skipped.
+
+    After the last member the rest of the stream is read, so that an archive cut off anywhere (even at
+    a member boundary, where tarfile alone sees a clean end) raises `DataError`: gzip checks its
+    end-of-stream marker and checksum, and the tar stream must end with its end-of-archive blocks."""
+    end_of_members = 0
     try:
-        with tarfile.open(archive, "r|*") as tar:
-            for member in tar:
-                parts = PurePosixPath(member.name).parts
-                if not member.isfile() or len(parts) < 3 or parts[-3] not in SPLITS:
-                    continue
-                if not parts[-1].lower().endswith(IMAGE_SUFFIXES):
-                    continue
-                if prefix is None:
-                    prefix = parts[:-3]
-                elif parts[:-3] != prefix:
-                    raise DataError(
-                        f"archive {archive} holds two copies ({'/'.join(prefix)}/ and "
-                        f"{'/'.join(parts[:-3])}/); keep one. {layout_help(archive)}"
-                    )
-                _check_classes({parts[-2]}, Path(*parts[:-1]), archive, complete=False)
-                data = tar.extractfile(member).read()
-                yield parts[-3], parts[-2], parts[-1], data, f"{archive}:{member.name}"
-    except (tarfile.TarError, EOFError, OSError) as error:
+        with open(archive, "rb") as raw:
+            compressed = raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+            raw.seek(0)
+            stream = _CountingReader(gzip.GzipFile(fileobj=raw) if compressed else raw)
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                yield from _image_members(tar, archive)
+                end_of_members = tar.offset
+            while stream.read(1 << 20):
+                pass  # to the end: a cut gzip stream raises EOFError here
+    except EOFError as error:
+        raise DataError(_truncated(archive, f"the compressed stream stops early: {error}")) from error
+    except (tarfile.TarError, OSError, zlib.error) as error:
         raise DataError(
             f"cannot read the archive {archive} ({type(error).__name__}: {error}); it is damaged or not a "
             "tar archive"
         ) from error
+    if stream.count < end_of_members + _END_OF_ARCHIVE:
+        raise DataError(
+            _truncated(archive, "the tar stream has no end-of-archive blocks after its last file")
+        )
+
+
+def _truncated(archive: Path, reason: str) -> str:
+    return (
+        f"the archive {archive} is truncated ({reason}), e.g. by an interrupted download or copy; "
+        "copy or download it again"
+    )
+
+
+def _image_members(tar: tarfile.TarFile, archive: Path) -> Iterator[tuple[str, str, str, bytes, str]]:
+    prefix = None
+    for member in tar:
+        parts = PurePosixPath(member.name).parts
+        if not member.isfile() or len(parts) < 3 or parts[-3] not in SPLITS:
+            continue
+        if not parts[-1].lower().endswith(IMAGE_SUFFIXES):
+            continue
+        if prefix is None:
+            prefix = parts[:-3]
+        elif parts[:-3] != prefix:
+            raise DataError(
+                f"archive {archive} holds two copies ({'/'.join(prefix)}/ and "
+                f"{'/'.join(parts[:-3])}/); keep one. {layout_help(archive)}"
+            )
+        _check_classes({parts[-2]}, Path(*parts[:-1]), archive, complete=False)
+        data = tar.extractfile(member).read()
+        yield parts[-3], parts[-2], parts[-1], data, f"{archive}:{member.name}"
 
 
 def _check_classes(found: set[str], where: Path, archive: Path | None = None, complete: bool = True) -> None:

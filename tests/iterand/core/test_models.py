@@ -10,6 +10,7 @@ from torch import nn
 from iterand.core.accounting import count_weights
 from iterand.core.layers import SubnetSpec, is_subnet_layer
 from iterand.core.models import MODEL_NAMES, build
+from iterand.core.names import MIN_CHANNELS, NARROWEST_CHANNELS, scaled_channels
 
 # Reference parameter counts (conv + linear weights, in millions, at the stated precision)
 # and the exact counts the code computes; the exact numbers pin the architecture and the width rule.
@@ -107,6 +108,16 @@ def test_width_rule_rounds_to_nearest():
     assert [stage[0].conv1.out_channels for stage in resnet.stages] == [19, 38, 77, 154]
     assert resnet.fc.in_features == 154 * 4
     assert build("conv2", width=1e-3, dense=True).features[0].out_channels == 1
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_narrowest_channels_is_the_narrowest_scaled_layer_of_every_model(name):
+    # The configuration rejects widths below the one giving MIN_CHANNELS there, without building a model.
+    width = (MIN_CHANNELS - 0.5) / NARROWEST_CHANNELS
+    model = build(name, width=width, dense=True)
+    widths = [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+    widths += [m.out_features for m in model.modules() if isinstance(m, nn.Linear)][:-1]  # not the logits
+    assert min(widths) == MIN_CHANNELS == scaled_channels(NARROWEST_CHANNELS, width)
 
 
 def test_conv_networks_have_no_batchnorm_and_pool_after_each_pair():

@@ -53,7 +53,7 @@ def test_load_errors_name_the_file(tmp_path):
         checkpoint.load(tmp_path / "missing.pt")
     damaged = tmp_path / "damaged.pt"
     damaged.write_bytes(b"not a checkpoint")
-    with pytest.raises(checkpoint.CheckpointError, match="damaged.pt.*delete it"):
+    with pytest.raises(checkpoint.CheckpointError, match="damaged.pt: damaged, or not written by iterand"):
         checkpoint.load(damaged)
 
 

@@ -314,8 +314,18 @@ def test_run_name_changes_exactly_with_the_result_relevant_fields(field):
         assert run_name(changed) != run_name(base)
 
 
+@pytest.mark.parametrize("width", [1e-9, 0.02])
+def test_a_width_that_leaves_one_channel_layers_is_rejected(width):
+    # Issue 10, item 12: width=1e-9 used to train a network of 1-channel layers without a word.
+    with pytest.raises(ValueError, match=rf"width must be at least 0\.0234375, got {width:g}: .*1 channel"):
+        TrainConfig(model="resnet18", width=width)
+    assert TrainConfig(width=0.0234375).width == 0.0234375  # 2 channels in the narrowest layers
+
+
 def test_execution_fields_are_the_documented_ones():
-    assert set(EXECUTION_FIELDS) == {"device", "workers", "eval_batch_size", "channels_last", "compile"}
+    assert set(EXECUTION_FIELDS) == {
+        "device", "workers", "eval_batch_size", "channels_last", "compile", "data_root",
+    }  # fmt: skip
 
 
 def test_every_field_is_described_with_type_default_allowed_values_and_help():
@@ -351,3 +361,14 @@ def test_format_fields_has_one_block_per_field():
 def test_ignored_fields_are_fields():
     for method in METHODS:
         assert set(ignored_fields(method)) <= set(FIELDS), method
+
+
+def test_the_data_path_is_not_part_of_the_run_identity(tmp_path, monkeypatch):
+    # Issue 10, item 1: one experiment reached by an absolute path, a relative one, from another working
+    # directory, or with the default location, is one run directory. The names of runs without a
+    # data_root are those hashed before (pinned above), so existing run folders stay valid.
+    monkeypatch.chdir(tmp_path)
+    spellings = [None, str(tmp_path / "cifar10.tar.gz"), "cifar10.tar.gz", "./data/../cifar10.tar.gz"]
+    names = {run_name(TrainConfig(seed=3, data_root=root)) for root in spellings}
+    assert names == {run_name(TrainConfig(seed=3))}
+    assert run_name(TrainConfig(data_root="/elsewhere/cifar")) == "conv6-w1-iterand-sc-p0.5-s1-a8e15c08"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import pickle
 import shutil
 import tarfile
 import urllib.error
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ from iterand.engine.data import DataError, cifar, load
 from iterand.engine.data.split import split_indices
 
 N_TRAIN, N_TEST = 30, 10  # per class, see conftest.cifar_subset
+pytestmark = pytest.mark.usefixtures("subset_is_cifar10")
 
 
 def pil_pixels(path: Path) -> np.ndarray:
@@ -299,3 +303,98 @@ def test_incomplete_official_batches(tmp_path, subset_arrays):
     with pytest.raises(DataError, match="cannot read the CIFAR-10 batch") as error:
         cifar.decode(cifar.resolve(tmp_path / "again"))
     assert "test_batch" in str(error.value)
+
+
+# ---- integrity: truncated archives, incomplete data sets ----------------------------------------------
+# A tiny data set generated here (2 train and 1 test images per class, as PNG), whose archives can be cut
+# anywhere; `small_is_cifar10` makes the checks take its sizes for those of CIFAR-10.
+SMALL = {"train": 2, "test": 1}
+
+
+@pytest.fixture
+def small_is_cifar10(monkeypatch):
+    monkeypatch.setattr(cifar, "PER_CLASS", SMALL)
+
+
+def small_tar(order=("test", "train")) -> tuple[bytes, list[int]]:
+    """A tar archive of the small set, members class-interleaved, splits in `order`; and the offset where
+    each member ends (a cut there leaves whole members only)."""
+    rng = np.random.default_rng(0)
+    buffer, ends = io.BytesIO(), []
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for split in order:
+            for index in range(SMALL[split]):
+                for class_name in cifar.CLASSES:
+                    png = io.BytesIO()
+                    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(png, "PNG")
+                    info = tarfile.TarInfo(f"small/{split}/{class_name}/{index:04d}.png")
+                    info.size = len(png.getvalue())
+                    tar.addfile(info, io.BytesIO(png.getvalue()))
+                    ends.append(buffer.tell())
+    return buffer.getvalue(), ends
+
+
+def gzip_cut(data: bytes) -> bytes:
+    """`data` gzip-compressed and flushed, but without the end of the stream: a download cut off there."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def test_the_small_set_and_its_archive_are_whole(tmp_path, small_is_cifar10):
+    data, _ = small_tar()
+    archive = tmp_path / "small.tar.gz"
+    archive.write_bytes(gzip.compress(data))
+    arrays = cifar.load_arrays(archive, tmp_path / "cache")
+    assert len(arrays.train_labels) == 20 and len(arrays.test_labels) == 10 and not arrays.lossy
+    plain = tmp_path / "small.tar"
+    plain.write_bytes(data)
+    assert np.array_equal(cifar.load_arrays(plain, tmp_path / "cache").train_images, arrays.train_images)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_an_archive_cut_at_a_member_boundary_is_truncated_and_never_cached(
+    tmp_path, small_is_cifar10, compressed
+):
+    # Issue 10, item 4: every class keeps one of its two train images, and the archive used to be accepted,
+    # decoded, cached and trained on.
+    data, ends = small_tar()
+    cut = data[: ends[len(cifar.CLASSES) * (SMALL["test"] + 1) - 1]]
+    archive = tmp_path / ("cut.tar.gz" if compressed else "cut.tar")
+    archive.write_bytes(gzip_cut(cut) if compressed else cut)
+    with pytest.raises(DataError, match="is truncated") as error:
+        cifar.load_arrays(archive, tmp_path / "cache")
+    assert str(archive) in str(error.value) and "download it again" in str(error.value)
+    assert not list((tmp_path / "cache").glob("*.npz"))
+
+
+def test_a_small_archive_cut_before_its_train_images_is_reported_as_truncated(tmp_path, small_is_cifar10):
+    # Issue 10, item 12: it was reported as holding "no train/<class>/ images".
+    data, ends = small_tar()
+    archive = tmp_path / "cut.tar.gz"
+    archive.write_bytes(gzip_cut(data[: ends[len(cifar.CLASSES) * SMALL["test"] - 1]]))
+    with pytest.raises(DataError, match="is truncated") as error:
+        cifar.load_arrays(archive, tmp_path / "cache")
+    assert "no train" not in str(error.value)
+
+
+def test_a_data_set_short_of_cifar10s_sizes_is_refused_and_never_cached(tmp_path, small_is_cifar10):
+    # Issue 10, item 4: counts against CIFAR-10's sizes (here the small set's), equal per class.
+    root = tmp_path / "folders"
+    with tarfile.open(fileobj=io.BytesIO(small_tar()[0])) as tar:
+        tar.extractall(root, filter="data")
+    (root / "small" / "train" / "dog" / "0001.png").unlink()
+    cache = tmp_path / "cache"
+    with pytest.raises(
+        DataError, match=r"does not hold the complete CIFAR-10 \(20 train images \(2 per class\)"
+    ):
+        cifar.load_arrays(root / "small", cache)
+    with pytest.raises(DataError, match=r"it has 19 train images \(dog 1\)\. The copy is incomplete"):
+        cifar.load_arrays(root / "small", cache)
+    assert not list(cache.glob("*.npz"))
+    # a cache file written before the check existed is refused too, and removed
+    short = cifar.decode(cifar.resolve(root / "small"))
+    stale = cache / f"cifar10-{cifar.fingerprint(cifar.resolve(root / 'small'))}.npz"
+    cifar._write_cache(stale, short)
+    with pytest.raises(DataError, match="does not hold the complete CIFAR-10"):
+        cifar.load_arrays(root / "small", cache)
+    assert not stale.exists()

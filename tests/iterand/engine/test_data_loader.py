@@ -17,6 +17,7 @@ from iterand.engine.data.augment import AUGMENTATIONS, IMAGENET_MEAN, IMAGENET_S
 from iterand.engine.data.gpu_loader import ORDER_STREAM
 
 TRAIN, VAL, TEST = 270, 30, 100  # the 300 + 100 images of conftest.cifar_subset
+pytestmark = pytest.mark.usefixtures("subset_is_cifar10")
 
 
 def cifar_config(root: Path, **overrides) -> TrainConfig:
@@ -37,7 +38,7 @@ def same_batches(a, b) -> bool:
 
 
 @pytest.fixture(scope="module")
-def bundle(cifar_subset):
+def bundle(cifar_subset, subset_is_cifar10):
     return load(cifar_config(cifar_subset), "cpu")
 
 

@@ -8,6 +8,7 @@ strided share of every global batch, so w ranks together see exactly the single-
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +22,12 @@ from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.layers import named_subnet_layers
 from iterand.engine import distributed
+from iterand.engine import train as train_module
 from iterand.engine.config import TrainConfig
 from iterand.engine.factories import build_model
 from iterand.engine.optim import learning_rate, trained_parameters
 from iterand.engine.posthoc import load_trained
-from iterand.engine.train import Trainer, TrainingDiverged, train
+from iterand.engine.train import ConfigMismatch, RunInterrupted, Trainer, TrainingDiverged, train
 
 NUM_CLASSES = 4
 
@@ -294,7 +296,7 @@ def test_no_validation_means_no_best_checkpoint(tmp_path):
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     config = tiny_config(epochs=4)
-    with pytest.raises(TrainingDiverged, match=r"epoch 2 \(0-based\).*2 epoch\(s\) done"):
+    with pytest.raises(TrainingDiverged, match=r"epoch 2: .*2 epoch\(s\) done.*lower lr \(now 0\.1\)"):
         train(config, tmp_path, data=fake_data(nan_from_epoch=2))
     files = RunFiles(tmp_path)
     saved = torch.load(files.checkpoint, weights_only=True)
@@ -302,6 +304,62 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
     assert [m["epoch"] for m in read_metrics(files.metrics)] == [0, 1]
     assert not files.summary.exists()
+
+
+def test_a_diverging_fine_tuning_epoch_names_finetune_lr(tmp_path):
+    # Issue 10, item 12: the hint named `lr` whatever learning rate the diverging epoch used.
+    config = tiny_config(method="sgd", epochs=2, finetune_epochs=1, finetune_lr=1e30, lr=0.01)
+    with pytest.raises(TrainingDiverged, match=r"epoch 1: .*lower finetune_lr \(now 1e\+30; epoch 1 is a"):
+        train(config, tmp_path, data=fake_data(n_train=64))
+
+
+def test_epochs_are_numbered_from_0_in_the_console_and_every_file(tmp_path, caplog):
+    # Issue 10, item 12: summary.json's best_epoch counted from 0 while the console counted from 1.
+    with caplog.at_level(logging.INFO, logger="iterand"):
+        summary = train(tiny_config(epochs=3), tmp_path, data=fake_data(n_train=64))
+    lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("epoch ")]
+    assert [line.split()[:3] for line in lines] == [["epoch", "0", "(1/3)"], ["epoch", "1", "(2/3)"],
+                                                     ["epoch", "2", "(3/3)"]]  # fmt: skip
+    metrics = read_metrics(RunFiles(tmp_path).metrics)
+    best = summary["results"]["best_epoch"]
+    assert [m["epoch"] for m in metrics] == [0, 1, 2]
+    val_accs = [m["val_acc"] for m in metrics]
+    assert val_accs[best] == summary["results"]["val_acc_best"] == max(val_accs)
+    assert f"best validation epoch, {best}" in caplog.records[-1].getMessage()
+
+
+def test_ctrl_c_says_where_the_run_resumes_from(tmp_path, monkeypatch):
+    # Issue 10, item 9: Ctrl-C in the middle of an epoch; the run directory keeps the epochs saved before.
+    steps = []
+
+    def interrupted_step(*args):
+        steps.append(1)
+        if len(steps) == 4:  # 2 steps per epoch: in the second epoch
+            raise KeyboardInterrupt
+        return original_step(*args)
+
+    original_step = train_module.train_step
+    monkeypatch.setattr(train_module, "train_step", interrupted_step)
+    with pytest.raises(RunInterrupted) as stopped:
+        train(tiny_config(epochs=3), tmp_path, data=fake_data(n_train=64))
+    assert isinstance(stopped.value, KeyboardInterrupt)
+    assert str(stopped.value) == (
+        f"interrupted: {tmp_path} keeps 1 of 3 epochs (checkpoint.pt); the same command resumes from there"
+    )
+    monkeypatch.undo()
+    assert train(tiny_config(epochs=3), tmp_path, data=fake_data(n_train=64))["results"]["epochs"] == 3
+
+
+def test_a_run_never_continues_on_other_data(tmp_path):
+    with pytest.raises(TrainingDiverged):  # stops the run after its first epoch
+        train(tiny_config(epochs=2), tmp_path, data=fake_data(n_train=64, nan_from_epoch=1))
+    other = fake_data(n_train=64)
+    other.description = {"source": "elsewhere", "dataset": "cifar10", "lossy_jpeg": True}
+    with pytest.raises(ConfigMismatch, match="trained on other data than this"):
+        train(tiny_config(epochs=2), tmp_path, data=other)
+    moved = fake_data(n_train=64)
+    moved.description = {"source": "moved: only the location differs"}
+    assert train(tiny_config(epochs=2), tmp_path, data=moved)["results"]["epochs"] == 2
 
 
 def test_a_finished_run_returns_its_summary_without_training(tmp_path, monkeypatch):

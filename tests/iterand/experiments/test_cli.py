@@ -180,3 +180,72 @@ def test_help_shows_the_single_gpu_torchrun_and_multi_node_commands():
     assert "CUDA_VISIBLE_DEVICES=$((k - 1)) python -m iterand sweep fig2 --shard $k/4" in result.stdout
     assert "sbatch --array=1-16 scripts/slurm_sweep.sh fig2" in result.stdout
     assert "python -m iterand results [--out DIR] [--table FILE]" in result.stdout
+
+
+def test_a_run_directory_in_use_stops_a_second_train_and_a_sweep_skips_it(
+    tmp_path, capsys, monkeypatch, held_elsewhere
+):
+    # Issue 10, item 3: two processes on one run directory both trained and appended to metrics.jsonl.
+    files = RunFiles(tmp_path / run_name(build_config(PRESET, overrides=OVERRIDES)))
+    with held_elsewhere(files.lock) as holder:
+        assert main([*TINY, "--out", str(tmp_path)]) == EXIT_USAGE
+        line = _error_line(capsys)
+    assert f"{files.root} is in use by process {holder.pid} on host " in line
+    assert not files.metrics.exists() and not files.config.exists()
+
+    trained = []
+    monkeypatch.setattr(launcher, "train", lambda config, run_dir: trained.append(Path(run_dir)))
+    first, *rest = planning.runs("fig1", grid={"r": ["0"], "seed": ["1"]})
+    with held_elsewhere(RunFiles(planning.run_dir(first, tmp_path)).lock) as holder:
+        assert planning.status(first, tmp_path) == "running"
+        assert main(["sweep", "fig1", "--grid", "r=0", "--grid", "seed=1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"skipped     {planning.run_dir(first, tmp_path)}  preset=" in out
+    assert f"(in use by process {holder.pid} on host " in out
+    assert trained == [planning.run_dir(config, tmp_path) for config in rest]
+
+
+@pytest.mark.parametrize(
+    "argv_tail, named",
+    [
+        (["--out", "{file}"], "--out: {file} is a file, not a folder"),
+        (["--out", "{file}/runs"], "--out: {file} is a file, not a folder"),
+    ],
+)
+def test_an_unwritable_out_is_one_line_before_any_data_is_read(
+    tmp_path, capsys, monkeypatch, argv_tail, named
+):
+    # Issue 10, item 7: a traceback, and for train only after the data set was loaded.
+    file = tmp_path / "a-file"
+    file.write_text("")
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was loaded before --out was checked")
+
+    monkeypatch.setattr("iterand.engine.train.load_data", no_data)
+    argv = [arg.format(file=file) for arg in argv_tail]
+    assert main([*TINY, *argv]) == EXIT_USAGE
+    assert named.format(file=file) in _error_line(capsys)
+    assert main(["sweep", "fig1", "--grid", "r=0", *argv]) == EXIT_USAGE
+    assert named.format(file=file) in _error_line(capsys)
+    assert main(["results", "--out", str(tmp_path), "--table", f"{file}/results.csv"]) == EXIT_USAGE
+    assert f"--table: {file} is a file, not a folder" in _error_line(capsys)
+    assert main(["results", "--out", str(tmp_path), "--table", str(tmp_path)]) == EXIT_USAGE
+    assert f"--table: {tmp_path} is a folder; give a file name" in _error_line(capsys)
+
+
+def test_eval_messages_fit_eval(tmp_path, capsys):
+    # Issue 10, item 11: eval told to delete a damaged checkpoint.pt (a finished run's model) and, for a
+    # missing best.pt of a trained run, to "train the run first".
+    assert main([*TINY, "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    files = RunFiles(tmp_path / run_name(build_config(PRESET, overrides=OVERRIDES)))
+    files.checkpoint.write_bytes(b"damaged")
+    assert main(["eval", str(files.root)]) == EXIT_USAGE
+    line = _error_line(capsys)
+    assert f"cannot read the checkpoint {files.checkpoint}" in line and "delete" not in line
+    assert "restore the file from a copy; or evaluate best.pt with --checkpoint best" in line
+    files.best.unlink()
+    assert main(["eval", str(files.root), "--checkpoint", "best"]) == EXIT_USAGE
+    line = _error_line(capsys)
+    assert f"{files.root} has no best.pt although 3 epoch(s) finished" in line and "train" not in line

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from bookkeeping.files import write_json
+from bookkeeping.files import read_json, write_json
 from bookkeeping.paths import RunFiles
 from iterand.engine.config import TrainConfig, run_name
 from iterand.experiments import presets, results
+from iterand.experiments.cli import main
 
 
 def _write_run(
@@ -138,6 +139,28 @@ def test_the_data_location_is_not_part_of_the_setting(tmp_path):
     _write_run(tmp_path, CONV6_SC.replace(seed=2, data_root="/b/cifar"), 82.0)
     (group,) = results.aggregate(results.collect(tmp_path))
     assert group["count"] == 2
+
+
+def test_one_seed_is_never_counted_twice(tmp_path, capsys):
+    # Issue 10, item 1: the same run trained into two directories (say, before run names stopped
+    # depending on how data_root was spelled, or copied into a subfolder) is one seed, reported.
+    first = _write_run(tmp_path, CONV6_SC.replace(seed=1, data_root="/data/cifar10.tar.gz"), 80.0)
+    copy = first.parent / "copied" / first.name
+    write_json(RunFiles(copy).summary, {**read_json(RunFiles(first).summary), "run_name": "old-name"})
+    _write_run(tmp_path, CONV6_SC.replace(seed=2), 84.0)
+    rows = results.collect(tmp_path)
+    (group,) = results.aggregate(rows)
+    assert (group["count"], group["seeds"], group["duplicates"]) == (2, "1 2", 1)
+    assert group["test_acc_last_mean"] == 82.0 and group["test_acc_last_std"] == pytest.approx(2.8284271)
+    (same,) = results.duplicates(rows)
+    assert sorted(item["run_dir"] for item in same) == sorted([str(first), str(copy)])
+
+    assert main(["results", "--out", str(tmp_path), "--table", str(tmp_path / "t.csv")]) == 0
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning == (
+        f"warning: 2 run directories hold one run ({first.name}, seed 1): counted once, from {first}; "
+        f"not counted: {copy}"
+    )
 
 
 def test_tables_round_trip_through_csv(runs_dir, tmp_path):

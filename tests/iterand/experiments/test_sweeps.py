@@ -194,7 +194,9 @@ def test_skip_finished_resume_interrupted_and_a_rerun_trains_nothing(tmp_path, m
     assert any(line.startswith(f"FAILED {crashed['dir']}") and crashed["log"] in line for line in lines)
     configs = planning.runs(TINY_SWEEP, TINY)
     assert [planning.status(c, tmp_path) for c in configs] == ["finished", "interrupted"]
-    assert "epoch 1/2" in Path(first[0]["log"]).read_text()  # the in-process run's log went to its train.log
+    assert (
+        "epoch 1 (2/2)" in Path(first[0]["log"]).read_text()
+    )  # the in-process run's log went to its train.log
 
     # Resuming trains only the missing epoch of the interrupted run.
     trained_epochs.clear()
