@@ -3,8 +3,10 @@
 A notebook ``notebooks/NAME.py`` (jupytext percent format) has one cell tagged ``parameters``; its named
 parameter sets (``quick`` for seconds-long runs used by the README and the tests, ``full`` or ``paper`` for
 publishable figures) live in ``notebooks/params/NAME.yaml``. Executing writes the executed notebook, its
-figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/``. The parameter
-``out_dir`` is injected by the runner and is not part of the parameter files.
+figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/`` below the runs root
+(``bookkeeping.paths.runs_root``). The parameter ``out_dir`` is injected by the runner and is not part of
+the parameter files. The kernel runs in the current working directory, so relative paths in a parameter
+set mean the same as on the command line.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
             str(paths.executed_notebook(out_dir, name)),
             parameters={**parameters, "out_dir": str(out_dir)},
             kernel_name="python3",
-            cwd=str(paths.REPO_ROOT),
+            cwd=str(Path.cwd()),
             progress_bar=progress,
             # the kernel's start-up warning about unencrypted local TCP says nothing about the notebook
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
