@@ -26,7 +26,7 @@ from iterand.core.models.resnet import STAGE_CHANNELS, STEM_CHANNELS, BasicBlock
 from iterand.core.names import MODEL_NAMES, STEMS
 
 _CONV_PAIRS = {"conv2": 1, "conv4": 2, "conv6": 3, "conv8": 4}
-_RESNET_LAYOUTS = {
+RESNET_LAYOUTS = {
     "resnet18": (BasicBlock, (2, 2, 2, 2)),
     "resnet34": (BasicBlock, (3, 4, 6, 3)),
     "resnet50": (Bottleneck, (3, 4, 6, 3)),
@@ -34,7 +34,7 @@ _RESNET_LAYOUTS = {
 }
 DEFAULT_SUBNET = SubnetSpec()
 
-__all__ = ["DEFAULT_SUBNET", "MODEL_NAMES", "STEMS", "build"]
+__all__ = ["DEFAULT_SUBNET", "MODEL_NAMES", "RESNET_LAYOUTS", "STEMS", "build", "classifier_outputs"]
 
 
 def build(
@@ -74,7 +74,7 @@ def build(
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
     stem = "cifar" if stem is None else stem
-    allowed_stems = STEMS if key in _RESNET_LAYOUTS else ("cifar",)
+    allowed_stems = STEMS if key in RESNET_LAYOUTS else ("cifar",)
     if stem not in allowed_stems:
         raise ValueError(f"stem must be one of {allowed_stems} for {key}, got {stem!r}")
 
@@ -86,12 +86,24 @@ def build(
             [_scaled(c, width) for c in pairs], _scaled(HIDDEN_FEATURES, width), num_classes, factory
         )
     else:
-        block, blocks_per_stage = _RESNET_LAYOUTS[key]
+        block, blocks_per_stage = RESNET_LAYOUTS[key]
         stage_channels = [_scaled(c, width) for c in STAGE_CHANNELS]
         model = ResNet(block, blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
     if spec is not None and spec.scope == "global":
         attach_global_scope(model)
     return model
+
+
+def classifier_outputs(state_dict: dict[str, torch.Tensor]) -> int:
+    """The number of classes of a model built by `build`, read from its state dict.
+
+    Every model here ends with its linear classifier, registered last, so the last two-dimensional
+    tensor of the state dict (its weight, or its scores) has one row per class.
+    """
+    matrices = [tensor for tensor in state_dict.values() if tensor.dim() == 2]
+    if not matrices:
+        raise ValueError("the state dict holds no linear layer, so no classifier to count classes from")
+    return matrices[-1].shape[0]
 
 
 def _scaled(channels: int, width: float) -> int:
