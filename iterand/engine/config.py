@@ -51,7 +51,7 @@ AUGMENTATIONS = ("iterand", "standard")
 # Fields that say how a run executes, not what it computes: two configs differing only here describe the
 # same experiment (up to floating-point rounding, which `device` changes as well), so they share a run
 # name and a run directory. `amp` is NOT here: bf16 autocast changes the arithmetic materially.
-EXECUTION_FIELDS = ("device", "workers", "eval_batch_size", "channels_last", "compile")
+EXECUTION_FIELDS = ("device", "workers", "eval_batch_size", "channels_last", "compile", "tensorboard")
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _NONE_WORDS = ("none", "null")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -129,6 +129,7 @@ class TrainConfig:
     workers: int = 4  # DataLoader workers (streamed datasets)
     steps_per_epoch: int | None = None  # cap on training steps per epoch (smoke runs); None = full epoch
     eval_batch_size: int = 1000
+    tensorboard: bool = False  # also write the per-epoch records for TensorBoard (the `tensorboard` extra)
 
     def __post_init__(self) -> None:
         for name, value in _checked_fields(self).items():
@@ -207,6 +208,7 @@ def _checked_fields(config: TrainConfig) -> dict[str, Any]:
             else check.integer_at_least("steps_per_epoch", c.steps_per_epoch, 1)
         ),
         "eval_batch_size": check.integer_at_least("eval_batch_size", c.eval_batch_size, 1),
+        "tensorboard": check.boolean("tensorboard", c.tensorboard),
     }
 
 
@@ -323,7 +325,7 @@ def run_name(config: TrainConfig) -> str:
     names the usual sweep axes (the init by its alias, "ku" for sgd, which always uses it; ``p`` only
     for the subnetwork methods). The hash is the first 8 hex digits of a SHA-256 of
     ``experiment_dict(config)``: every field that changes what the run computes changes the name, the
-    ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile) do not.
+    ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile, tensorboard) do not.
     """
     init = "ku" if config.method == "sgd" else _alias(config.init)
     pruned = "" if config.method == "sgd" else f"-p{config.pruned_fraction:g}"

@@ -57,6 +57,7 @@ ALTERNATIVES = {
     "workers": 0,
     "steps_per_epoch": 5,
     "eval_batch_size": 100,
+    "tensorboard": True,
 }
 
 
@@ -142,6 +143,7 @@ INVALID = [
     ("workers", -1),
     ("steps_per_epoch", 0),
     ("eval_batch_size", 0),
+    ("tensorboard", "yes"),
 ]
 
 
@@ -311,4 +313,6 @@ def test_run_name_changes_exactly_with_the_result_relevant_fields(field):
 
 
 def test_execution_fields_are_the_documented_ones():
-    assert set(EXECUTION_FIELDS) == {"device", "workers", "eval_batch_size", "channels_last", "compile"}
+    assert set(EXECUTION_FIELDS) == {
+        "device", "workers", "eval_batch_size", "channels_last", "compile", "tensorboard"
+    }  # fmt: skip
