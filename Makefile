@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev,notebooks,tensorboard]"
 	touch $@
 
-quick: setup  ## the main job on a small default (CPU, a few minutes): theory figures, walkthrough, quick Fig. 2
+quick: setup  ## the main job on a small default (CPU; README gives timings): theory figures, walkthrough, quick Fig. 2
 	$(PY) -m theory figures --params quick
 	$(PY) -m repro walkthrough fig2_width --params quick
 	@echo "Figures are in runs/notebooks/<notebook>/quick/: each PNG with its data (CSV/JSON), the executed"
