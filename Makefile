@@ -4,6 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
+# CIFAR-10 for the quick figures and the tests: $ITERAND_CIFAR10 if you set it, else the JPEG copy that the
+# project's machines (and CI) keep beside the repository, if it is there; else the package downloads the
+# official dataset into data/ (needs internet).
+SHARED_CIFAR10 := $(wildcard $(abspath ../shared/data/cifar10-jpeg.tar.gz))
+ifneq ($(SHARED_CIFAR10),)
+export ITERAND_CIFAR10 ?= $(SHARED_CIFAR10)
+endif
+
 .PHONY: setup quick full test lint bench clean-runs
 
 setup: $(VENV)/.installed
@@ -11,10 +19,10 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,notebooks]"
+	$(PY) -m pip install --quiet -e ".[dev,notebooks,tensorboard]"
 	touch $@
 
-quick: setup  ## the main job on a small default (CPU, a few minutes): theory figures, walkthrough, quick Fig. 2
+quick: setup  ## the main job on a small default (CPU; README gives timings): theory figures, walkthrough, quick Fig. 2
 	$(PY) -m theory figures --params quick
 	$(PY) -m repro walkthrough fig2_width --params quick
 	@echo "Figures are in runs/notebooks/<notebook>/quick/: each PNG with its data (CSV/JSON), the executed"

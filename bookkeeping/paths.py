@@ -1,6 +1,9 @@
 """Every file and folder name the project writes or reads lives here, so none is spelled twice.
 
-Outputs go below the runs root: ``runs/`` in the repository (git-ignored), or ``$ITERAND_RUNS`` when set.
+Nothing is written where the package is installed. Outputs go below the runs root: ``$ITERAND_RUNS`` when
+set, else ``runs/`` in the current working directory (in a checkout, run from its root: the git-ignored
+``runs/``). Datasets downloaded by the package, and their decoded caches, go below the data folder:
+``$ITERAND_DATA``, else ``data/`` in the current working directory.
 
 A training run directory ``<out>/<run name>/`` (default ``<out>`` = ``default_out()`` =
 ``<runs root>/train``) holds:
@@ -15,6 +18,12 @@ A training run directory ``<out>/<run name>/`` (default ``<out>`` = ``default_ou
 - ``run.lock``: locked by the process working in the directory (``bookkeeping.locks``), holding its
   process id, host and start time.
 
+- ``tensorboard/``: TensorBoard event files of the per-epoch records, when ``TrainConfig.tensorboard``.
+
+An exported model (``python -m iterand export``, ``ExportFiles``) is a folder holding ``config.json``
+(what it is and how to rebuild it), ``model.safetensors`` (the weights) and, for subnetwork models,
+``masks.safetensors``.
+
 How each file is written (atomically) is ``bookkeeping.files``.
 """
 
@@ -26,9 +35,22 @@ from pathlib import Path
 
 from bookkeeping.errors import InvalidInput
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_SOURCES = REPO_ROOT / "notebooks"
+# The folder holding the packages: a checkout's root, or site-packages when installed (never written to).
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+# The notebooks live in the checkout's notebooks/; an installed package carries them inside repro
+# (pyproject.toml maps the folder there).
+NOTEBOOK_SOURCES = next(
+    (
+        path
+        for path in (SOURCE_ROOT / "notebooks", SOURCE_ROOT / "repro" / "notebook_sources")
+        if path.is_dir()
+    ),
+    SOURCE_ROOT / "notebooks",
+)
 NOTEBOOK_PARAMS = NOTEBOOK_SOURCES / "params"
+
+RUNS_ENV = "ITERAND_RUNS"
+DATA_ENV = "ITERAND_DATA"
 
 PROVENANCE_FILE = "provenance.json"
 
@@ -39,13 +61,30 @@ CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
 LOG_FILE = "train.log"
 LOCK_FILE = "run.lock"
+TENSORBOARD_DIR = "tensorboard"
 TRAIN_RUNS = "train"
 CHECKPOINT_CHOICES = ("last", "best")
+EXPORT_CONFIG_FILE = "config.json"
+EXPORT_WEIGHTS_FILE = "model.safetensors"
+EXPORT_MASKS_FILE = "masks.safetensors"
+EXPORT_DIR = "export"
+
+
+def _from_environment(variable: str, default: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value).expanduser() if value else Path.cwd() / default
 
 
 def runs_root() -> Path:
-    """Root of all run outputs (figures, data, executed notebooks, checkpoints)."""
-    return Path(os.environ.get("ITERAND_RUNS", REPO_ROOT / "runs"))
+    """Root of all run outputs (figures, data, executed notebooks, checkpoints): ``$ITERAND_RUNS``, else
+    ``runs/`` in the current working directory."""
+    return _from_environment(RUNS_ENV, "runs")
+
+
+def data_root() -> Path:
+    """Where datasets are downloaded and decoded caches kept: ``$ITERAND_DATA``, else ``data/`` in the
+    current working directory."""
+    return _from_environment(DATA_ENV, "data")
 
 
 def notebook_source(name: str) -> Path:
@@ -111,8 +150,35 @@ class RunFiles:
     def lock(self) -> Path:
         return self.root / LOCK_FILE
 
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / TENSORBOARD_DIR
+
+    def export_dir(self, format_name: str, which: str) -> Path:
+        """Where ``python -m iterand export`` writes unless ``--out`` says otherwise."""
+        return self.root / EXPORT_DIR / f"{format_name}-{which}"
+
     def model_checkpoint(self, which: str) -> Path:
         """``checkpoint.pt`` for "last" (the last finished epoch), ``best.pt`` for "best"."""
         if which not in CHECKPOINT_CHOICES:
             raise InvalidInput(f"checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, got {which!r}")
         return self.checkpoint if which == "last" else self.best
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """The paths of one exported model folder ``root``."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / EXPORT_CONFIG_FILE
+
+    @property
+    def weights(self) -> Path:
+        return self.root / EXPORT_WEIGHTS_FILE
+
+    @property
+    def masks(self) -> Path:
+        return self.root / EXPORT_MASKS_FILE

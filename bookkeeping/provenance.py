@@ -1,8 +1,14 @@
-"""What produced a result: parameters, seed, package versions and the git commit, saved beside it."""
+"""What produced a result: parameters, seed, package versions and the code's commit, saved beside it.
+
+The commit is the checkout's HEAD when the packages run from a git checkout; for an installed package it
+is the commit pip recorded for a ``git+...`` install (``direct_url.json``), and the installed version of
+``iterand`` is among the package versions either way.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 import subprocess
 import sys
@@ -12,12 +18,27 @@ from pathlib import Path
 from bookkeeping import paths
 from bookkeeping.files import write_json
 
-TRACKED_PACKAGES = ("numpy", "sympy", "torch", "torchvision", "matplotlib", "papermill")
+DISTRIBUTION = "iterand"
+TRACKED_PACKAGES = (DISTRIBUTION, "numpy", "sympy", "torch", "torchvision", "matplotlib", "papermill")
 
 
-def git_commit(repo: Path = paths.REPO_ROOT) -> dict:
-    """HEAD's commit and whether the working tree differs from it; ``None`` outside a git checkout."""
+def git_commit(repo: Path = paths.SOURCE_ROOT) -> dict:
+    """The commit of the code: see the module docstring. ``None`` values when it is unknown."""
+    return _checkout_commit(repo) or _installed_commit() or {"commit": None, "dirty": None}
+
+
+def _checkout_commit(repo: Path) -> dict | None:
+    """HEAD's commit and whether the working tree differs from it, if ``repo`` is a checkout's root.
+
+    Only its root: an installed package inside some other repository (a virtual environment in a
+    project folder) must not report that repository's commit.
+    """
     try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if Path(top).resolve() != repo.resolve():
+            return None
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
         ).stdout.strip()
@@ -29,8 +50,18 @@ def git_commit(repo: Path = paths.REPO_ROOT) -> dict:
             check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
+        return None
     return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def _installed_commit() -> dict | None:
+    """The commit pip recorded when the package was installed from a git URL (PEP 610)."""
+    try:
+        recorded = metadata.distribution(DISTRIBUTION).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return None
+    commit = json.loads(recorded or "{}").get("vcs_info", {}).get("commit_id")
+    return {"commit": commit, "dirty": False} if commit else None
 
 
 def package_versions(names=TRACKED_PACKAGES) -> dict[str, str | None]:

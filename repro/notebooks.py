@@ -3,11 +3,14 @@
 A notebook ``notebooks/NAME.py`` (jupytext percent format) has one cell tagged ``parameters``; its named
 parameter sets (``quick`` for seconds-long runs used by the README and the tests, ``full`` or ``paper`` for
 publishable figures) live in ``notebooks/params/NAME.yaml``. Executing writes the executed notebook, its
-figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/``, where ``SET`` is the
+figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/`` below the runs root
+(``bookkeeping.paths.runs_root``), where ``SET`` is the
 set's name, or for a parameter file ``STEM-HASH``: the file's name and 8 hex digits of a hash of the
 parameters it holds (``set_label``), so that two files never share a folder and a file never replaces a
 built-in set's outputs. The parameter ``out_dir`` is injected by the runner and is not part of the
 parameter files; any other parameter must be one the notebook's ``parameters`` cell declares.
+The kernel runs in the current working directory, so relative paths in a parameter set mean the same as
+on the command line.
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
             str(paths.executed_notebook(out_dir, name)),
             parameters={**parameters, "out_dir": str(out_dir)},
             kernel_name="python3",
-            cwd=str(paths.REPO_ROOT),
+            cwd=str(Path.cwd()),
             progress_bar=progress,
             # the kernel's start-up warning about unencrypted local TCP says nothing about the notebook
             extra_arguments=["--IPKernelApp.log_level=ERROR"],

@@ -1,13 +1,14 @@
-"""environment.yml (for conda users) must list exactly pyproject.toml's dependencies with the same bounds."""
+"""environment.yml (for conda users) must list exactly pyproject.toml's dependencies with the same bounds,
+from conda-forge alone."""
 
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
 
-from bookkeeping import paths
-
-CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda name where they differ
+REPO = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
 
 
 def _split(requirement: str) -> tuple[str, str]:
@@ -15,15 +16,23 @@ def _split(requirement: str) -> tuple[str, str]:
     return name.lower(), bound.replace(" ", "")
 
 
+def _project() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+
+def _environment() -> dict:
+    return yaml.safe_load((REPO / "environment.yml").read_text())
+
+
 def test_environment_yml_mirrors_pyproject():
-    project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    project = _project()
     wanted = [
         *project["dependencies"],
         *(d for extra in project["optional-dependencies"].values() for d in extra),
     ]
     expected = {CONDA_NAMES.get(n, n): b for n, b in map(_split, wanted)}
 
-    env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())
+    env = _environment()
     conda = dict(_split(d) for d in env["dependencies"] if isinstance(d, str))
     conda.pop("pip")
     conda.pop("python")
@@ -33,7 +42,10 @@ def test_environment_yml_mirrors_pyproject():
     assert "-e ." in pip_section, "environment.yml must install this package itself"
 
 
+def test_conda_forge_is_the_only_channel():
+    # "nodefaults" is no channel: it keeps a user's configured defaults out.
+    assert _environment()["channels"] == ["conda-forge", "nodefaults"]
+
+
 def test_python_bound_matches():
-    project = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
-    env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())
-    assert f"python{project['requires-python']}" in env["dependencies"]
+    assert f"python{_project()['requires-python']}" in _environment()["dependencies"]

@@ -19,7 +19,7 @@ from bookkeeping.files import write_json
 from bookkeeping.paths import RunFiles
 from iterand import count_weights, models
 from iterand.engine.config import TrainConfig, run_name
-from iterand.engine.data import default_cifar_source, default_data_root
+from iterand.engine.data import CIFAR10_ENV, default_cifar_source, default_data_root
 from iterand.experiments import presets, results
 from repro import notebooks
 
@@ -237,17 +237,20 @@ def test_fig3_read_mode_plots_imagenet_rows_with_the_published_resnet50(tmp_path
 # -- the CIFAR-10 default ----------------------------------------------------------------------------------
 
 
-def test_default_cifar_source_prefers_the_copy_beside_the_repository(tmp_path):
+def test_default_cifar_source_is_the_environment_variable(tmp_path, monkeypatch):
     copy = tmp_path / "cifar10-jpeg.tar.gz"
-    copy.write_bytes(b"")
+    monkeypatch.setenv(CIFAR10_ENV, str(copy))
     messages = []
-    assert default_cifar_source(messages.append, shared_copy=copy) == str(copy)
-    assert len(messages) == 1 and "JPEG copy" in messages[0] and str(copy) in messages[0]
+    assert default_cifar_source(messages.append) == str(copy)
+    assert len(messages) == 1 and str(copy) in messages[0] and CIFAR10_ENV in messages[0]
 
 
-def test_default_cifar_source_falls_back_to_the_download_folder(tmp_path):
+def test_default_cifar_source_falls_back_to_the_download_folder(tmp_path, monkeypatch):
+    # No machine-specific place is looked at: only the variable, else the download folder.
+    monkeypatch.setenv(CIFAR10_ENV, "")  # empty counts as unset
+    monkeypatch.chdir(tmp_path)
     messages = []
-    source = default_cifar_source(messages.append, shared_copy=tmp_path / "missing.tar.gz")
-    assert source == str(default_data_root())
+    source = default_cifar_source(messages.append)
+    assert source == str(default_data_root()) == str(tmp_path / "data")
     assert len(messages) == 1 and "needs internet" in messages[0] and source in messages[0]
-    assert default_cifar_source(None, shared_copy=tmp_path / "missing.tar.gz") == source
+    assert default_cifar_source(None) == source

@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data-root",
         help="trained_network: the CIFAR-10 copy to train the target on (default: the parameter data_root, "
-        "else $THEORY_CIFAR10, else the synthetic teacher task); 'synthetic' forces the synthetic task",
+        "else $ITERAND_CIFAR10, else the synthetic teacher task); 'synthetic' forces the synthetic task",
     )
     p.set_defaults(run=_experiment)
 

@@ -175,7 +175,7 @@ def trained_network_emulation(
     torch_check_inputs: int,
 ) -> dict:
     """Train a bias-free ReLU MLP on CIFAR-10 (or, without a copy named by ``data_root`` or
-    ``$THEORY_CIFAR10``, on the synthetic teacher task), rescale it to ``||F_i||_Frob = 1`` and emulate it
+    ``$ITERAND_CIFAR10``, on the synthetic teacher task), rescale it to ``||F_i||_Frob = 1`` and emulate it
     by pruning random networks under models A, B and C (:mod:`theory.trained_network`).
 
     ``sweeps``: one ``{"model": ..., "R": ..., "widths": [...]}`` per model and number of draws.

@@ -2,7 +2,7 @@
 code, or, when no copy of CIFAR-10 is named, a synthetic teacher task.
 
 Which one (:func:`load_task`): the ``data_root`` argument (the experiment's parameter ``data_root``), else
-the environment variable ``THEORY_CIFAR10``, names a CIFAR-10 copy (anything ``iterand.engine.data`` reads:
+the environment variable ``ITERAND_CIFAR10``, names a CIFAR-10 copy (anything ``iterand.engine.data`` reads:
 the official batches, class folders, or an archive such as ``cifar10-jpeg.tar.gz``); ``"synthetic"``, or
 nothing named at all, selects the synthetic teacher task, and its name says so wherever results go.
 
@@ -26,7 +26,7 @@ import numpy as np
 from bookkeeping import validation
 from bookkeeping.errors import InvalidInput
 
-DATA_ENV = "THEORY_CIFAR10"
+DATA_ENV = "ITERAND_CIFAR10"  # the one variable naming a CIFAR-10 copy, shared with iterand.engine.data
 SYNTHETIC = "synthetic"
 CIFAR10_NAME = "cifar10"
 TEACHER_NAME = "synthetic teacher"
@@ -62,7 +62,7 @@ class Task:
 
 
 def load_task(data_root: str | None, image_size: int, seed: int = 0) -> Task:
-    """CIFAR-10 from ``data_root`` (or ``$THEORY_CIFAR10``) as ``image_size**2``-dimensional grayscale
+    """CIFAR-10 from ``data_root`` (or ``$ITERAND_CIFAR10``) as ``image_size**2``-dimensional grayscale
     vectors, or the synthetic teacher task of the same dimension when neither names a copy (or ``data_root``
     is ``"synthetic"``); ``seed`` draws the synthetic task."""
     image_size = validation.integer_at_least("image_size", image_size, 1)

@@ -42,7 +42,8 @@ def export_masks(model: nn.Module) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def effective_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Layer name -> the weight its forward pass uses (detached), for every subnetwork layer."""
+    """Layer name -> the weight its forward pass uses (detached), for every subnetwork layer (none in a
+    dense model, whose ``effective_state_dict`` is then its own state dict)."""
     layers = dict(named_subnet_layers(model))
     return {
         name: masks.subnet_weight(
@@ -51,7 +52,7 @@ def effective_weights(model: nn.Module) -> dict[str, torch.Tensor]:
             kept,
             layers[name].spec.effective_weight == "biprop",
         ).detach()
-        for name, kept in export_masks(model).items()
+        for name, kept in kept_masks(model).items()
     }
 
 

@@ -66,7 +66,15 @@ AUGMENTATIONS = ("iterand", "standard")
 # name and a run directory. `data_root` says where the files are read from, not which data set they hold
 # (`dataset`, and the data's own identity that a run records and checks on resume). `amp` is NOT here:
 # bf16 autocast changes the arithmetic materially.
-EXECUTION_FIELDS = ("device", "workers", "eval_batch_size", "channels_last", "compile", "data_root")
+EXECUTION_FIELDS = (
+    "device",
+    "workers",
+    "eval_batch_size",
+    "channels_last",
+    "compile",
+    "data_root",
+    "tensorboard",
+)
 # Run names were first hashed with `data_root` among the fields; it stays in the hashed dict, as none, so
 # that the name of every run started without a data_root (the default) stays what it was.
 _NAME_PLACEHOLDERS = {"data_root": None}
@@ -296,6 +304,9 @@ class TrainConfig:
         None, _optional_at_least(1), "cap on training steps per epoch (smoke runs); none: the full epoch"
     )
     eval_batch_size: int = _field(1000, _at_least(1), "batch size of evaluation")
+    tensorboard: bool = _field(
+        False, _BOOLEAN, "also write the per-epoch records for TensorBoard (the tensorboard extra)"
+    )
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -477,8 +488,9 @@ def run_name(config: TrainConfig) -> str:
     names the usual sweep axes (the init by its alias, "ku" for a dense method such as sgd, which always
     uses it; ``p`` only for the subnetwork methods). The hash is the first 8 hex digits of a SHA-256 of
     ``experiment_dict(config)``: every field that changes what the run computes changes the name, the
-    ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile, data_root) do not: the
-    same experiment gets the same name however its data path is spelled and on whichever device it runs.
+    ``EXECUTION_FIELDS`` (device, workers, eval_batch_size, channels_last, compile, data_root, tensorboard)
+    do not: the same experiment gets the same name however its data path is spelled and on whichever
+    device it runs.
     """
     subnetwork = METHOD_REGISTRY[config.method].subnetwork
     init = init_alias(config.init) if subnetwork else "ku"

@@ -1,4 +1,5 @@
-"""A finished (or interrupted) run's trained model, and its accuracies, read back from its run directory.
+"""A finished (or interrupted) run's trained model, and its accuracies, read back from its run directory
+(or, for the model, from a folder that ``python -m iterand export`` wrote).
 
 Reading never changes the run directory, so the messages of a missing or unreadable model file say how to
 get a model to read (another checkpoint, restoring the file), never to delete anything.
@@ -13,9 +14,10 @@ from torch import nn
 
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_metrics
-from bookkeeping.paths import RunFiles
+from bookkeeping.paths import EXPORT_CONFIG_FILE, RunFiles
 from iterand.core.accounting import count_weights
-from iterand.engine import checkpoint, distributed
+from iterand.core.models import classifier_outputs
+from iterand.engine import checkpoint, distributed, exported
 from iterand.engine.config import TrainConfig, load_yaml
 from iterand.engine.factories import build_model
 from iterand.engine.train import evaluate, load_data
@@ -23,25 +25,30 @@ from iterand.engine.train import evaluate, load_data
 __all__ = ["evaluate_run", "load_trained"]
 
 
-def load_trained(
-    run_dir: str | Path, which: str = "last", num_classes: int = 10
-) -> tuple[nn.Module, TrainConfig]:
-    """The model saved in a run directory (``checkpoint.pt`` for "last", ``best.pt`` for "best"), on the
-    CPU, with the run's configuration: weights (IteRand re-draws them), scores and BatchNorm statistics.
+def load_trained(path: str | Path, which: str = "last") -> tuple[nn.Module, TrainConfig]:
+    """A trained model on the CPU and the configuration of the run that trained it.
 
-    ``num_classes`` must be the run's (10 for CIFAR-10, 1000 for ImageNet).
+    ``path`` is a run directory: its model saved in ``checkpoint.pt`` ("last") or ``best.pt`` ("best"),
+    as trained (weights, which IteRand re-draws, scores and BatchNorm statistics; the number of classes
+    read from the saved classifier). Or an exported folder (one holding ``config.json``, see
+    ``iterand.engine.exported``): its dense model, in eval mode, whatever ``which`` says.
     """
-    files = RunFiles(Path(run_dir))
+    if exported.is_export(path):
+        return exported.read(path)
+    files = RunFiles(Path(path))
     config = _run_config(files)
     state = _model_state(files, which, config)
-    model = build_model(config, num_classes)
+    model = build_model(config, classifier_outputs(state))
     model.load_state_dict(state)
     return model, config
 
 
 def _run_config(files: RunFiles) -> TrainConfig:
     if not files.config.is_file():
-        raise InvalidInput(f"{files.root} is not a run directory: it has no {files.config.name}")
+        raise InvalidInput(
+            f"{files.root} is not a run directory (no {files.config.name}) nor an exported model (no "
+            f"{EXPORT_CONFIG_FILE})"
+        )
     return load_yaml(files.config)
 
 
@@ -93,7 +100,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None
         config = config.replace(data_root=data_root)
     ctx = distributed.Context(rank=0, world_size=1, local_rank=0, device=distributed.resolve_device("auto"))
     data = load_data(config, ctx)
-    model = build_model(config, data.num_classes)
+    model = build_model(config, classifier_outputs(state))
     model.load_state_dict(state)
     model = model.to(ctx.device)
     amp = config.amp and ctx.device.type == "cuda"

@@ -13,7 +13,8 @@ Per epoch ``e``:
 3. for each batch, a step-unit weight update is applied if ``update.due(s)`` for the GLOBAL step ``s``
    (never reset per epoch: the first at ``s = period - 1``), then one optimiser step;
 4. validation (if ``val_fraction > 0``); ``best.pt`` when validation accuracy improves (strictly);
-5. a line of ``metrics.jsonl``, then ``checkpoint.pt``.
+5. a line of ``metrics.jsonl`` (the same record also to TensorBoard when ``config.tensorboard``,
+   ``iterand.engine.tensorboard_log``), then ``checkpoint.pt``.
 
 At the end the test set is evaluated with the last-epoch model (the paper's reported number) and with
 the best-validation model, and ``summary.json`` is written. Accuracies are percentages.
@@ -62,6 +63,7 @@ from iterand.engine import checkpoint, distributed
 from iterand.engine.config import TrainConfig, experiment_dict, load_yaml, save_yaml
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
+from iterand.engine.tensorboard_log import TensorBoardLog, require_tensorboard
 
 if TYPE_CHECKING:
     from iterand.engine.data import DataBundle
@@ -212,6 +214,8 @@ class Trainer:
         self.config = config
         self.files = RunFiles(Path(run_dir))
         self.ctx = ctx
+        if config.tensorboard:
+            require_tensorboard()  # on every rank, so that all stop together
         self.lock = RunLock(self.files.lock)
         # The run directory first: a directory in use or of another run is reported before any data is
         # loaded. Rank 0 decides; every rank raises the same error.
@@ -252,6 +256,7 @@ class Trainer:
         if saved is not None:
             self._restore(saved)
         self.show_bar = ctx.is_main and sys.stdout.isatty()
+        self.tensorboard: TensorBoardLog | None = None
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -274,8 +279,14 @@ class Trainer:
                 progress.epochs_done,
                 self.config.epochs,
             )
-        for epoch in range(progress.epochs_done, self.config.epochs):
-            self._epoch(epoch)
+            if self.config.tensorboard:
+                self.tensorboard = TensorBoardLog(self.files.tensorboard, progress.epochs_done)
+        try:
+            for epoch in range(progress.epochs_done, self.config.epochs):
+                self._epoch(epoch)
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.close()
         summary = self._finish()
         distributed.barrier(self.ctx)
         return summary
@@ -382,6 +393,8 @@ class Trainer:
             if improved:
                 checkpoint.save(self.files.best, self._best_state(epoch, val_acc))
             append_metrics(self.files.metrics, record)
+            if self.tensorboard is not None:
+                self.tensorboard.write(record)
             checkpoint.save(self.files.checkpoint, self._checkpoint_state())
             log.info(_epoch_line(record, config.epochs))
         self.epochs_saved = progress.epochs_done

@@ -1,4 +1,5 @@
-"""Command line of the training package: ``python -m iterand {train,eval,presets,sweep,results}``.
+"""Command line of the training package: ``python -m iterand {train,eval,export,presets,sweep,results}``
+(installed as the ``iterand`` command too).
 
 One GPU (or the CPU), CIFAR-10 from the shared JPEG copy (or a torchvision download folder)::
 
@@ -26,7 +27,13 @@ the methods that ignore it::
     python -m iterand train --set help
 
     python -m iterand eval runs/train/<run name> [--checkpoint best]   # accuracies of a saved model
+    python -m iterand export runs/train/<run name> [--checkpoint best] [--format torchvision] [--out DIR]
     python -m iterand presets [NAME]                                     # list, or show one preset
+
+``export`` writes the model as safetensors with a ``config.json`` (default folder
+``<run dir>/export/<format>-<checkpoint>``): ``dense`` (any model: the effective weights, zeros where
+pruned, and the masks; ``iterand.engine.posthoc.load_trained(FOLDER)`` rebuilds it) or ``torchvision``
+(the ImageNet-stem ResNets at width 1, under torchvision's names: ``torchvision.models.resnet50`` loads it).
 
 Sweeps (``iterand.experiments.sweeps``: fig1, fig2-conv6, fig2-resnet18, fig2-resnet34, fig2, fig3) train
 every run of a paper figure into ``--out``, skipping finished runs and resuming interrupted ones, so the same
@@ -76,13 +83,14 @@ from typing import NoReturn
 import yaml
 
 from bookkeeping.errors import EXIT_USER_ERROR, InvalidInput, run_command
-from bookkeeping.files import writable_file, writable_folder
-from bookkeeping.paths import CHECKPOINT_CHOICES, default_out
+from bookkeeping.files import read_json, writable_file, writable_folder
+from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
 from iterand.engine.posthoc import evaluate_run
 from iterand.engine.train import TrainingDiverged, train
 from iterand.experiments import launcher, planning, presets, results, sweeps
+from iterand.experiments.export import FORMATS, export_run
 from iterand.experiments.results import default_table
 
 EXIT_DIVERGED = 1
@@ -127,6 +135,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
     evaluate.add_argument("--data-root", help="dataset location, if it moved since training")
+    export = commands.add_parser("export", help="write a saved run's model as safetensors other tools load")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
+    export.add_argument("--format", dest="format_name", choices=tuple(FORMATS), default="dense")
+    export.add_argument(
+        "--out", type=Path, help="folder to write (default <run_dir>/export/<format>-<checkpoint>)"
+    )
     listing = commands.add_parser("presets", help="list the presets, or show one")
     listing.add_argument("name", nargs="?")
     sweep = commands.add_parser("sweep", help="train (or continue) every run of a named sweep")
@@ -179,6 +194,13 @@ def _train(args: argparse.Namespace) -> None:
 
 def _eval(args: argparse.Namespace) -> None:
     print(json.dumps(evaluate_run(args.run_dir, args.checkpoint, args.data_root), indent=2))
+
+
+def _export(args: argparse.Namespace) -> None:
+    folder = export_run(args.run_dir, args.checkpoint, args.format_name, args.out)
+    record = read_json(ExportFiles(folder).config)
+    files = [name for name in record["files"].values() if name]
+    print(json.dumps({"folder": str(folder), "format": record["format"], "files": files}, indent=2))
 
 
 def _presets(args: argparse.Namespace) -> None:
@@ -236,7 +258,14 @@ def _main(argv: Sequence[str] | None) -> int | None:
         print(format_fields())
         return 0
 
-    commands = {"train": _train, "eval": _eval, "presets": _presets, "sweep": _sweep, "results": _results}
+    commands = {
+        "train": _train,
+        "eval": _eval,
+        "export": _export,
+        "presets": _presets,
+        "sweep": _sweep,
+        "results": _results,
+    }
     try:
         return commands[args.command](args)
     except TrainingDiverged as error:

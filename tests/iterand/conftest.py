@@ -1,16 +1,21 @@
 """Shared fixtures of the iterand tests: a small real subset of the CIFAR-10 JPEG copy, and a private
-decoded-data cache so that no test writes into the repository's `data/`."""
+decoded-data cache so that no test writes into the repository's `data/`.
+
+The copy is found where the package finds it, through `$ITERAND_CIFAR10` (`make test` sets it when the
+project's shared copy lies beside the repository); without it the tests that need real images skip.
+"""
 
 from __future__ import annotations
 
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CIFAR_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+from iterand.engine.data.defaults import CIFAR10_ENV
+
 SUBSET_PER_CLASS = {"train": 30, "test": 10}
 
 
@@ -18,10 +23,11 @@ SUBSET_PER_CLASS = {"train": 30, "test": 10}
 def cifar_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`<tmp>/cifar10-subset/{train,test}/<class>/NNNN.jpg`: the first 30 train and 10 test images of every
     class of the real archive, under their original names (so in the official per-class order)."""
-    if not CIFAR_ARCHIVE.is_file():
-        pytest.skip(f"needs the CIFAR-10 JPEG archive at {CIFAR_ARCHIVE} (the project's shared data folder)")
+    archive = Path(os.environ.get(CIFAR10_ENV) or "")
+    if not (archive.name.endswith(".tar.gz") and archive.is_file()):
+        pytest.skip(f"needs ${CIFAR10_ENV} set to the CIFAR-10 JPEG archive (cifar10-jpeg.tar.gz)")
     root = tmp_path_factory.mktemp("cifar") / "cifar10-subset"
-    with tarfile.open(CIFAR_ARCHIVE, "r|gz") as tar:
+    with tarfile.open(archive, "r|gz") as tar:
         for member in tar:
             parts = PurePosixPath(member.name).parts
             if not member.isfile() or len(parts) < 3 or parts[-3] not in SUBSET_PER_CLASS:

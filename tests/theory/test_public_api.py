@@ -6,10 +6,12 @@ import importlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import theory
-from bookkeeping import paths
 from theory import bounds, montecarlo, network, resampling, statement_status, subset_sum
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_promised_entry_points_are_the_module_functions():
@@ -32,13 +34,13 @@ def test_importing_theory_loads_neither_torch_nor_the_training_package():
     code = (
         "import sys, theory.cli, theory.experiments; print(sorted({'torch', 'iterand'} & set(sys.modules)))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=paths.REPO_ROOT)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
 
 def test_readme_python_examples_of_the_theory_module_run():
-    readme = (paths.REPO_ROOT / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "theory" in b]
     assert blocks, "the README shows the theory module's Python entry points"
     for block in blocks:

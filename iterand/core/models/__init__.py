@@ -33,7 +33,15 @@ from iterand.core.names import ARCHITECTURES, MODEL_NAMES, STEMS, Architecture, 
 
 DEFAULT_SUBNET = SubnetSpec()
 
-__all__ = ["DEFAULT_SUBNET", "FAMILIES", "MODEL_NAMES", "STEMS", "build"]
+__all__ = [
+    "DEFAULT_SUBNET",
+    "FAMILIES",
+    "MODEL_NAMES",
+    "RESNET_LAYOUTS",
+    "STEMS",
+    "build",
+    "classifier_outputs",
+]
 
 
 def _conv(arch: Architecture, width: float, num_classes: int, stem: str, factory: LayerFactory) -> nn.Module:
@@ -54,6 +62,12 @@ def _resnet(
     return ResNet(BLOCKS[block], blocks_per_stage, stage_channels, STEM_CHANNELS, num_classes, stem, factory)
 
 
+# (block class, blocks per stage) of each ResNet, as torchvision's models are laid out.
+RESNET_LAYOUTS = {
+    name: (BLOCKS[arch.layout[0]], arch.layout[1])
+    for name, arch in ARCHITECTURES.items()
+    if arch.family == "resnet"
+}
 # (architecture, width, num_classes, stem, layer factory) -> network, per `Architecture.family`.
 FAMILIES: dict[str, Callable[[Architecture, float, int, str, LayerFactory], nn.Module]] = {
     "conv": _conv,
@@ -101,6 +115,18 @@ def build(
     if spec is not None and spec.scope == "global":
         attach_global_scope(model)
     return model
+
+
+def classifier_outputs(state_dict: dict[str, torch.Tensor]) -> int:
+    """The number of classes of a model built by `build`, read from its state dict.
+
+    Every model here ends with its linear classifier, registered last, so the last two-dimensional
+    tensor of the state dict (its weight, or its scores) has one row per class.
+    """
+    matrices = [tensor for tensor in state_dict.values() if tensor.dim() == 2]
+    if not matrices:
+        raise ValueError("the state dict holds no linear layer, so no classifier to count classes from")
+    return matrices[-1].shape[0]
 
 
 def _resolve_spec(

@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from bookkeeping.errors import InvalidInput, UserError
-from bookkeeping.paths import REPO_ROOT
-from iterand.engine.data.defaults import default_cifar_source
+from bookkeeping.paths import data_root
+from iterand.engine.data.defaults import CIFAR10_ENV, default_cifar_source
 from iterand.engine.datasets import DATASETS
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ LOCATION_KEYS = ("source", "source_kind", "note")
 
 __all__ = [
     "CACHE_ENV",
+    "CIFAR10_ENV",
     "DataBundle",
     "DataError",
     "Loader",
@@ -86,15 +87,16 @@ def data_identity(description: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_data_root() -> Path:
-    """`data/` in the repository (git-ignored): where the official CIFAR-10 download goes by default."""
-    return REPO_ROOT / "data"
+    """Where the official CIFAR-10 download goes by default: `bookkeeping.paths.data_root()`
+    (`$ITERAND_DATA`, else `data/` in the working directory)."""
+    return data_root()
 
 
 def cache_dir() -> Path:
-    """Where decoded datasets are cached: `$ITERAND_DATA_CACHE`, else `data/cache` in the repository.
+    """Where decoded datasets are cached: `$ITERAND_DATA_CACHE`, else `cache/` in the data folder.
 
     Not beside the source, which may be read-only (e.g. a shared archive)."""
-    return Path(os.environ.get(CACHE_ENV, default_data_root() / "cache"))
+    return Path(os.environ.get(CACHE_ENV) or default_data_root() / "cache")
 
 
 def derive_seed(*parts: int) -> int:
@@ -128,10 +130,11 @@ def load(config: TrainConfig, device: torch.device | str, rank: int = 0, world_s
     - cifar10: `data_root` may be an archive (.tar.gz, .tgz, .tar) or a folder of class folders
       (`train/<class>/*.jpg`, `test/<class>/*.jpg`, the layout of `cifar10-jpeg.tar.gz`), or the folder
       holding the official `cifar-10-batches-py/` (torchvision's `root`); also one level down (e.g. a
-      folder holding `cifar10-jpeg/` or the archive). Without `data_root`: `default_data_root()` (`data/`
-      in the repository), where the official dataset is downloaded when it is not there yet (needs
-      internet). Decoded images are cached once in `cache_dir()`.
-    - imagenet: `data_root` (default `data/imagenet`) holds `train/<wnid>/*` and `val/<wnid>/*`.
+      folder holding `cifar10-jpeg/` or the archive). Without `data_root`: `$ITERAND_CIFAR10` when set,
+      else `default_data_root()`, where the official dataset is downloaded when it is not there yet
+      (needs internet). Decoded images are cached once in `cache_dir()`.
+    - imagenet: `data_root` (default `imagenet/` in `default_data_root()`) holds `train/<wnid>/*` and
+      `val/<wnid>/*`.
     - synthetic: no files; seeded random images of CIFAR shapes, or ImageNet shapes when
       `config.stem == "imagenet"`.
 

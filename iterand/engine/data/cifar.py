@@ -2,8 +2,9 @@
 
 Sources (found by `resolve`, see `iterand.engine.data.load` for where it looks):
 
-- "official": torchvision's `cifar-10-batches-py/` (pickled `data_batch_1..5`, `test_batch`), downloaded
-  with `torchvision.datasets.CIFAR10(root, download=True)` when nothing else is there;
+- "official": torchvision's `cifar-10-batches-py/` (pickled `data_batch_1..5`, `test_batch`), read by
+  `torchvision.datasets.CIFAR10`, which first checks every file against the published MD5 sums, and
+  downloaded by it (`download=True`) when nothing else is there;
 - "folders": a folder holding `train/<class>/<file>` and `test/<class>/<file>` (any image format Pillow
   reads; the classes are the 10 CIFAR-10 names);
 - "archive": the same layout inside a tar archive (gzip or not), under any top folder, read in a single
@@ -17,8 +18,9 @@ is the NNNN-th image of that class in the official batch order, so both sources 
 same index and `iterand.engine.data.split` picks the same validation images from either.
 
 Decoded arrays are cached as `<cache_dir>/cifar10-<fingerprint>.npz` (uint8 (N, 3, 32, 32) images, int64
-labels), the fingerprint covering the source's path, sizes and modification times, so the JPEGs are
-decoded once.
+labels), so the JPEGs are decoded once. The fingerprint identifies the content, not the place: the name,
+size and modification time of every file read (for an archive, the archive's), so the same copy reached
+through another path, a link or a mount, hits the same cache.
 
 Integrity. An archive must end properly: the gzip stream with its end-of-stream marker and checksum, the
 tar stream with its end-of-archive blocks, so that a copy cut off at a file boundary is not taken for a
@@ -33,7 +35,6 @@ import gzip
 import hashlib
 import io
 import os
-import pickle
 import tarfile
 import warnings
 import zipfile
@@ -50,6 +51,7 @@ from tqdm import tqdm
 
 from iterand.engine.data import DataBundle, DataError, cache_dir, default_data_root
 from iterand.engine.data.augment import AUGMENTATIONS
+from iterand.engine.data.defaults import CIFAR10_ENV, configured_cifar
 from iterand.engine.data.gpu_loader import device_bundle
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ TEST_BATCH = "test_batch"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
 LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 # The sizes of CIFAR-10 (Krizhevsky 2009): 6,000 images per class, 5,000 for training and 1,000 for testing.
 PER_CLASS = {"train": 5_000, "test": 1_000}
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -179,12 +181,16 @@ def layout_help(path: Path) -> str:
 
 
 def resolve(data_root: str | os.PathLike | None) -> Source:
-    """The CIFAR-10 source at `data_root` (default `default_data_root()`); downloads the official set
-    into a folder that holds none. A given path that does not exist is an error, not a download target."""
+    """The CIFAR-10 source at `data_root`, else at `$ITERAND_CIFAR10`, else in `default_data_root()`;
+    downloads the official set into a folder that holds none. A given path that does not exist is an
+    error, not a download target."""
+    origin = ""
+    if data_root is None and configured_cifar() is not None:
+        data_root, origin = configured_cifar(), f" (from ${CIFAR10_ENV})"
     root = default_data_root() if data_root is None else Path(data_root).expanduser()
     if not root.exists():
         if data_root is not None:
-            raise DataError(f"CIFAR-10 data root {root} does not exist. {layout_help(root)}")
+            raise DataError(f"CIFAR-10 data root {root}{origin} does not exist. {layout_help(root)}")
         return download(root)
     if root.is_file():
         if not _is_archive(root):
@@ -234,27 +240,28 @@ def download(root: Path) -> Source:
 
 
 def fingerprint(source: Source) -> str:
-    """16 hex digits naming the decoded cache: the source's kind, resolved path, and the size and
-    modification time of every file read (no content hashing, so a cache hit costs only `stat` calls)."""
-    digest = hashlib.sha256(f"{CACHE_FORMAT}|{source.kind}|{source.path.resolve()}".encode())
+    """16 hex digits naming the decoded cache: the source's kind and, for every file read, its name
+    (relative to the source), size and modification time. Where the source lies does not enter, so
+    the same copy at another path decodes once; no content hashing, so a cache hit costs `stat` calls."""
+    digest = hashlib.sha256(f"{CACHE_FORMAT}|{source.kind}".encode())
     if source.kind == "archive":
-        files = [source.path]
+        files = [(source.path.name, source.path)]
     elif source.kind == "official":
-        files = [source.path / name for name in (*TRAIN_BATCHES, TEST_BATCH)]
+        files = [(name, source.path / name) for name in (*TRAIN_BATCHES, TEST_BATCH)]
     else:
-        files = [path for _, _, path in _folder_files(source.path)]
-    for path in files:
+        files = [
+            (path.relative_to(source.path).as_posix(), path) for _, _, path in _folder_files(source.path)
+        ]
+    for name, path in files:
         stat = path.stat() if path.exists() else None
-        digest.update(f"|{path}:{stat and stat.st_size}:{stat and stat.st_mtime_ns}".encode())
+        digest.update(f"|{name}:{stat and stat.st_size}:{stat and stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 
 def decode(source: Source) -> CifarArrays:
     """Read and decode `source` (no cache) into canonical order."""
     if source.kind == "official":
-        train = _read_official(source.path, TRAIN_BATCHES)
-        test = _read_official(source.path, (TEST_BATCH,))
-        return CifarArrays(*train, *test, source=source, lossy=False)
+        return CifarArrays(*_read_official(source.path), source=source, lossy=False)
     if source.kind == "archive":
         entries = _archive_files(source.path)
     else:
@@ -273,35 +280,42 @@ def decode(source: Source) -> CifarArrays:
     return CifarArrays(*train, *test, source=source, lossy=lossy)
 
 
-def _read_official(folder: Path, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    missing = [name for name in names if not (folder / name).is_file()]
+def _read_official(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The official batches through `torchvision.datasets.CIFAR10`, which verifies each file's MD5 sum
+    first; train and test arrays in canonical order."""
+    import torchvision
+
+    if folder.name != OFFICIAL_DIR:
+        raise DataError(
+            f"the CIFAR-10 batches in {folder} must be in a folder named {OFFICIAL_DIR} (torchvision's "
+            f"layout): rename it, or pass its parent as --data-root. {layout_help(folder.parent)}"
+        )
+    dataset = torchvision.datasets.CIFAR10
+    expected = [*dataset.train_list, *dataset.test_list, (dataset.meta["filename"], dataset.meta["md5"])]
+    missing = [name for name, _ in expected if not (folder / name).is_file()]
     if missing:
         raise DataError(
             f"CIFAR-10 batches folder {folder} lacks {', '.join(missing)}; delete the folder to download "
             f"it again. {layout_help(folder.parent)}"
         )
-    parts = [_read_batch(folder / name) for name in names]
-    images = np.concatenate([images for images, _ in parts])
-    labels = np.concatenate([labels for _, labels in parts])
-    order = np.argsort(labels, kind="stable")  # canonical class-major order (module docstring)
-    return images[order], labels[order]
-
-
-def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled batch: {"data": (n, 3072) uint8 rows (red, green, blue planes), "labels": [n ints]}."""
     try:
-        with open(path, "rb") as file:
-            batch = pickle.load(file, encoding="latin1")
-        images = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, *IMAGE_SHAPE)
-        labels = np.asarray(batch["labels"], dtype=np.int64)
-    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as error:
+        train, test = (dataset(str(folder.parent), train=split == "train") for split in SPLITS)
+    except RuntimeError as error:  # torchvision's "Dataset not found or corrupted."
+        check = torchvision.datasets.utils.check_integrity
+        damaged = [name for name, md5 in expected if not check(str(folder / name), md5)]
         raise DataError(
-            f"cannot read the CIFAR-10 batch {path} ({type(error).__name__}: {error}); the file is "
-            f"damaged: delete {path.parent} to download it again"
+            f"the CIFAR-10 batches {', '.join(damaged) or '(all)'} in {folder} fail torchvision's integrity "
+            f"check ({error}): the files are damaged or not the official ones; delete {folder} to download "
+            "it again"
         ) from error
-    if len(images) != len(labels) or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(CLASSES):
-        raise DataError(f"the CIFAR-10 batch {path} has inconsistent images and labels; delete it")
-    return images, labels
+    return (*_canonical(train), *_canonical(test))
+
+
+def _canonical(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """A torchvision CIFAR10's (N, 32, 32, 3) images and labels, reordered class-major (module docstring)."""
+    labels = np.asarray(dataset.targets, dtype=np.int64)
+    order = np.argsort(labels, kind="stable")
+    return np.ascontiguousarray(dataset.data.transpose(0, 3, 1, 2)[order]), labels[order]
 
 
 def _folder_files(root: Path) -> Iterator[tuple[str, str, Path]]:

@@ -1,43 +1,41 @@
-"""Which CIFAR-10 a notebook or sweep uses when none is named.
+"""Which CIFAR-10 is used when none is named (no ``--data-root``, no ``data_root`` in the configuration).
 
-The project's machines keep a JPEG copy of CIFAR-10 beside the repository (``../shared/data``). When it
-is there it is used, because it needs no internet; elsewhere the official dataset is downloaded into
-``default_data_root()`` (``data/`` in the repository) on first use. Either way the choice is announced,
-since numbers from the JPEG copy are not on the published test images.
+``$ITERAND_CIFAR10`` names a local copy: an archive or folder of class folders, or the folder holding the
+official ``cifar-10-batches-py/``. Without it the official dataset is downloaded into the data folder
+(``bookkeeping.paths.data_root()``: ``$ITERAND_DATA``, else ``data/`` in the working directory) on first
+use. The package knows no machine's folders; the project's Makefile sets the variable when the copy that
+sits beside the repository on the project's machines is there.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from pathlib import Path
 
-from bookkeeping.paths import REPO_ROOT
+from bookkeeping.paths import data_root
 
-SHARED_CIFAR_COPY = REPO_ROOT.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
+CIFAR10_ENV = "ITERAND_CIFAR10"
 
-__all__ = ["SHARED_CIFAR_COPY", "default_cifar_source"]
+__all__ = ["CIFAR10_ENV", "configured_cifar", "default_cifar_source"]
 
 
-def default_cifar_source(
-    report: Callable[[str], None] | None = print, shared_copy: Path = SHARED_CIFAR_COPY
-) -> str:
-    """The ``data_root`` to use for CIFAR-10: ``shared_copy`` if that file exists, else the download folder.
+def configured_cifar() -> str | None:
+    """The CIFAR-10 location set in ``$ITERAND_CIFAR10`` (None when unset or empty)."""
+    return os.environ.get(CIFAR10_ENV) or None
 
-    ``report`` receives one line saying which source was chosen (None: silent).
-    """
-    # Imported here: this module is imported by the package's __init__, which defines default_data_root.
-    from iterand.engine.data import default_data_root
 
-    if Path(shared_copy).is_file():
-        source = str(shared_copy)
-        message = (
-            f"CIFAR-10: using the JPEG copy {source} found beside the repository (a lossy re-encoding: "
-            "accuracies can differ slightly from the official data)"
-        )
+def default_cifar_source(report: Callable[[str], None] | None = print) -> str:
+    """The ``data_root`` to use for CIFAR-10 when none is given: ``$ITERAND_CIFAR10``, else the folder the
+    official dataset is downloaded into. ``report`` receives one line saying which (None: silent)."""
+    configured = configured_cifar()
+    if configured is not None:
+        source = configured
+        # Whether it is a lossy JPEG copy is found when it is read, and recorded in each run's summary.
+        message = f"CIFAR-10: using {source} (from ${CIFAR10_ENV})"
     else:
-        source = str(default_data_root())
+        source = str(data_root())
         message = (
-            f"CIFAR-10: no copy at {shared_copy}; using the official dataset in {source}, downloaded there "
+            f"CIFAR-10: ${CIFAR10_ENV} is not set; using the official dataset in {source}, downloaded there "
             "on first use (needs internet)"
         )
     if report is not None:

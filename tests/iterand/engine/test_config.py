@@ -61,6 +61,7 @@ ALTERNATIVES = {
     "workers": 0,
     "steps_per_epoch": 5,
     "eval_batch_size": 100,
+    "tensorboard": True,
 }
 
 
@@ -146,6 +147,7 @@ INVALID = [
     ("workers", -1),
     ("steps_per_epoch", 0),
     ("eval_batch_size", 0),
+    ("tensorboard", "yes"),
 ]
 
 
@@ -325,6 +327,7 @@ def test_a_width_that_leaves_one_channel_layers_is_rejected(width):
 def test_execution_fields_are_the_documented_ones():
     assert set(EXECUTION_FIELDS) == {
         "device", "workers", "eval_batch_size", "channels_last", "compile", "data_root",
+        "tensorboard",
     }  # fmt: skip
 
 

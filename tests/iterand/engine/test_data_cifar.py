@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import pickle
@@ -40,9 +41,15 @@ def make_archive(folder: Path, archive: Path, top: str = "cifar10-jpeg") -> Path
     return archive
 
 
-def write_official_batches(root: Path, arrays: cifar.CifarArrays, seed: int = 0) -> Path:
+def write_official_batches(
+    root: Path, arrays: cifar.CifarArrays, monkeypatch: pytest.MonkeyPatch, seed: int = 0
+) -> Path:
     """A `cifar-10-batches-py` holding `arrays` in an interleaved order, like the real batches: classes
-    mixed, each class's images in their canonical (per-class) order."""
+    mixed, each class's images in their canonical (per-class) order.
+
+    torchvision checks each file against the MD5 sums of the official files, which a small copy cannot
+    match; `monkeypatch` makes the sums of these files the expected ones for the test, so the reading
+    goes through torchvision's own check and loader."""
     labels = np.random.default_rng(seed).permutation(arrays.train_labels)
     images = np.empty_like(arrays.train_images)
     for label in range(10):
@@ -57,7 +64,22 @@ def write_official_batches(root: Path, arrays: cifar.CifarArrays, seed: int = 0)
         "labels": arrays.test_labels.tolist(),
     }
     (folder / cifar.TEST_BATCH).write_bytes(pickle.dumps(test))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": list(cifar.CLASSES)}))
+    expect_checksums_of(folder, monkeypatch)
     return folder
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def expect_checksums_of(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the MD5 sums of the batches in `folder` the ones torchvision expects (for this test only)."""
+    dataset = torchvision.datasets.CIFAR10
+    for attribute in ("train_list", "test_list"):
+        listed = [[name, md5(folder / name)] for name, _ in getattr(dataset, attribute)]
+        monkeypatch.setattr(dataset, attribute, listed)
+    monkeypatch.setattr(dataset, "meta", {**dataset.meta, "md5": md5(folder / "batches.meta")})
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +149,8 @@ def test_archive_gives_the_same_arrays_as_the_folder(tmp_path, cifar_subset, sub
         assert np.array_equal(getattr(arrays, name), getattr(subset_arrays, name)), name
 
 
-def test_official_batches_give_the_same_arrays_as_the_folder(tmp_path, subset_arrays):
-    folder = write_official_batches(tmp_path, subset_arrays)
+def test_official_batches_give_the_same_arrays_as_the_folder(tmp_path, subset_arrays, monkeypatch):
+    folder = write_official_batches(tmp_path, subset_arrays, monkeypatch)
     raw = pickle.loads((folder / "data_batch_1").read_bytes())["labels"]
     assert raw != sorted(raw)  # the batches really are interleaved
     source = cifar.resolve(tmp_path)
@@ -139,8 +161,10 @@ def test_official_batches_give_the_same_arrays_as_the_folder(tmp_path, subset_ar
     assert not arrays.lossy
 
 
-def test_the_split_picks_the_same_images_from_every_source(tmp_path, cifar_subset, subset_arrays):
-    write_official_batches(tmp_path / "official", subset_arrays)
+def test_the_split_picks_the_same_images_from_every_source(
+    tmp_path, cifar_subset, subset_arrays, monkeypatch
+):
+    write_official_batches(tmp_path / "official", subset_arrays, monkeypatch)
     roots = [cifar_subset, make_archive(cifar_subset, tmp_path / "copy.tgz"), tmp_path / "official"]
     val_sets = []
     for root in roots:
@@ -175,7 +199,13 @@ def test_decoded_images_are_cached_and_refreshed_when_the_source_changes(tmp_pat
     with monkeypatch.context() as patch:
         patch.setattr(cifar, "decode", no_decoding)
         cached = cifar.load_arrays(root, cache)
-    assert np.array_equal(cached.train_images, first.train_images) and cached.lossy
+        assert np.array_equal(cached.train_images, first.train_images) and cached.lossy
+        # The same copy at another path (moved, linked, mounted elsewhere) is the same content.
+        moved = root.rename(tmp_path / "moved")
+        assert np.array_equal(cifar.load_arrays(moved, cache).train_images, first.train_images)
+        (tmp_path / "link").symlink_to(moved)
+        assert np.array_equal(cifar.load_arrays(tmp_path / "link", cache).train_images, first.train_images)
+        root = moved.rename(root)
     changed = root / "train" / "dog" / "0000.jpg"
     shutil.copyfile(root / "train" / "dog" / "0001.jpg", changed)
     os.utime(changed, ns=(1, 1))
@@ -202,10 +232,11 @@ def test_missing_data_root(tmp_path):
 
 
 def test_offline_download_explains_what_to_do(tmp_path, monkeypatch):
-    def offline(root, train, download):
+    def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", offline)
+    # torchvision's own download path, down to the network call
+    monkeypatch.setattr(torchvision.datasets.cifar, "download_and_extract_archive", offline)
     with pytest.raises(DataError, match="download into it failed") as error:
         cifar.resolve(tmp_path)  # an existing folder with no data: torchvision's root, download target
     assert "URLError" in str(error.value)
@@ -215,13 +246,13 @@ def test_offline_download_explains_what_to_do(tmp_path, monkeypatch):
 def test_download_fetches_the_official_batches(tmp_path, monkeypatch, subset_arrays):
     calls = []
 
-    def fake_download(root, train, download):
-        calls.append((root, train, download))
-        write_official_batches(Path(root), subset_arrays)
+    def fake_download(url, download_root, filename, md5):
+        calls.append((download_root, filename))
+        write_official_batches(Path(download_root), subset_arrays, monkeypatch)
 
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", fake_download)
+    monkeypatch.setattr(torchvision.datasets.cifar, "download_and_extract_archive", fake_download)
     arrays = cifar.load_arrays(tmp_path, tmp_path / "cache")
-    assert calls == [(str(tmp_path), True, True)]
+    assert calls == [(str(tmp_path), "cifar-10-python.tar.gz")]
     assert arrays.source == cifar.Source("official", tmp_path / cifar.OFFICIAL_DIR)
     assert np.array_equal(arrays.train_images, subset_arrays.train_images)
 
@@ -291,18 +322,12 @@ def test_images_of_the_wrong_size(tmp_path, cifar_subset):
     assert str(large) in str(error.value)
 
 
-def test_incomplete_official_batches(tmp_path, subset_arrays):
-    folder = write_official_batches(tmp_path, subset_arrays)
+def test_incomplete_official_batches(tmp_path, subset_arrays, monkeypatch):
+    folder = write_official_batches(tmp_path, subset_arrays, monkeypatch)
     (folder / "data_batch_3").unlink()
-    (folder / "test_batch").write_bytes(b"garbage")
     with pytest.raises(DataError, match="lacks data_batch_3") as error:
         cifar.decode(cifar.resolve(tmp_path))
     assert str(folder) in str(error.value)
-    write_official_batches(tmp_path / "again", subset_arrays)
-    (tmp_path / "again" / cifar.OFFICIAL_DIR / "test_batch").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="cannot read the CIFAR-10 batch") as error:
-        cifar.decode(cifar.resolve(tmp_path / "again"))
-    assert "test_batch" in str(error.value)
 
 
 # ---- integrity: truncated archives, incomplete data sets ----------------------------------------------
@@ -398,3 +423,31 @@ def test_a_data_set_short_of_cifar10s_sizes_is_refused_and_never_cached(tmp_path
     with pytest.raises(DataError, match="does not hold the complete CIFAR-10"):
         cifar.load_arrays(root / "small", cache)
     assert not stale.exists()
+
+
+def test_damaged_official_batches_fail_torchvisions_integrity_check(tmp_path, subset_arrays, monkeypatch):
+    folder = write_official_batches(tmp_path, subset_arrays, monkeypatch)
+    test_batch = folder / "test_batch"
+    test_batch.write_bytes(test_batch.read_bytes()[:-1] + b"x")  # still unpickles: only the sum tells
+    with pytest.raises(DataError, match="fail torchvision's integrity check") as error:
+        cifar.decode(cifar.resolve(tmp_path))
+    assert "test_batch" in str(error.value) and "data_batch" not in str(error.value)
+    assert f"delete {folder}" in str(error.value)
+
+
+def test_the_official_batches_checked_against_the_published_sums(tmp_path, subset_arrays, monkeypatch):
+    # Without the test's checksums, torchvision's own (the real files') reject a copy of other content.
+    with monkeypatch.context() as patch:
+        folder = write_official_batches(tmp_path, subset_arrays, patch)
+    with pytest.raises(DataError, match="fail torchvision's integrity check") as error:
+        cifar.decode(cifar.resolve(tmp_path))
+    assert all(name in str(error.value) for name in (*cifar.TRAIN_BATCHES, "test_batch", "batches.meta"))
+    assert str(folder) in str(error.value)
+
+
+def test_official_batches_outside_torchvisions_folder_name(tmp_path, subset_arrays, monkeypatch):
+    folder = write_official_batches(tmp_path, subset_arrays, monkeypatch)
+    renamed = folder.rename(tmp_path / "batches")
+    with pytest.raises(DataError, match=f"folder named {cifar.OFFICIAL_DIR}") as error:
+        cifar.decode(cifar.resolve(renamed))
+    assert str(renamed) in str(error.value)

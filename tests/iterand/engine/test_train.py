@@ -379,7 +379,7 @@ def test_load_trained_returns_the_saved_model_and_config(tmp_path):
     config = tiny_config(method="iterand", period=2, epochs=2)
     train(config, tmp_path, data=fake_data())
     saved = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)["model"]
-    model, loaded_config = load_trained(tmp_path, "last", NUM_CLASSES)
+    model, loaded_config = load_trained(tmp_path)  # the number of classes comes from the checkpoint
     assert loaded_config == config
     state = model.state_dict()
     assert state.keys() == saved.keys() and all(torch.equal(state[k], saved[k]) for k in saved)
@@ -387,6 +387,6 @@ def test_load_trained_returns_the_saved_model_and_config(tmp_path):
     initial = build_model(config, NUM_CLASSES).state_dict()
     assert any(not torch.equal(state[k], initial[k]) for k in saved if k.endswith(".weight"))
     with pytest.raises(ValueError, match="checkpoint must be one of"):
-        load_trained(tmp_path, "first", NUM_CLASSES)
+        load_trained(tmp_path, "first")
     with pytest.raises(ValueError, match="not a run directory"):
-        load_trained(tmp_path / "elsewhere", "last", NUM_CLASSES)
+        load_trained(tmp_path / "elsewhere")

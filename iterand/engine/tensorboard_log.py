@@ -1,0 +1,60 @@
+"""The per-epoch records as TensorBoard scalars (``TrainConfig.tensorboard``), an optional extra.
+
+The training loop hands each record it appends to ``metrics.jsonl`` to ``TensorBoardLog.write`` as well,
+so the two show the same numbers: every number of the record but ``epoch`` becomes a scalar at step
+``epoch`` (0-based) in ``<run dir>/tensorboard/`` (``tensorboard --logdir runs/train`` shows all runs).
+Losses and accuracies are grouped as ``loss/train``, ``loss/val``, ``accuracy/train``, ``accuracy/val``;
+the other keys keep their names. Global rank 0 writes. A resumed run purges the events of the epochs it
+trains again, as it truncates ``metrics.jsonl``.
+
+``torch.utils.tensorboard`` needs the ``tensorboard`` package, which is not a dependency:
+``pip install "iterand[tensorboard]"``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bookkeeping.errors import InvalidInput
+
+TAGS = {
+    "train_loss": "loss/train",
+    "val_loss": "loss/val",
+    "train_acc": "accuracy/train",
+    "val_acc": "accuracy/val",
+}
+
+__all__ = ["TAGS", "TensorBoardLog", "require_tensorboard"]
+
+
+def require_tensorboard() -> None:
+    """Raise ValueError, saying how to install it, unless TensorBoard's writer can be imported."""
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError as error:
+        raise InvalidInput(
+            f"tensorboard is true but the TensorBoard package is missing ({error}); install it with "
+            "pip install 'iterand[tensorboard]' (or pip install tensorboard), or set tensorboard=false"
+        ) from None
+
+
+class TensorBoardLog:
+    """A TensorBoard writer into ``folder`` for a run whose next epoch is ``first_epoch``."""
+
+    def __init__(self, folder: Path, first_epoch: int = 0) -> None:
+        require_tensorboard()
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step hides the events of a killed attempt from the epoch the run resumes at.
+        self.writer = SummaryWriter(str(folder), purge_step=first_epoch or None)
+
+    def write(self, record: dict[str, Any]) -> None:
+        """One epoch's record, as appended to ``metrics.jsonl``; flushed at once."""
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, int | float) and not isinstance(value, bool):
+                self.writer.add_scalar(TAGS.get(key, key), value, record["epoch"])
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,57 @@
+"""``python -m iterand export``: a run's trained model as a folder other tools load.
+
+``FORMATS`` maps each format name to its exporter, a function ``(model, config, out, source) -> out``
+that writes the folder ``out`` for ``model`` (built from the ``TrainConfig`` ``config``; ``source`` is a
+dict recorded as where the model came from). The formats and their files are described in
+``iterand.engine.exported``:
+
+- ``dense``: the effective dense weights and the masks (safetensors) with ``config.json``; every model.
+  ``iterand.engine.posthoc.load_trained(folder)`` rebuilds it from the folder alone.
+- ``torchvision``: the same under torchvision's names, for the ImageNet-stem ResNets at width 1:
+  ``torchvision.models.resnet50(num_classes=N).load_state_dict(safetensors.torch.load_file(
+  "model.safetensors"))`` loads it strictly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from bookkeeping.errors import InvalidInput
+from bookkeeping.paths import RunFiles
+from iterand.engine import exported
+from iterand.engine.config import TrainConfig
+from iterand.engine.posthoc import load_trained
+
+Exporter = Callable[[nn.Module, TrainConfig, Path, dict[str, Any]], Path]
+
+FORMATS: dict[str, Exporter] = {
+    "dense": exported.write_dense,
+    "torchvision": exported.write_torchvision,
+}
+
+__all__ = ["FORMATS", "export_run"]
+
+
+def export_run(
+    run_dir: str | Path, which: str = "last", format_name: str = "dense", out: str | Path | None = None
+) -> Path:
+    """Export the model of ``run_dir``'s ``checkpoint.pt`` ("last") or ``best.pt`` ("best") in
+    ``format_name`` into ``out`` (default ``<run_dir>/export/<format>-<which>``); return the folder."""
+    if format_name not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {format_name!r}")
+    files = RunFiles(Path(run_dir))
+    if exported.is_export(files.root):
+        raise InvalidInput(f"{files.root} is already an exported model; export a run directory")
+    model, config = load_trained(files.root, which)
+    source = {
+        "run_dir": str(files.root.resolve()),
+        "run_name": files.root.name,
+        "checkpoint": which,
+        "checkpoint_file": files.model_checkpoint(which).name,
+    }
+    target = Path(out) if out is not None else files.export_dir(format_name, which)
+    return FORMATS[format_name](model, config, target, source)

@@ -1,0 +1,88 @@
+"""``python -m iterand export``: the format registry, the default folder, the checkpoint choice, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bookkeeping.files import read_json
+from bookkeeping.paths import ExportFiles, RunFiles
+from iterand.engine.posthoc import load_trained
+from iterand.experiments.cli import EXIT_USAGE, main
+from iterand.experiments.export import FORMATS, export_run
+
+TINY = [
+    "dataset=synthetic", "model=conv2", "width=0.0625", "device=cpu", "epochs=2", "steps_per_epoch=2",
+    "batch_size=32", "period=1", "seed=2", "eval_batch_size=500",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    argv = ["train", "--preset", "fig2-conv6-sc-iterand", "--out", str(out)]
+    assert main([*argv, *(arg for item in TINY for arg in ("--set", item))]) == 0
+    (run,) = out.iterdir()
+    return run
+
+
+def test_the_registry_holds_the_formats():
+    assert set(FORMATS) >= {"dense", "torchvision"}
+
+
+def test_export_writes_the_default_folder_and_prints_it(run_dir, capsys):
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--checkpoint", "best"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    folder = RunFiles(run_dir).export_dir("dense", "best")
+    assert printed == {
+        "folder": str(folder),
+        "format": "dense",
+        "files": ["model.safetensors", "masks.safetensors"],
+    }
+    record = read_json(ExportFiles(folder).config)
+    assert record["source"]["checkpoint"] == "best" and record["source"]["checkpoint_file"] == "best.pt"
+    assert record["source"]["run_dir"] == str(run_dir.resolve())
+
+
+def test_the_best_and_the_last_checkpoint_export_their_own_model(run_dir, tmp_path):
+    exported = {which: export_run(run_dir, which, out=tmp_path / which) for which in ("last", "best")}
+    for which, folder in exported.items():
+        trained, _ = load_trained(run_dir, which)
+        dense, _ = load_trained(folder)
+        images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            assert torch.allclose(dense(images), trained.eval()(images), atol=1e-5, rtol=0), which
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--format", "torchvision"], "only the ImageNet-stem ResNets at width 1"),
+        (["--format", "onnx"], "invalid choice: 'onnx'"),
+        (["--checkpoint", "first"], "invalid choice: 'first'"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(run_dir, tmp_path, capsys, argv, named):
+    assert_usage_error(["export", str(run_dir), "--out", str(tmp_path / "x"), *argv], named, capsys)
+
+
+def test_a_folder_that_is_no_run(tmp_path, capsys):
+    assert_usage_error(["export", str(tmp_path)], "not a run directory", capsys)
+
+
+def test_an_export_is_not_exported_again(run_dir, tmp_path, capsys):
+    folder = export_run(run_dir, out=tmp_path / "export")
+    assert_usage_error(["export", str(folder)], "already an exported model", capsys)
+
+
+def assert_usage_error(argv, named, capsys):
+    capsys.readouterr()
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == EXIT_USAGE and err.count("\n") == 1 and err.startswith("error: ") and named in err, err
