@@ -8,7 +8,7 @@ limit allows. ``m = 21`` is the size of the published MIP experiment (about 21 r
 
 Whole construction: ``python -m theory experiment trained_network`` with a parameter set (default
 ``full``): the data, the target's training, and per sweep the pruning of every weight at every width
-(build) and the forward passes over the test set with their measures (evaluation).
+(build), the forward passes over the test set (eval) and the measures with the torch check (checks).
 
     python benchmarks/theory_trained_network.py --data-root ../shared/data/cifar10-jpeg.tar.gz --out t.md
 """
@@ -103,32 +103,35 @@ def construction(param_set: str, data_root: str | None) -> tuple[list[dict[str, 
         group = [r for r in records if r["label"] == label]
         rows.append(_stage(label, group, f"{group[0]['n']}-{group[-1]['n']}"))
     rows.append(_stage("all models", records, "-"))
-    rows.append(
-        {"stage": "data", "widths": "-", "networks": "-", "build s": "-", "eval s": f"{loaded - started:.1f}"}
-    )
-    rows.append(
-        {
-            "stage": "training",
-            "widths": "-",
-            "networks": "-",
-            "build s": "-",
-            "eval s": f"{trained.seconds:.1f}",
-        }
-    )
-    rows.append(
-        {"stage": "total (wall)", "widths": "-", "networks": "-", "build s": "-", "eval s": f"{total:.1f}"}
-    )
+    rows.append(_other("data (read, grayscale)", loaded - started))
+    rows.append(_other("target training", trained.seconds))
+    rows.append(_other("total (wall)", total))
     dims = "-".join(map(str, trained.target.dims))
     return rows, f"set {param_set}: {task.name}, target {dims}, {task.test_labels.size} test inputs"
 
 
 def _stage(label: str, group: list[dict], widths: str) -> dict[str, str]:
+    seconds = {key: sum(r[f"{key}_seconds"] for r in group) for key in ("build", "eval", "check")}
     return {
         "stage": label,
         "widths": widths,
         "networks": str(len(group)),
-        "build s": f"{sum(r['build_seconds'] for r in group):.1f}",
-        "eval s": f"{sum(r['eval_seconds'] for r in group):.1f}",
+        "build s": f"{seconds['build']:.1f}",
+        "eval s": f"{seconds['eval']:.1f}",
+        "checks s": f"{seconds['check']:.1f}",
+        "seconds": f"{sum(seconds.values()):.1f}",
+    }
+
+
+def _other(label: str, seconds: float) -> dict[str, str]:
+    return {
+        "stage": label,
+        "widths": "-",
+        "networks": "-",
+        "build s": "-",
+        "eval s": "-",
+        "checks s": "-",
+        "seconds": f"{seconds:.1f}",
     }
 
 

@@ -12,8 +12,8 @@ The user-facing entry points are importable from the package itself::
 - the network-level construction (:mod:`theory.network`): :class:`Target`, :func:`build_pruned_network`,
   :func:`prune_network`, :func:`error_bound`.
 
-Importing ``theory`` loads numpy only (no torch, no ``iterand``): the trained-network experiment
-(:mod:`theory.trained_network`) imports them when it runs.
+Importing ``theory`` loads neither torch nor the training package ``iterand``: the trained-network
+experiment (:mod:`theory.trained_network`) imports them when it runs.
 """
 
 from theory.batched_subset_sum import best_choices, iterand_choices

@@ -155,7 +155,7 @@ class PrunedNetwork:
 
     @property
     def draws_per_weight(self) -> int:
-        """``R``: 1 for model A ("none"), more for model B ("oracle")."""
+        """``R``: 1 for model A ("none"), the draws available per weight for models B and C."""
         return self.layers[0].second_draws.shape[0]
 
     @property

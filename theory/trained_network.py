@@ -118,7 +118,8 @@ def emulate(
     tolerance per layer, the theorem's form), deviation_over_bound (largest ratio of an input's deviation
     to its own bound: at most 1), kept_weights, total_weights, torch_max_difference (largest logit
     difference between the ``torch`` module of ``g`` and its numpy forward pass on the first
-    ``torch_check_inputs`` test inputs), build_seconds (the pruning), eval_seconds, seed.
+    ``torch_check_inputs`` test inputs), build_seconds (the pruning), eval_seconds (``g`` on the test
+    inputs), check_seconds (the measures above and the torch check), seed.
     """
     sweeps = parse_sweeps(sweeps)
     seed = validation.integer_at_least("seed", seed, 0)
@@ -148,21 +149,20 @@ def emulate(
             chunks = range(0, len(inputs), rows)
             outputs = np.concatenate([pruned.forward(inputs[i : i + rows]) for i in chunks])
             evaluated = time.perf_counter()
-            records.append(
-                {
-                    **common,
-                    "model": sweep.model,
-                    "label": sweep.label,
-                    "R": sweep.R,
-                    "n": n,
-                    **_measures(target, pruned, inputs, labels, logits, outputs, norms),
-                    "torch_max_difference": _torch_difference(pruned, inputs[:torch_check_inputs], outputs),
-                    "build_seconds": round(built - started, 3),
-                    "eval_seconds": round(evaluated - built, 3),
-                    "seed": seed,
-                    "_order": (index, n),
-                }
-            )
+            record = {
+                **common,
+                "model": sweep.model,
+                "label": sweep.label,
+                "R": sweep.R,
+                "n": n,
+                **_measures(target, pruned, inputs, labels, logits, outputs, norms),
+                "torch_max_difference": _torch_difference(pruned, inputs[:torch_check_inputs], outputs),
+                "build_seconds": round(built - started, 3),
+                "eval_seconds": round(evaluated - built, 3),
+                "check_seconds": round(time.perf_counter() - evaluated, 3),
+                "seed": seed,
+            }
+            records.append({**record, "_order": (index, n)})
     records.sort(key=lambda record: record.pop("_order"))
     return records
 
