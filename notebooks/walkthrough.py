@@ -247,8 +247,9 @@ tables.save_figure(fig, out_dir, "iterand_changes", changes)
 # %% [markdown]
 # ## 4. One more re-draw by hand: only pruned weights move
 #
-# The update object is restored from the checkpoint (its random generator included), so applying it once
-# more is exactly the re-draw the run would have made next. Compare weight by weight: every changed weight
+# The update object is restored from the checkpoint (its count of re-draws included: the random numbers of
+# a re-draw are a function of the seed, that count, the layer and the weight), so applying it once more is
+# exactly the re-draw the run would have made next. Compare weight by weight: every changed weight
 # must have been pruned at that moment and no kept weight may change. Each pruned weight is re-drawn with
 # probability r and then changes sign with probability 1/2, so about r/2 of the pruned weights change.
 
