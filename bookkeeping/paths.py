@@ -11,7 +11,9 @@ A training run directory ``<out>/<run name>/`` (default ``<out>`` = ``default_ou
 - ``best.pt``: the model of the epoch with the best validation accuracy so far;
 - ``summary.json``: final accuracies, weight counts, throughput and provenance, written at the end;
 - ``train.log``: the run's log when a sweep (``iterand.experiments.launcher``) trains it, appended on
-  every attempt.
+  every attempt;
+- ``<run name>-<last|best>.ticket``: the model as a compact file (``python -m iterand export --format
+  compact``; ``--out`` puts it elsewhere under the same name).
 
 How each file is written (atomically) is ``bookkeeping.files``.
 """
@@ -36,6 +38,7 @@ BEST_FILE = "best.pt"
 LOG_FILE = "train.log"
 TRAIN_RUNS = "train"
 CHECKPOINT_CHOICES = ("last", "best")
+COMPACT_SUFFIX = ".ticket"
 
 
 def runs_root() -> Path:
@@ -65,6 +68,13 @@ def executed_notebook(out_dir: Path, name: str) -> Path:
 def experiment_output_dir(experiment: str, param_set: str, root: Path | None = None) -> Path:
     """Where ``python -m theory experiment`` writes the tables of one experiment."""
     return (root or runs_root()) / "theory" / experiment / param_set
+
+
+def compact_file(out_dir: Path, run_name: str, which: str) -> Path:
+    """The compact file of run ``run_name``'s "last" or "best" model in ``out_dir``."""
+    if which not in CHECKPOINT_CHOICES:
+        raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, got {which!r}")
+    return out_dir / f"{run_name}-{which}{COMPACT_SUFFIX}"
 
 
 def default_out() -> Path:

@@ -13,6 +13,7 @@ Three layers, each importing only the ones below it (``tests/test_architecture.p
   the configuration validates against).
 - `iterand.engine`: training. `config` (the run's `TrainConfig`, torch-free), `factories` (what a config
   builds), `data`, `optim`, `train` (the loop), `posthoc` (a finished run's model and accuracies),
+  `compact` (a trained model as seed, masks and re-draw record, rebuilt exactly: `load_compact`),
   `checkpoint`, `distributed`.
 - `iterand.experiments`: the paper's experiments. `presets`, `sweeps` (definitions), `planning`
   (expansion and sharding), `launcher` (running a sweep), `figures` (what the figure notebooks call),
@@ -33,15 +34,17 @@ if TYPE_CHECKING:
     from iterand.core import models
     from iterand.core.accounting import WeightCount, count_weights
     from iterand.core.convert import to_subnet
+    from iterand.engine.compact import load_compact
 
 _EXPORTS = {
     "models": ("iterand.core.models", None),
     "count_weights": ("iterand.core.accounting", "count_weights"),
     "WeightCount": ("iterand.core.accounting", "WeightCount"),
     "to_subnet": ("iterand.core.convert", "to_subnet"),
+    "load_compact": ("iterand.engine.compact", "load_compact"),
 }
 
-__all__ = ["WeightCount", "count_weights", "models", "to_subnet"]
+__all__ = ["WeightCount", "count_weights", "load_compact", "models", "to_subnet"]
 
 
 def __getattr__(name: str) -> Any:

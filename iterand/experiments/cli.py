@@ -1,4 +1,4 @@
-"""Command line of the training package: ``python -m iterand {train,eval,presets,sweep,results}``.
+"""Command line of the training package: ``python -m iterand {train,eval,export,presets,sweep,results}``.
 
 One GPU (or the CPU), CIFAR-10 from the shared JPEG copy (or a torchvision download folder)::
 
@@ -23,7 +23,12 @@ order: the preset, then ``--config FILE.yaml`` (its fields win), then ``--data-r
 ``--set key=value``.
 
     python -m iterand eval runs/train/<run name> [--checkpoint best]   # accuracies of a saved model
+    python -m iterand export runs/train/<run name> --format compact [--out DIR] [--checkpoint best]
     python -m iterand presets [NAME]                                     # list, or show one preset
+
+``export --format compact`` writes the model as a compact file, ``<run name>-<checkpoint>.ticket`` in the
+run directory (or ``--out``): seed, masks and IteRand's re-draw record instead of weights
+(``iterand.engine.compact``; ``iterand.load_compact(path)`` rebuilds the model), and prints its sizes.
 
 Sweeps (``iterand.experiments.sweeps``: fig1, fig2-conv6, fig2-resnet18, fig2-resnet34, fig2, fig3) train
 every run of a paper figure into ``--out``, skipping finished runs and resuming interrupted ones, so the same
@@ -68,6 +73,7 @@ from typing import NoReturn
 import yaml
 
 from bookkeeping.paths import CHECKPOINT_CHOICES, default_out
+from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig, apply_overrides, load_yaml, run_name
 from iterand.engine.distributed import process_rank
 from iterand.engine.posthoc import evaluate_run
@@ -87,7 +93,10 @@ REFERENCE_COLUMNS = (
     "difference", "source",
 )  # fmt: skip
 
-__all__ = ["build_config", "main"]
+# Export formats: name -> function(run_dir, out_dir or None, checkpoint) -> path of the written file.
+FORMATS = {"compact": export_compact}
+
+__all__ = ["FORMATS", "build_config", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir", type=Path)
     evaluate.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
     evaluate.add_argument("--data-root", help="dataset location, if it moved since training")
+    export = commands.add_parser("export", help="write a trained run's model in another format")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("--format", choices=tuple(FORMATS), required=True, help="what to write")
+    export.add_argument("--out", type=Path, help="folder to write into (default: the run directory)")
+    export.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
     listing = commands.add_parser("presets", help="list the presets, or show one")
     listing.add_argument("name", nargs="?")
     sweep = commands.add_parser("sweep", help="train (or continue) every run of a named sweep")
@@ -172,6 +186,11 @@ def _eval(args: argparse.Namespace) -> None:
     print(json.dumps(evaluate_run(args.run_dir, args.checkpoint, args.data_root), indent=2))
 
 
+def _export(args: argparse.Namespace) -> None:
+    path = FORMATS[args.format](args.run_dir, args.out, args.checkpoint)
+    print(json.dumps({"path": str(path), **describe(path.read_bytes())}, indent=2))
+
+
 def _presets(args: argparse.Namespace) -> None:
     if args.name is None:
         for name in presets.names():
@@ -214,7 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 
-    commands = {"train": _train, "eval": _eval, "presets": _presets, "sweep": _sweep, "results": _results}
+    commands = {
+        "train": _train,
+        "eval": _eval,
+        "export": _export,
+        "presets": _presets,
+        "sweep": _sweep,
+        "results": _results,
+    }
     try:
         code = commands[args.command](args)
     except TrainingDiverged as error:
