@@ -19,6 +19,12 @@
 # it in the data file). So a point further right is a wider network, and "edge-popup needs a 1.3x wider
 # ResNet-18 to match IteRand" reads as a horizontal gap between the two curves.
 #
+# With `x_axis = "bytes"` the x-axis is instead what storing the model takes, the parameter-efficiency
+# comparison of the strong-lottery-ticket literature: the compact file of a subnetwork model (seed, one bit
+# per weight, IteRand's re-draw record: `python -m iterand export --format compact`; mean over seeds) and
+# the float32 weights and BatchNorm of the dense SGD model (`iterand.experiments.figures.x_value`). Published
+# numbers have no size and are left out there.
+#
 # Each curve is the mean over seeds of the last-epoch test accuracy, with one standard deviation as error
 # bars; colour gives the method, line style the weight distribution of the random network (solid: signed
 # constant, SC; dashed: Kaiming uniform, KU; the dense SGD baseline always starts from KU).
@@ -56,6 +62,7 @@ epochs = 1
 steps_per_epoch = 30  # None: full epochs
 overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run, as with --set
 data_root = None  # None: iterand.engine.data.default_cifar_source()
+x_axis = "parameters"  # "parameters" (the paper's) or "bytes" (model size: compact file, dense float32)
 out_dir = "runs/notebooks/fig2_width/manual"
 
 # %%
@@ -145,8 +152,13 @@ for ax, model in zip(axes[0], panels):
     for method in methods:
         for init in ("ku",) if method == "sgd" else inits:
             rows = sorted(
-                (r for r in shown if (r["model"], r["method"], r["init"]) == (model, method, init)),
-                key=lambda r: r["weights_total"],
+                (
+                    r
+                    for r in shown
+                    if (r["model"], r["method"], r["init"]) == (model, method, init)
+                    and figures.x_value(r, x_axis) is not None
+                ),
+                key=lambda r: figures.x_value(r, x_axis),
             )
             if not rows:
                 continue
@@ -154,7 +166,7 @@ for ax, model in zip(axes[0], panels):
             points = [
                 {
                     "series": "ours",
-                    "x": r["weights_total"],
+                    "x": figures.x_value(r, x_axis),
                     "y": r["test_acc_last_mean"],
                     "yerr": r["test_acc_last_std"],
                     **{k: r[k] for k in OURS},
@@ -177,7 +189,8 @@ for ax, model in zip(axes[0], panels):
     references = [
         ref
         for ref in results.REFERENCE
-        if ref["dataset"] == "cifar10"
+        if x_axis == "parameters"
+        and ref["dataset"] == "cifar10"
         and ref["model"] == model
         and ref["method"] in methods
         and ref["pruned_fraction"] in pruned
@@ -208,7 +221,7 @@ for ax, model in zip(axes[0], panels):
             )
             plotted += points
     ax.set_xscale("log")
-    ax.set_xlabel("number of parameters (conv + linear weights of the architecture)")
+    ax.set_xlabel(figures.X_AXES[x_axis])
     ax.set_title(model)
     ax.grid(alpha=0.3)
 axes[0][0].set_ylabel("CIFAR-10 test accuracy (%), last epoch")

@@ -2,7 +2,8 @@
 
 ``train_or_read`` trains a ``sweeps.subset`` of a sweep (some of its models, methods and inits) on a
 grid of the figure's choosing, or only reads, and returns the aggregated results table the figure is
-drawn from (``iterand.experiments.results``).
+drawn from (``iterand.experiments.results``). ``x_value`` places an aggregated row on one of the
+``X_AXES`` of Fig. 2: the number of parameters, or the model's size in bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,28 @@ from typing import Any
 from iterand.experiments import launcher, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["train_or_read"]
+# Fig. 2's x-axes and their labels.
+X_AXES = {
+    "parameters": "number of parameters (conv + linear weights of the architecture)",
+    "bytes": "model size in bytes (compact file; dense SGD: float32 weights and BatchNorm)",
+}
+
+__all__ = ["X_AXES", "train_or_read", "x_value"]
+
+
+def x_value(row: Mapping[str, Any], x_axis: str) -> float | None:
+    """Where an aggregated results row sits on the x-axis ``x_axis`` (one of ``X_AXES``).
+
+    "parameters": ``weights_total``. "bytes": what storing the model takes, the comparison of parameter
+    efficiency in the strong-lottery-ticket literature: the mean compact file size over seeds for a
+    subnetwork method, the float32 size for the dense SGD baseline; None when the row has no size
+    (runs trained before compact files existed).
+    """
+    if x_axis not in X_AXES:
+        raise ValueError(f"x_axis must be one of {', '.join(repr(a) for a in X_AXES)}, got {x_axis!r}")
+    if x_axis == "parameters":
+        return row["weights_total"]
+    return row.get("dense_float32_bytes" if row["method"] == "sgd" else "compact_bytes_mean")
 
 
 def train_or_read(
