@@ -8,9 +8,10 @@ Three layers, each importing only the ones below it (``tests/test_architecture.p
 
 - `iterand.core`: the method. `init` (weight distributions), `masks` (top-k masks), `layers`
   (subnetwork layers and the layer factory), `weight_updates` (re-randomisation and relatives),
-  `models` (the paper's architectures), `convert` (any torchvision CNN to a subnetwork model),
-  `accounting` (weight counts), `export` (masks and sparse weights), `names` (the torch-free names
-  the configuration validates against).
+  `counter_random` (the counter-based generator of the re-draws), `models` (the paper's
+  architectures), `convert` (any torchvision CNN to a subnetwork model), `accounting` (weight counts),
+  `export` (masks and sparse weights), `names` (the torch-free names the configuration validates
+  against).
 - `iterand.engine`: training. `config` (the run's `TrainConfig`, torch-free), `factories` (what a config
   builds), `data`, `optim`, `train` (the loop), `posthoc` (a finished run's model and accuracies),
   `compact` (a trained model as seed, masks and re-draw record, rebuilt exactly: `load_compact`),

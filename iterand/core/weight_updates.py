@@ -159,14 +159,16 @@ class IteRand(WeightUpdate):
     the global RNG, so switching re-randomisation on does not change the data order, and DDP ranks with
     the same seed draw the same values. Update number ``e`` (1-based, counted by ``events``) draws, for
     the weight at flat index ``i`` of the subnetwork layer at position ``l`` (``named_modules()`` order),
-    the selection uniform and ``w_new`` from counters that depend on ``(e, l, i)`` only
-    (``redraw_selection``, ``redrawn_values``): not on the device, the masks, or any earlier draw. The
-    values are bit-identical on CPU and GPU for every distribution (``counter_random``).
+    its selection and ``w_new`` from counters that depend on ``(e, l, i)`` only (``redraw_selection``,
+    ``redrawn_values``): not on the device, the masks, or any earlier draw. By construction (integer
+    arithmetic, IEEE-754 basic operations: ``counter_random``) the values have the same bits on CPU and
+    GPU for every distribution.
 
-    In resample mode ``last_redraw`` maps each layer to an int32 tensor of its weight's shape: the
-    update (1-based) that last replaced each weight, 0 for none. Together with the seed it fixes every
-    weight's value (the initial draw, or ``redrawn_values`` of that update), which is what a compact
-    file stores instead of the weights. ``state_dict()`` holds ``seed``, ``events`` and ``last_redraw``.
+    In resample mode ``last_redraw`` maps each layer to an int32 tensor of its weight's shape (on the
+    weights' device: 4 bytes per weight): the update (1-based) that last replaced each weight, 0 for none.
+    With the seed it fixes every weight's value (the initial draw, or ``redrawn_values`` of that update),
+    which is what a compact file stores instead of the weights. ``state_dict()`` holds ``seed``,
+    ``events`` and ``last_redraw``; resuming may change the device type.
     """
 
     def __init__(
