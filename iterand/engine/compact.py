@@ -16,21 +16,22 @@ File layout (little-endian; one file)::
 The header holds ``format`` (1), ``network`` (the ``NETWORK_FIELDS`` of the run's configuration),
 ``num_classes``, ``run`` (the run name) and ``checkpoint`` (provenance), ``torch`` (version that wrote
 it), ``events`` (IteRand updates in the run), ``layers`` (per subnetwork layer, in ``named_modules()``
-order: ``[kept count, encoding, record bytes]``), ``streams`` (compressed lengths) and ``crc32`` (of the
-streams). Layer names, shapes and buffer shapes are not stored: the network fields fix them.
+order: ``[kept count, encoding, record bytes]``), ``weights_crc32`` (CRC-32 of every kept weight's bytes,
+layer by layer, in flat order), ``streams`` (compressed lengths) and ``crc32`` (of the streams). Layer
+names, shapes and buffer shapes are not stored: the network fields fix them.
 
 - masks: per layer, ``numpy.packbits`` (bit order "little") of the flat kept mask, True = kept.
 - records: per layer, what fixes the value of every KEPT weight (pruned ones are zeros in the rebuilt
-  model: their values never reach the forward pass). Each writes a bitmap over the kept weights in flat
-  order (``packbits``, "little"), then:
+  model: their values never reach the forward pass); bitmaps run over the kept weights in flat order
+  (``packbits``, "little"):
 
   - ``initial`` (no bytes): every kept weight is its initial draw (edge-popup, biprop, or no change);
-  - ``flips``: bitmap of the kept weights whose value is minus the initial one (signed constant weights
-    after IteRand or recycling: a changed weight can only have flipped);
-  - ``events``: bitmap of the kept weights IteRand re-drew, then per re-drawn kept weight the update that
-    last re-drew it (uint8, uint16 or uint32, the smallest that holds ``events``); its value is
+  - ``flips``: a bitmap of the kept weights whose value is minus the initial one (signed constant
+    weights after IteRand or recycling: a changed weight can only have flipped);
+  - ``events``: a bitmap of the kept weights IteRand re-drew, then per re-drawn kept weight the update
+    that last re-drew it (uint8, uint16 or uint32, the smallest that holds ``events``); its value is
     ``iterand.core.weight_updates.redrawn_values`` of that update (resample mode only);
-  - ``values``: bitmap of the kept weights that differ from their initial draw, then their values (the
+  - ``values``: a bitmap of the kept weights that differ from their initial draw, then their values (the
     weight's dtype): weight recycling, whose copy sources are not recorded, and IteRand's manual mode.
 
   The encoder writes, per layer, the first of those that applies: each is smaller than the ones after it.
@@ -45,8 +46,11 @@ Huffman coding packs as tightly as LZMA (within 1% of the entropy; better than L
 Exactness: the rebuilt model's masks, effective weights and buffers equal the trained model's bit for bit
 (``export_compact`` checks it before writing); its scores are the masks as 0/1, which select exactly
 those masks. The initial weights come from torch's CPU generator (as in training, wherever it ran), the
-re-draws from integer-only SplitMix64 and IEEE-754 basic operations (``iterand.core.counter_random``),
-so a file rebuilds the same weights on any machine with the same torch version.
+re-draws from integer-only SplitMix64 and IEEE-754 basic operations (``iterand.core.counter_random``,
+the same bits on CPU and GPU), so a file rebuilds the same weights wherever torch draws the same initial
+weights: the same torch version, and for Kaiming normal also the same CPU vector instruction set
+(``torch.randn`` on the CPU takes log and cos from a vectorised library on AVX2 machines). ``rebuild``
+checks the rebuilt kept weights against ``weights_crc32`` and refuses a model that differs.
 """
 
 from __future__ import annotations
@@ -199,7 +203,7 @@ def encode(
     state = weight_update_state or {}
     events = int(state.get("events", 0))
     records_by_layer = state.get("last_redraw") or {}
-    masks, records, layers = [], [], []
+    masks, records, layers, weights_crc = [], [], [], 0
     for name, kept in kept_masks(model).items():
         kept = kept.cpu().reshape(-1)
         weight = trained[name].weight.detach().cpu().reshape(-1)
@@ -207,6 +211,7 @@ def encode(
         if last_redraw is not None:
             last_redraw = last_redraw.cpu().reshape(-1)[kept]
         encoding, record = _record(weight[kept], initial[name].weight.reshape(-1)[kept], last_redraw, events)
+        weights_crc = zlib.crc32(_raw(weight[kept]), weights_crc)
         masks.append(_pack(kept))
         records.append(record)
         layers.append([int(kept.sum()), encoding, len(record)])
@@ -221,6 +226,7 @@ def encode(
         "torch": torch.__version__,
         "events": events,
         "layers": layers,
+        "weights_crc32": weights_crc,
         "streams": [len(stream) for stream in streams],
         "crc32": zlib.crc32(b"".join(streams)),
     }
@@ -280,7 +286,8 @@ def rebuild(data: bytes) -> nn.Module:
     """The model a compact file describes, on the CPU, in eval mode.
 
     Each subnetwork layer holds the kept weights' values and zeros where it prunes, and its scores are
-    its mask as 0/1 (which selects that mask again); buffers are the stored ones.
+    its mask as 0/1 (which selects that mask again); buffers are the stored ones. ``CompactError`` when
+    the kept weights do not match the file's checksum of the trained ones.
     """
     header, masks, records, buffers = contents(data)
     config = TrainConfig.from_dict(header["network"])
@@ -292,7 +299,7 @@ def rebuild(data: bytes) -> nn.Module:
         )
     seed = weight_update(config).seed if config.method == "iterand" else None
     state: dict[str, torch.Tensor] = {}
-    mask_offset = record_offset = 0
+    mask_offset = record_offset = weights_crc = 0
     for position, ((name, layer), (kept_count, encoding, record_size)) in enumerate(
         zip(layers, header["layers"], strict=True)
     ):
@@ -307,10 +314,17 @@ def rebuild(data: bytes) -> nn.Module:
             )
         index = kept.nonzero().squeeze(1)
         values = _kept_values(layer, position, index, encoding, record, seed, header["events"])
+        weights_crc = zlib.crc32(_raw(values), weights_crc)
         weight = torch.zeros(numel, dtype=layer.weight.dtype)
         weight[index] = values
         state[f"{name}.weight"] = weight.view(layer.weight.shape)
         state[f"{name}.scores"] = kept.to(layer.scores.dtype).view(layer.weight.shape)
+    if weights_crc != header["weights_crc32"]:
+        raise CompactError(
+            "the rebuilt kept weights differ from the trained ones: this machine draws the initial weights "
+            f"otherwise than the one that wrote the file (torch {header['torch']}; here "
+            f"{torch.__version__}); rebuild with that torch version"
+        )
     offset = 0
     for key, tensor in _buffers(model).items():
         size = tensor.numel() * tensor.element_size()

@@ -110,23 +110,23 @@ def test_without_a_record_iterand_weights_are_stored_as_values():
 
 
 GOLDEN_FILE = (
-    "SVRSVElDS1QeAQAATZBbboMwEEX3Mr81yK8EwlaiCLlmEizARrZJVEXZe8dtWvEFPuO558ITriEuJkMnGHjMjxAn6J6whAFn6MAG"
-    "f5fA4OGGPELHa66EPDBIGZcydlcTabxgHsNAwGWMxg+EnHeUCpNxi/O3fvOumEoUutuY+2TNjKStOYM1bh6H/hqNzS744iEHBU20"
-    "SiHJhoi0Ss+VdmA2X1i0CZGk+kXVt6W3s0kJE2VSJCX+1a8e79rVu101bdVKiirpSrWiEZ+2NLYj2mkNzucfRcrEcoiWvhtkLXQt"
-    "PuwmFCeMd/SZTIr9dqHX81m2/wMmjhd2FjvQ0llyvSPHU0NMyd2SIKD5DsjLpfzriGYpioNumDodGd0DG62S0EmueKsarsXrGwEe"
-    "AuH9bPDIe8yxIz5MB+QOO5ltLPOc25qJcUPSwS+/YW1GkojQOQBmiSfHTNGlN2yE5I8ZmhjZya+Roq+dGfbtdeQf5ei0jTuOkF26"
-    "ZxpWiqwWsK5SpO6jyvYWhxarvDn3IlNNO+IWoaBweu1A9zqnLJC4qf6nk9nXbgnsqPAtwBL1cV07xk2+030wE/sd81Nj344ZZVu1"
-    "1rWQ92r5Cm7AKJkxDDpfFBXq08RhxDyVy3kvXdHW9SCdxF2KUEltMrMs2jwfJjk1SXBoKUnbA6xOvApYVbvrvKX+REBIRYuOMB7i"
-    "QUV+1k4NsvHqewZq5GKCwR1UbgvHsTO0pMELOw5pwX3kXivfxmkcHj3ZdF8uJQByro18Si+kytcalToJQjBjRGcFiwskBz2vwnYA"
-    "4j2N1wpa/GAkhccO0mVoczLuvFi+i1LPgdFy0nQMIo9se9DRv2oxsTgZvZv1vBXEaRQiLNGFJJEN046C9HGZNp7iKkLUJilKcaI5"
-    "8aZ9quTEjLGVH1IZ9tb1iVVN/eoxbuCMBg92SBni/5yk08/ee33yD3KUNFTnuj5rw8QfHVcQrMPldeqaqBXTegicS0283+tVAK5h"
-    "GzCSO/5fMwI0pgdirHzgkx2+TqyxbpeZUYL/YtUyOhW5JXUifdfXX7oH9ScgfArOKj8wAmxJZji6U53fTeso2DjYZyc5vTBWpCeX"
-    "TFtHJqV2V8BuZsIyfuJoOKqjeeXgAucBhF0ARIR+qu/Jt5WRttjwHXHo/U396es8YZTiWn0QRDFJIxzHb8dHEzwJY5tIYWHAqXCZ"
-    "K1YztStGQ6am5KzzHoRvsJguMjF1xDw04lqpozqQWdycDZ2mjNnC3EETKv9PtcLRQCXmvpH7gYfZSR0QeWuHCIquUtdDRdx6P2s1"
-    "CZV3tmTvcI6auTOciOdqBW/cdEZAQ8KHjzIatc0+SQvFaSl80fRo9yQZFt7h+ni1ZO66Y0UKr+Gcz5kVCYVlngwd/xN5BJ+CyTdh"
-    "K+vmlexkFtByo87RXmutj9EWC14pbE3Zi2V8zDmR3aiEkiZ9R39WTNp2TALLa6tDperolnz3+ZMZnTOqJ3mUoTSFMoAHv7MWcQ6E"
-    "+7MBDyhpVZF9MGbIJt+ynRhbjR/5lLeXAMo5yxCyMad15rb8CEHsVeiT/fdwj030AFVa970veIBCc9RrH8tfaKxWiRIVEL3U5dHC"
-    "Pv3Qqk59SYuNTZJP0AD0aT6b2fXCw/UVZI4vtA/1EBc0qF7mbYGoKgAA"
+    "SVRSVElDS1QpAQAATZFbboMwEEX3Mr81yK8EylaiCLlmEizARrZJVEXZe8dtUvEFnGHuuYYHXEJcTIZOMPCY7yFO0D1gCQPO0IEN"
+    "/iaBwd0NeYSO11wJeWCQMi5l7C4m0njBPIaBgMsYjR8IOe8oFSbjFuev/eZdMZUodNcx98maGUlbcwZr3DwO/SUam13wxUMOCppo"
+    "lUKSDRFpla4r7cBsvrFoEyJJ9ZOqb0tvZ5MSJsqkSEp816/ur9rVq101bdVKiirpSrWiEV+2NLYj2mkNzudfRcrEcoiWzg2yFroW"
+    "H3YTihPGG/pMJsX+utDt6STb/wETxzM7iR1o6VlyvSPHz4aYkrslQUDzHZDn8/uDpd5GqyQ5DxQjJS8/IaJZivugG6Y+j4wC4PWa"
+    "5Iq3quFaPH8AAR4C4f1s8Mh7zLEjPkwH5A47mW0s85zbmolxQ9LBL79hbUaSiNA5AGaJJ8dM0aU3bITkjxmaGNnJr5Gir50Z9u11"
+    "5B/l6LSNO46QXbpnGlaKrBawrlKk7qPK9haHFqu8OfciU0074hahoHB67UD3OqcskLip/qeT2dduCeyo8C3AEvVxXTvGTb7TfTAT"
+    "+x3zU2PfjhllW7XWtZD3avkKbsAomTEMOl8UFerTxGHEPJXLeS9d0db1IJ3EXYpQSW0ysyzaPB8mOTVJcGgpSdsDrE68ClhVu+u8"
+    "pf5EQEhFi44wHuJBRX7WTg2y8ep7BmrkYoLBHVRuC8exM7SkwQs7DmnBfeReK9/GaRwePdl0Xy4lAHKujXxKL6TK1xqVOglCMGNE"
+    "ZwWLCyQHPa/CdgDiPY3XClr8YCSFxw7SZWhzMu68WL6LUs+B0XLSdAwij2x70NG/ajGxOBm9m/W8FcRpFCIs0YUkkQ3TjoL0cZk2"
+    "nuIqQtQmKUpxojnxpn2q5MSMsZUfUhn21vWJVU396jFu4IwGD3ZIGeL/nKTTz957ffIPcpQ0VOe6PmvDxB8dVxCsw+V16pqoFdN6"
+    "CJxLTbzf61UArmEbMJI7/l8zAjSmB2KsfOCTHb5OrLFul5lRgv9i1TI6FbkldSJ919dfugf1JyB8Cs4qPzACbElmOLpTnd9N6yjY"
+    "ONhnJzm9MFakJ5dMW0cmpXZXwG5mwjJ+4mg4qqN55eAC5wGEXQBEhH6q78m3lZG22PAdcej9Tf3p6zxhlOJafRBEMUkjHMdvx0cT"
+    "PAljm0hhYcCpcJkrVjO1K0ZDpqbkrPMehG+wmC4yMXXEPDTiWqmjOpBZ3JwNnaaM2cLcQRMq/0+1wtFAJea+kfuBh9lJHRB5a4cI"
+    "iq5S10NF3Ho/azUJlXe2ZO9wjpq5M5yI52oFb9x0RkBDwoePMhq1zT5JC8VpKXzR9Gj3JBkW3uH6eLVk7rpjRQqv4ZzPmRUJhWWe"
+    "DB3/E3kEn4LJN2Er6+aV7GQW0HKjztFea62P0RYLXilsTdmLZXzMOZHdqISSJn1Hf1ZM2nZMAstrq0Ol6uiWfPf5kxmdM6oneZSh"
+    "NIUygAe/sxZxDoT7swEPKGlVkX0wZsgm37KdGFuNH/mUt5cAyjnLELIxp3XmtvwIQexV6JP993CPTfQAVVr3vS94gEJz1Gsfy19o"
+    "rFaJEhUQvdTl0cI+/dCqTn1Ji41Nkk/QAPRpPpvZ9cLD9RVkji+0D/UQFzSoXuZtgagqAAA="
 )
 GOLDEN_STATE_SHA256 = "5bc45d53cae1b8ba31648456858f2ca27e57a8d3582ee27f8ad368bfc487b54c"
 GOLDEN_CONTENT_SHA256 = "8acb28c69be2c646c3369b2a8250f7462614f9cc8eee099bdc6d23a464c36168"
@@ -139,6 +139,7 @@ GOLDEN_HEADER = {
     "num_classes": 10,
     "checkpoint": "last",
     "events": 3,
+    "weights_crc32": 35048220,
     "layers": [
         [28, "events", 16], [18, "events", 8], [2048, "events", 697], [32, "events", 11], [40, "events", 12],
     ],
@@ -193,6 +194,16 @@ def test_damaged_files_are_refused_with_a_message():
         compact.rebuild(bytes(flipped))
     with pytest.raises(compact.CompactError, match="header is damaged"):
         compact.rebuild(data[:14] + b"garbage" + data[21:])
+
+
+def test_a_machine_that_draws_other_initial_weights_is_refused(monkeypatch):
+    # Stands for another torch version (or CPU) drawing the initial weights otherwise.
+    def other_draws(config, num_classes):
+        return build_model(config.replace(seed=config.seed + 1), num_classes)
+
+    monkeypatch.setattr(compact, "build_model", other_draws)
+    with pytest.raises(compact.CompactError, match="differ from the trained ones.*torch"):
+        compact.rebuild(base64.b64decode("".join(GOLDEN_FILE)))
 
 
 def test_sgd_has_no_compact_form():
