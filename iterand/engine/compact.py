@@ -348,7 +348,7 @@ def _kept_values(
     events: int,
 ) -> torch.Tensor:
     """The values of the kept weights at flat positions ``index`` of ``layer`` (holding its initial draw)."""
-    values = layer.weight.detach().reshape(-1)[index].clone()
+    values = layer.weight.detach().reshape(-1)[index]  # a copy: indexing with a tensor gathers
     if encoding == "initial":
         return values
     if encoding not in ENCODINGS:
