@@ -24,6 +24,9 @@ An exported model (``python -m iterand export``, ``ExportFiles``) is a folder ho
 (what it is and how to rebuild it), ``model.safetensors`` (the weights) and, for subnetwork models,
 ``masks.safetensors``.
 
+- ``<run name>-<last|best>.ticket``: the model as a compact file (``python -m iterand export --format
+  compact``; ``--out`` puts it elsewhere under the same name).
+
 How each file is written (atomically) is ``bookkeeping.files``.
 """
 
@@ -75,6 +78,9 @@ def _from_environment(variable: str, default: str) -> Path:
     return Path(value).expanduser() if value else Path.cwd() / default
 
 
+COMPACT_SUFFIX = ".ticket"
+
+
 def runs_root() -> Path:
     """Root of all run outputs (figures, data, executed notebooks, checkpoints): ``$ITERAND_RUNS``, else
     ``runs/`` in the current working directory."""
@@ -109,6 +115,13 @@ def executed_notebook(out_dir: Path, name: str) -> Path:
 def experiment_output_dir(experiment: str, param_set: str, root: Path | None = None) -> Path:
     """Where ``python -m theory experiment`` writes the tables of one experiment."""
     return (root or runs_root()) / "theory" / experiment / param_set
+
+
+def compact_file(out_dir: Path, run_name: str, which: str) -> Path:
+    """The compact file of run ``run_name``'s "last" or "best" model in ``out_dir``."""
+    if which not in CHECKPOINT_CHOICES:
+        raise ValueError(f"checkpoint must be one of {', '.join(CHECKPOINT_CHOICES)}, got {which!r}")
+    return out_dir / f"{run_name}-{which}{COMPACT_SUFFIX}"
 
 
 def default_out() -> Path:

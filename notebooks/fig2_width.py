@@ -19,6 +19,12 @@
 # it in the data file). So a point further right is a wider network, and "edge-popup needs a 1.3x wider
 # ResNet-18 to match IteRand" reads as a horizontal gap between the two curves.
 #
+# With `x_axis = "bytes"` the x-axis is instead what storing the model takes, the parameter-efficiency
+# comparison of the strong-lottery-ticket literature: the compact file of a subnetwork model (seed, one bit
+# per weight, IteRand's re-draw record: `python -m iterand export --format compact`; mean over seeds) and
+# the float32 weights and BatchNorm of the dense SGD model (`iterand.experiments.figures.x_value`). Published
+# numbers have no size and are left out there.
+#
 # Each curve is the mean over seeds of the last-epoch test accuracy, with one standard deviation as error
 # bars; colour gives the method, line style the weight distribution of the random network (solid: signed
 # constant, SC; dashed: Kaiming uniform, KU; the dense SGD baseline always starts from KU).
@@ -56,6 +62,7 @@ epochs = 1
 steps_per_epoch = 30  # None: full epochs
 overrides = {"period": 10, "val_fraction": 0.0}  # further settings of every run, as with --set
 data_root = None  # None: iterand.engine.data.default_cifar_source()
+x_axis = "parameters"  # "parameters" (the paper's) or "bytes" (model size: compact file, dense float32)
 out_dir = "runs/notebooks/fig2_width/manual"
 
 # %% [markdown]
@@ -91,7 +98,7 @@ print(results.format_table(shown, plots.WIDTH_COLUMNS))
 # number.
 
 # %%
-fig, plotted = plots.width_sweep(shown, models, methods, inits)
+fig, plotted = plots.width_sweep(shown, models, methods, inits, x=x_axis)
 tables.save_figure(fig, out_dir, "fig2_width", plotted)
 
 # %% [markdown]

@@ -14,7 +14,8 @@
 # This notebook is the place to start. It builds a small random convolutional network, finds a good
 # subnetwork in it on CIFAR-10 twice (with edge-popup, then with IteRand), looks inside the masks, and
 # checks the one thing IteRand adds: every few steps it re-draws some of the **pruned** weights and never
-# touches the kept ones. Everything runs through the package (`iterand.core.models`, `iterand.engine.train`,
+# touches the kept ones; last, it stores each trained subnetwork in about one bit per weight and
+# rebuilds it exactly. Everything runs through the package (`iterand.core.models`, `iterand.engine.train`,
 # `iterand.count_weights`), on the CPU, in a minute or two.
 #
 # The ideas, in plain words:
@@ -53,9 +54,10 @@ import torch
 from bookkeeping import tables
 from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
-from iterand import count_weights, models
+from iterand import count_weights, load_compact, models
 from iterand.core.layers import named_subnet_layers
 from iterand.engine import checkpoint
+from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import run_name
 from iterand.engine.data import default_cifar_source
 from iterand.engine.factories import build_model, weight_update
@@ -241,8 +243,9 @@ tables.save_figure(fig, out_dir, "iterand_changes", changes)
 # %% [markdown]
 # ## 4. One more re-draw by hand: only pruned weights move
 #
-# The update object is restored from the checkpoint (its random generator included), so applying it once
-# more is exactly the re-draw the run would have made next. Compare weight by weight: every changed weight
+# The update object is restored from the checkpoint (its count of re-draws included: the random numbers of
+# a re-draw are a function of the seed, that count, the layer and the weight), so applying it once more is
+# exactly the re-draw the run would have made next. Compare weight by weight: every changed weight
 # must have been pruned at that moment and no kept weight may change. Each pruned weight is re-drawn with
 # probability r and then changes sign with probability 1/2, so about r/2 of the pruned weights change.
 
@@ -265,9 +268,44 @@ print(f"= {total_changed / total_pruned:.3f}, to compare with r / 2 = {r / 2:g}"
 tables.write_csv(one_step, out_dir / "one_redraw.csv")
 
 # %% [markdown]
+# ## 5. The subnetwork in bytes
+#
+# The weights are random, so a trained subnetwork is fully described by the configuration of its random
+# network (architecture, width, distribution, seed), one bit per weight (its mask), the BatchNorm
+# statistics, and for IteRand, which of its updates last re-drew each kept weight: re-draws come from a
+# counter-based generator, so a re-drawn weight's value is recomputed from (seed, update, layer, index)
+# without replaying training. `iterand.engine.compact.export_compact` (the command line: `python -m iterand
+# export RUN_DIR --format compact`) writes that into one file, after checking that it rebuilds the model
+# exactly; `iterand.load_compact` rebuilds the model from the file alone. Both models compute the same
+# outputs bit for bit (any input will do: they are the same function), and the file is a small fraction
+# of the dense model's float32 size.
+
+# %%
+sizes = []
+inputs = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+for label, run_dir in run_dirs.items():
+    path = export_compact(run_dir, out_dir / "compact")
+    rebuilt = load_compact(path)
+    trained_model, _ = load_trained(run_dir)
+    identical = torch.equal(trained_model.eval()(inputs), rebuilt(inputs))
+    assert identical, f"{label}: the rebuilt model computes other outputs"
+    sizes.append(
+        {"method": label, "file": path.name, "identical_outputs": identical, **describe(path.read_bytes())}
+    )
+    print(
+        f"{label:10s} {sizes[-1]['compact_bytes']:8d} bytes = {sizes[-1]['compact_bits_per_weight']:.2f} bits per "
+        f"weight (masks {sizes[-1]['mask_bytes']}, re-draw records {sizes[-1]['record_bytes']}, BatchNorm and "
+        f"header {sizes[-1]['buffer_bytes'] + sizes[-1]['header_bytes']}); the dense model in float32: "
+        f"{sizes[-1]['dense_float32_bytes']} bytes"
+    )
+tables.write_csv(sizes, out_dir / "compact_sizes.csv")
+
+# %% [markdown]
 # ## Where next
 #
 # * `python -m iterand train --preset fig2-conv6-sc-iterand` trains the paper's Conv6 for 100 epochs
 #   (about 89% test accuracy; a GPU helps); `python -m iterand presets` lists every preset.
+# * `python -m iterand export RUN_DIR --format compact` stores a trained model in bytes (section 5); the
+#   `fig2_width` notebook with `x_axis = "bytes"` plots accuracy against that size.
 # * The notebooks `fig1_r_sweep`, `fig2_width` and `fig3_imagenet` run or read the paper's sweeps;
 #   `theory_*` check the theorem behind IteRand on small exact problems.

@@ -20,7 +20,7 @@ from bookkeeping.paths import RunFiles
 from iterand import count_weights, models
 from iterand.engine.config import TrainConfig, run_name
 from iterand.engine.data import CIFAR10_ENV, default_cifar_source, default_data_root
-from iterand.experiments import presets, results
+from iterand.experiments import plots, presets, results
 from repro import notebooks
 
 
@@ -39,6 +39,10 @@ def _summary(config: TrainConfig, test_acc: float, weights_total: int, lossy: bo
             "val_acc_best": None,
             "weights_total": weights_total,
             "weights_kept": weights_total if config.method == "sgd" else weights_total // 2,
+            # sizes as a 1.2-bit-per-weight compact file, varying with the seed, and a float32 dense model
+            "compact_bytes": None if config.method == "sgd" else int(0.15 * weights_total) + config.seed,
+            "compact_bits_per_weight": None,
+            "dense_float32_bytes": 4 * weights_total + 1024,
         },
         "data": {"dataset": config.dataset, "augmentation": config.augmentation, "lossy_jpeg": lossy},
     }
@@ -152,6 +156,34 @@ def test_fig2_overlays_the_published_conv6_width_sweep_and_compares(fig2_read):
     }
 
 
+def test_fig2_on_the_bytes_axis_plots_the_compact_and_dense_float32_sizes(tmp_path):
+    _fig2_runs(tmp_path / "runs")
+    out_dir = _execute(
+        "fig2_width",
+        tmp_path,
+        mode="read",
+        runs_dir=str(tmp_path / "runs"),
+        widths=list(FIG2_WIDTHS),
+        epochs=100,
+        steps_per_epoch=None,
+        overrides={},
+        x_axis="bytes",
+    )
+    table = {
+        (r["width"], r["method"]): r
+        for r in results.read_table(out_dir / "results.csv")
+        if r["epochs"] == 100
+    }
+    plotted = tables.read_csv(out_dir / "fig2_width.csv")
+    assert len(plotted) == 6 and all(p["series"] == "ours" for p in plotted)  # no published sizes
+    for point in plotted:
+        row = table[point["width"], point["method"]]
+        expected = row["dense_float32_bytes"] if point["method"] == "sgd" else row["compact_bytes_mean"]
+        assert point["x"] == expected and point["y"] == row["test_acc_last_mean"]
+    iterand_quarter = next(p for p in plotted if (p["method"], p["width"]) == ("iterand", 0.25))
+    assert iterand_quarter["x"] == 0.15 * 250000 + 1.5  # the mean over seeds 1 and 2
+
+
 def test_fig2_refuses_two_settings_of_one_point(tmp_path):
     runs = tmp_path / "runs"
     _fig2_runs(runs)
@@ -254,3 +286,10 @@ def test_default_cifar_source_falls_back_to_the_download_folder(tmp_path, monkey
     assert source == str(default_data_root()) == str(tmp_path / "data")
     assert len(messages) == 1 and "needs internet" in messages[0] and source in messages[0]
     assert default_cifar_source(None) == source
+
+
+def test_the_bytes_axis_places_subnetworks_by_compact_size_and_dense_models_by_float32_size():
+    row = {"method": "iterand", "weights_total": 10, "compact_bytes_mean": 3.5, "dense_float32_bytes": 48}
+    assert plots.WIDTH_AXES["parameters"].row_x(row) == 10 and plots.WIDTH_AXES["bytes"].row_x(row) == 3.5
+    assert plots.WIDTH_AXES["bytes"].row_x({**row, "method": "sgd"}) == 48
+    assert plots.WIDTH_AXES["bytes"].row_x({"method": "edgepopup", "weights_total": 10}) is None

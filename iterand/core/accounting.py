@@ -1,4 +1,5 @@
-"""Weight counts of a model: how many conv/linear weights it has and how many its masks keep.
+"""Weight counts of a model: how many conv/linear weights it has and how many its masks keep; and how many
+bytes the dense model of the same architecture takes in float32, the size a compact file compares with.
 
 The paper plots accuracy against these counts. Only the weights of convolution and linear layers are
 counted: no biases, no BatchNorm parameters, no scores. A dense layer keeps all its weights; a
@@ -15,6 +16,7 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
+from iterand.core.export import effective_state_dict
 from iterand.core.layers import is_subnet_layer, update_global_thresholds
 
 COUNTED_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -56,3 +58,13 @@ def count_weights(model: nn.Module) -> WeightCount:
         kept=sum(kept for _, kept in per_layer.values()),
         per_layer=MappingProxyType(per_layer),
     )
+
+
+def dense_float32_bytes(model: nn.Module) -> int:
+    """Bytes of the dense model of ``model``'s architecture with every floating-point tensor of its state
+    in float32: conv and linear weights, BatchNorm weight, bias, running mean and variance (not the
+    integer batch counters). For a subnetwork model, its dense twin (``iterand.core.export``), i.e. the
+    dense SGD baseline of the same architecture."""
+    subnet = any(is_subnet_layer(module) for module in model.modules())
+    state = effective_state_dict(model) if subnet else model.state_dict()
+    return 4 * sum(tensor.numel() for tensor in state.values() if tensor.is_floating_point())

@@ -8,8 +8,11 @@ for a linear layer) and the ReLU gain ``sqrt(2)``:
 - ``signed_constant`` (SC): ``+sqrt(2 / fan)`` or ``-sqrt(2 / fan)``, each with probability 1/2;
 - ``uniform``: ``U(-1, 1)``, independent of the fan (the theory's setting).
 
-``scale`` multiplies every draw (default 1). Every function takes an optional ``torch.Generator`` on the
-tensor's device; without one the global RNG is used.
+``scale`` multiplies every draw (default 1). ``draw_weights`` and ``fill_weights_`` take an optional
+``torch.Generator`` on the tensor's device; without one the global RNG is used. ``from_standard`` is the
+arithmetic that turns standard draws (uniform in [0, 1), or standard normal for KN, as ``STANDARD_LAW``
+says) into weights: ``draw_weights`` feeds it torch's draws, IteRand's re-draws feed it counter-based
+ones (``iterand.core.counter_random``), so both follow one formula.
 """
 
 from __future__ import annotations
@@ -20,7 +23,24 @@ import torch
 
 from iterand.core.names import INIT_ALIASES, WEIGHT_INITS, canonical_init
 
-__all__ = ["INIT_ALIASES", "WEIGHT_INITS", "canonical_init", "draw_weights", "fan_in", "fill_weights_"]
+__all__ = [
+    "INIT_ALIASES",
+    "STANDARD_LAW",
+    "WEIGHT_INITS",
+    "canonical_init",
+    "draw_weights",
+    "fan_in",
+    "fill_weights_",
+    "from_standard",
+]
+
+# The standard draw each distribution is a function of.
+STANDARD_LAW = {
+    "kaiming_uniform": "uniform",
+    "kaiming_normal": "normal",
+    "signed_constant": "uniform",
+    "uniform": "uniform",
+}
 
 
 def fan_in(shape: torch.Size | tuple[int, ...]) -> int:
@@ -35,20 +55,25 @@ def draw_weights(
 ) -> torch.Tensor:
     """A fresh tensor with ``weight``'s shape, dtype and device, drawn i.i.d. from ``init``."""
     init = canonical_init(init)
-    shape, options = weight.shape, {"dtype": weight.dtype, "device": weight.device, "generator": generator}
-    fan = fan_in(shape)
+    options = {"dtype": weight.dtype, "device": weight.device, "generator": generator}
+    draw = torch.randn if STANDARD_LAW[init] == "normal" else torch.rand
+    return from_standard(draw(weight.shape, **options), init, fan_in(weight.shape), scale)
+
+
+def from_standard(standard: torch.Tensor, init: str, fan: int, scale: float = 1.0) -> torch.Tensor:
+    """Weights of distribution ``init`` for fan-in ``fan`` from standard draws of the same shape and dtype:
+    uniforms in [0, 1), or standard normals for "kaiming_normal" (``STANDARD_LAW``)."""
+    init = canonical_init(init)
     if init == "kaiming_uniform":
-        bound = math.sqrt(6.0 / fan)
-        values = (torch.rand(shape, **options) * 2.0 - 1.0) * bound
+        values = (standard * 2.0 - 1.0) * math.sqrt(6.0 / fan)
     elif init == "kaiming_normal":
-        values = torch.randn(shape, **options) * math.sqrt(2.0 / fan)
+        values = standard * math.sqrt(2.0 / fan)
     elif init == "signed_constant":
-        constant = math.sqrt(2.0 / fan)
-        # One uniform per element decides the sign: P(rand < 1/2) = 1/2 exactly on torch.rand's grid.
-        positive = torch.rand(shape, **options) < 0.5
-        values = (positive.to(weight.dtype) * 2.0 - 1.0) * constant
+        # P(u < 1/2) = 1/2 exactly on a grid of multiples of 2^-p.
+        positive = standard < 0.5
+        values = (positive.to(standard.dtype) * 2.0 - 1.0) * math.sqrt(2.0 / fan)
     else:
-        values = torch.rand(shape, **options) * 2.0 - 1.0
+        values = standard * 2.0 - 1.0
     return values * scale
 
 

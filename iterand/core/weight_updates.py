@@ -4,11 +4,12 @@ One interface, ``WeightUpdate``: ``period`` and ``unit`` ("step" or "epoch") say
 true when ``(counter + 1) % period == 0`` for the 0-based GLOBAL counter of that unit (steps do not reset
 per epoch), so the first update happens before step (or epoch) ``period - 1``. The training loop calls
 ``apply(model)`` when ``due(counter)`` is true, BEFORE the first forward pass of step (or epoch)
-``counter``. ``state_dict()`` / ``load_state_dict()`` carry whatever an exact resume needs (the generator
-state of IteRand).
+``counter``. ``state_dict()`` / ``load_state_dict()`` carry whatever an exact resume needs (IteRand's
+update count and re-draw record).
 
 - ``EdgePopup`` ("edgepopup", or its synonym "none"): the weights never change.
-- ``IteRand``: every period, each PRUNED weight is re-drawn with probability ``r`` (Chijiwa et al. 2021).
+- ``IteRand``: every period, each PRUNED weight is re-drawn with probability ``r`` (Chijiwa et al. 2021);
+  ``redraw_selection`` and ``redrawn_values`` compute its draws from their coordinates alone.
 - ``WeightRecycling``: every period, the lowest-|score| weights become copies of the highest-|score|
   weights (Gorbett & Whitley).
 
@@ -29,8 +30,9 @@ import torch
 from torch import nn
 
 from bookkeeping.validation import fraction, integer_at_least, number
-from iterand.core.init import draw_weights
-from iterand.core.layers import SubnetLayer, kept_masks, named_subnet_layers
+from iterand.core import counter_random
+from iterand.core.init import STANDARD_LAW, from_standard
+from iterand.core.layers import SubnetLayer, SubnetSpec, kept_masks, named_subnet_layers
 from iterand.core.names import ITERAND_MODES, UNITS
 
 __all__ = [
@@ -44,6 +46,9 @@ __all__ = [
     "make_weight_update",
     "recycled_count",
     "register",
+    "redraw_counters",
+    "redraw_selection",
+    "redrawn_values",
 ]
 
 
@@ -109,6 +114,56 @@ class EdgePopup(WeightUpdate):
         return False
 
 
+# Where a re-draw's random numbers sit in the counter of ``counter_random.splitmix64``: bits 44-63 the
+# event (1-based), 34-43 the layer's position among the model's subnetwork layers (named_modules order),
+# 32-33 the purpose, 0-31 the weight's flat index in the layer. Every (event, layer, purpose, weight) has
+# its own counter, so no two draws share a number.
+_EVENT_SHIFT, _LAYER_SHIFT, _PURPOSE_SHIFT = 44, 34, 32
+MAX_EVENTS = (1 << (64 - _EVENT_SHIFT)) - 1
+MAX_LAYERS = 1 << (_EVENT_SHIFT - _LAYER_SHIFT)
+MAX_LAYER_WEIGHTS = 1 << _PURPOSE_SHIFT
+_SELECT, _VALUE, _VALUE_B = 0, 1, 2
+
+
+def redraw_counters(event: int | torch.Tensor, layer: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
+    """The SplitMix64 counters of one purpose's draws: ``event`` (int, or int tensor like ``index``),
+    ``layer`` (position among the subnetwork layers), ``index`` (int64 flat indices in the layer)."""
+    low = (layer << _LAYER_SHIFT) | (purpose << _PURPOSE_SHIFT)
+    if isinstance(event, torch.Tensor):
+        return (event.to(torch.int64) << _EVENT_SHIFT) | index | low
+    return index | counter_random.int64_word((event << _EVENT_SHIFT) | low)
+
+
+def redraw_selection(seed: int, event: int, layer: int, index: torch.Tensor, r: float) -> torch.Tensor:
+    """Which weights (``index``) re-draw ``event`` selects in layer ``layer``, each with probability ``r``
+    (before the restriction to the pruned ones)."""
+    return counter_random.bernoulli(
+        counter_random.splitmix64(seed, redraw_counters(event, layer, _SELECT, index)), r
+    )
+
+
+def redrawn_values(
+    seed: int,
+    event: int | torch.Tensor,
+    layer: int,
+    index: torch.Tensor,
+    spec: SubnetSpec,
+    fan: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """The fresh values re-draw ``event`` gives the weights ``index`` of layer ``layer`` (whose fan-in is
+    ``fan``): a draw from ``spec.weight_init`` times ``spec.weight_scale`` in ``dtype``, by the formula of
+    the initial draw (``iterand.core.init.from_standard``). ``event`` may be a tensor like ``index``
+    (one event per weight): what rebuilding a model from its re-draw record needs."""
+    bits = counter_random.splitmix64(seed, redraw_counters(event, layer, _VALUE, index))
+    if STANDARD_LAW[spec.weight_init] == "normal":
+        other = counter_random.splitmix64(seed, redraw_counters(event, layer, _VALUE_B, index))
+        standard = counter_random.normal(bits, other).to(dtype)
+    else:
+        standard = counter_random.uniform(bits, dtype)
+    return from_standard(standard, spec.weight_init, fan, spec.weight_scale)
+
+
 @register("iterand")
 class IteRand(WeightUpdate):
     """Iterative randomisation: re-draw pruned weights every ``period`` steps (or epochs).
@@ -129,13 +184,20 @@ class IteRand(WeightUpdate):
     Kept weights, unselected weights and every score stay bit for bit. ``r = 0`` changes nothing,
     ``r = 1`` is the paper's "naive" variant, ``r = 0.1`` its default.
 
-    Randomness: a dedicated ``torch.Generator`` seeded with ``seed``, created on the weights' device at the
-    first update (never the global RNG, so switching re-randomisation on does not change the data order,
-    and DDP ranks with the same seed draw the same values). Draw order is fixed: layers in
-    ``model.named_modules()`` order; per layer first one float32 uniform per weight for the selection
-    (selected where ``u < r``), then one full-shape draw of ``w_new``. Every weight consumes draws
-    whether or not it is eligible, so the stream does not depend on the masks.
-    ``state_dict()`` holds the generator state; resuming needs the same device type.
+    Randomness: counter-based (``iterand.core.counter_random``, SplitMix64 seeded with ``seed``), never
+    the global RNG, so switching re-randomisation on does not change the data order, and DDP ranks with
+    the same seed draw the same values. Update number ``e`` (1-based, counted by ``events``) draws, for
+    the weight at flat index ``i`` of the subnetwork layer at position ``l`` (``named_modules()`` order),
+    its selection and ``w_new`` from counters that depend on ``(e, l, i)`` only (``redraw_selection``,
+    ``redrawn_values``): not on the device, the masks, or any earlier draw. By construction (integer
+    arithmetic, IEEE-754 basic operations: ``counter_random``) the values have the same bits on CPU and
+    GPU for every distribution.
+
+    In resample mode ``last_redraw`` maps each layer to an int32 tensor of its weight's shape (on the
+    weights' device: 4 bytes per weight): the update (1-based) that last replaced each weight, 0 for none.
+    With the seed it fixes every weight's value (the initial draw, or ``redrawn_values`` of that update),
+    which is what a compact file stores instead of the weights. ``state_dict()`` holds ``seed``,
+    ``events`` and ``last_redraw``; resuming may change the device type.
     """
 
     seeded = True
@@ -160,65 +222,66 @@ class IteRand(WeightUpdate):
         self.lam = number("lam", lam)
         self.mu = number("mu", mu)
         self.seed = integer_at_least("seed", seed, 0)
-        self._generator: torch.Generator | None = None
-        self._pending_state: tuple[str, torch.Tensor] | None = None
-
-    def _generator_on(self, device: torch.device) -> torch.Generator:
-        if self._generator is None:
-            generator = torch.Generator(device=device)
-            generator.manual_seed(self.seed)
-            if self._pending_state is not None:
-                device_type, state = self._pending_state
-                if device_type != device.type:
-                    raise ValueError(
-                        f"generator_state was saved on device type {device_type!r} and cannot resume on "
-                        f"{device.type!r}: resume on the same device type"
-                    )
-                generator.set_state(state)
-                self._pending_state = None
-            self._generator = generator
-        elif self._generator.device != device:
-            raise ValueError(
-                f"all subnetwork weights must stay on one device, got {device} after {self._generator.device}"
-            )
-        return self._generator
+        self.events = 0
+        self.last_redraw: dict[str, torch.Tensor] = {}
 
     @torch.no_grad()
     def apply(self, model: nn.Module) -> None:
         layers = _subnet_layers(model)
+        if len(layers) > MAX_LAYERS:
+            raise ValueError(
+                f"IteRand handles at most {MAX_LAYERS} subnetwork layers, the model has {len(layers)}"
+            )
+        event = self.events + 1
+        if event > MAX_EVENTS:
+            raise ValueError(f"IteRand handles at most {MAX_EVENTS} updates per run: raise period")
         pruned = {name: ~kept for name, kept in kept_masks(model).items()}
         if self.rate < 1.0:
             lowest = kept_masks(model, self.rate)
             pruned = {name: mask & ~lowest[name] for name, mask in pruned.items()}
-        for name, layer in layers.items():
+        for position, (name, layer) in enumerate(layers.items()):
             weight = layer.weight
-            generator = self._generator_on(weight.device)
-            uniform = torch.rand(weight.shape, generator=generator, device=weight.device, dtype=torch.float32)
-            fresh = draw_weights(weight, layer.spec.weight_init, layer.spec.weight_scale, generator)
+            if weight.numel() > MAX_LAYER_WEIGHTS:
+                raise ValueError(f"{name}: IteRand handles at most {MAX_LAYER_WEIGHTS} weights per layer")
+            index = torch.arange(weight.numel(), device=weight.device)
+            selected = pruned[name] & redraw_selection(self.seed, event, position, index, self.r).view(
+                weight.shape
+            )
+            fresh = redrawn_values(self.seed, event, position, index, layer.spec, layer.fan_in, weight.dtype)
+            fresh = fresh.view(weight.shape)
             if self.mode == "manual":
                 fresh = self.lam * weight + self.mu * fresh
-            weight.copy_(torch.where(pruned[name] & (uniform < self.r), fresh, weight))
+            weight.copy_(torch.where(selected, fresh, weight))
+            if self.mode == "resample":
+                self._record(name, weight, selected, event)
+        self.events = event
+
+    def _record(self, name: str, weight: torch.Tensor, selected: torch.Tensor, event: int) -> None:
+        last = self.last_redraw.get(name)
+        if last is None:
+            last = torch.zeros(weight.shape, dtype=torch.int32, device=weight.device)
+        elif last.shape != weight.shape:
+            raise ValueError(
+                f"last_redraw[{name!r}] has shape {tuple(last.shape)}, the weight {tuple(weight.shape)}"
+            )
+        self.last_redraw[name] = torch.where(selected, event, last.to(weight.device))
 
     def state_dict(self) -> dict[str, Any]:
-        """``seed``, and the generator's device type and state (None before the first update)."""
-        if self._generator is not None:
-            return {
-                "seed": self.seed,
-                "device_type": self._generator.device.type,
-                "generator_state": self._generator.get_state(),
-            }
-        if self._pending_state is not None:
-            device_type, state = self._pending_state
-            return {"seed": self.seed, "device_type": device_type, "generator_state": state.clone()}
-        return {"seed": self.seed, "device_type": None, "generator_state": None}
+        """``seed``, ``events`` (updates so far) and ``last_redraw`` (empty in manual mode and before the
+        first update)."""
+        return {"seed": self.seed, "events": self.events, "last_redraw": dict(self.last_redraw)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume exactly: the next update draws what it would have drawn without the interruption."""
+        if "events" not in state:
+            raise ValueError(
+                "this IteRand state was saved by an earlier version, whose re-draws came from a "
+                "torch.Generator; the counter-based re-draws cannot continue it: start a new run directory"
+            )
         if state.get("seed") != self.seed:
             raise ValueError(f"seed must match the saved one ({state.get('seed')!r}), got {self.seed!r}")
-        self._generator = None
-        saved = state.get("generator_state")
-        self._pending_state = None if saved is None else (state["device_type"], saved.clone())
+        self.events = integer_at_least("events", state["events"], 0)
+        self.last_redraw = {name: tensor.to(torch.int32) for name, tensor in state["last_redraw"].items()}
 
 
 def recycled_count(numel: int, rate: float) -> int:

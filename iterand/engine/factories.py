@@ -52,10 +52,11 @@ def weight_update(config: TrainConfig) -> WeightUpdate | None:
     """The periodic weight update of ``config``'s method, its arguments read from the fields that the
     method's ``update_fields`` name; None for a method without one ("sgd": its weights are trained).
 
-    "edgepopup" and "biprop" get the update that never fires. A seeded update (IteRand) gets a seed
-    derived from ``config.seed``, not ``seed`` itself: ``build_model`` draws the scores and weights from a
-    CPU generator seeded with ``seed``, and on the CPU the same seed would replay those draws, so the
-    selection would follow the initial scores and the "fresh" weights would equal the initial ones.
+    "edgepopup" and "biprop" get the update that never fires. IteRand's generator is seeded with a
+    value derived from ``config.seed`` (a hash), not with ``seed`` itself: ``build_model`` draws the
+    scores and weights from a generator seeded with ``seed``, and the re-draws must stay unrelated to
+    those draws whatever generators the two use (with one generator and one seed, the selection would
+    follow the initial scores and the "fresh" weights would equal the initial ones).
     """
     method = METHOD_REGISTRY[config.method]
     if method.update is None:

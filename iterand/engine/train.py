@@ -17,7 +17,9 @@ Per epoch ``e``:
    ``iterand.engine.tensorboard_log``), then ``checkpoint.pt``.
 
 At the end the test set is evaluated with the last-epoch model (the paper's reported number) and with
-the best-validation model, and ``summary.json`` is written. Accuracies are percentages.
+the best-validation model, and ``summary.json`` is written: accuracies (percentages), weight counts, and
+the size of the last-epoch model as a compact file beside the float32 size of the dense model of the same
+architecture (``iterand.engine.compact.sizes``).
 
 No host synchronisation inside the step loop: loss and accuracy sums accumulate on the device and are
 read once per epoch. Only a visible progress bar (rank 0, stdout a terminal) reads them more often,
@@ -59,7 +61,7 @@ from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_m
 from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
-from iterand.engine import checkpoint, distributed
+from iterand.engine import checkpoint, compact, distributed
 from iterand.engine.config import TrainConfig, experiment_dict, load_yaml, save_yaml
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
@@ -459,6 +461,7 @@ class Trainer:
             "epoch": epoch,
             "val_acc": val_acc,
             "model": self.model.state_dict(),
+            "weight_update": None if self.update is None else self.update.state_dict(),  # IteRand's record
         }
 
     # -- the end ---------------------------------------------------------------------------------
@@ -494,6 +497,12 @@ class Trainer:
             **best_metrics,
             "weights_total": counts.total,
             "weights_kept": counts.kept,
+            **compact.sizes(
+                self.model,
+                config,
+                self.data.num_classes,
+                None if self.update is None else self.update.state_dict(),
+            ),
             "train_seconds": progress.train_seconds,
             "wall_seconds": progress.epoch_seconds,
             "images_per_second": progress.train_images / progress.train_seconds,

@@ -28,12 +28,17 @@ the methods that ignore it::
 
     python -m iterand eval runs/train/<run name> [--checkpoint best]   # accuracies of a saved model
     python -m iterand export runs/train/<run name> [--checkpoint best] [--format torchvision] [--out DIR]
+    python -m iterand export runs/train/<run name> --format compact [--out DIR] [--checkpoint best]
     python -m iterand presets [NAME]                                     # list, or show one preset
 
 ``export`` writes the model as safetensors with a ``config.json`` (default folder
 ``<run dir>/export/<format>-<checkpoint>``): ``dense`` (any model: the effective weights, zeros where
 pruned, and the masks; ``iterand.engine.posthoc.load_trained(FOLDER)`` rebuilds it) or ``torchvision``
 (the ImageNet-stem ResNets at width 1, under torchvision's names: ``torchvision.models.resnet50`` loads it).
+
+``export --format compact`` writes the model as a compact file, ``<run name>-<checkpoint>.ticket`` in the
+run directory (or ``--out``): seed, masks and IteRand's re-draw record instead of weights
+(``iterand.engine.compact``; ``iterand.load_compact(path)`` rebuilds the model), and prints its sizes.
 
 Sweeps (``iterand.experiments.sweeps``: fig1, fig2-conv6, fig2-resnet18, fig2-resnet34, fig2, fig3) train
 every run of a paper figure into ``--out``, skipping finished runs and resuming interrupted ones, so the same
@@ -85,6 +90,7 @@ import yaml
 from bookkeeping.errors import EXIT_USER_ERROR, InvalidInput, run_command
 from bookkeeping.files import read_json, writable_file, writable_folder
 from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
+from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
 from iterand.engine.posthoc import evaluate_run
@@ -105,6 +111,10 @@ REFERENCE_COLUMNS = (
     "model", "width", "method", "init", "pruned_fraction", "epochs", "ours_mean", "ours_std", "published",
     "difference", "source",
 )  # fmt: skip
+
+# The compact format (seed, masks, re-draw record: iterand.engine.compact) is written from the run
+# directory, beside the folder formats of iterand.experiments.export.
+COMPACT = "compact"
 
 __all__ = ["build_config", "main"]
 
@@ -138,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a saved run's model as safetensors other tools load")
     export.add_argument("run_dir", type=Path)
     export.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
-    export.add_argument("--format", dest="format_name", choices=tuple(FORMATS), default="dense")
+    export.add_argument("--format", dest="format_name", choices=(*FORMATS, COMPACT), default="dense")
     export.add_argument(
         "--out", type=Path, help="folder to write (default <run_dir>/export/<format>-<checkpoint>)"
     )
@@ -197,6 +207,10 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
+    if args.format_name == COMPACT:  # one file from the run directory, not a model folder
+        path = export_compact(args.run_dir, args.out, args.checkpoint)
+        print(json.dumps({"path": str(path), **describe(path.read_bytes())}, indent=2))
+        return
     folder = export_run(args.run_dir, args.checkpoint, args.format_name, args.out)
     record = read_json(ExportFiles(folder).config)
     files = [name for name in record["files"].values() if name]

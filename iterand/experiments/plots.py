@@ -53,6 +53,7 @@ __all__ = [
     "WIDTH_AXES",
     "WIDTH_COLUMNS",
     "imagenet",
+    "model_bytes",
     "parameter_count",
     "r_sweep",
     "width_sweep",
@@ -67,15 +68,33 @@ def parameter_count(model: str, width: float, num_classes: int = 10, stem: str =
 
 @dataclass(frozen=True)
 class Axis:
-    """An x axis of the width figure: its label, and where a published number (a ``REFERENCE`` entry,
-    which states a width, not a parameter count) sits on it."""
+    """An x axis of the width figure: its label, where an aggregated row sits on it (None: nowhere), and
+    where a published number (a ``REFERENCE`` entry, which states a width) sits on it (None: published
+    numbers have no place on this axis)."""
 
     label: str
-    reference_x: Callable[[Mapping[str, Any]], float]
+    row_x: Callable[[Mapping[str, Any]], float | None]
+    reference_x: Callable[[Mapping[str, Any]], float] | None
+
+
+def model_bytes(row: Mapping[str, Any]) -> float | None:
+    """What storing the model of an aggregated row takes, the parameter-efficiency comparison of the
+    strong-lottery-ticket literature: the mean compact file size over seeds for a subnetwork method
+    (``iterand.engine.compact``), the float32 size for a dense method; None when the row has no size
+    (runs trained before compact files existed)."""
+    dense = not METHOD_REGISTRY[row["method"]].subnetwork
+    return row.get("dense_float32_bytes" if dense else "compact_bytes_mean")
 
 
 WIDTH_AXES = {
-    "weights_total": Axis(_PARAMETERS, lambda ref: parameter_count(ref["model"], ref["width"])),
+    "parameters": Axis(
+        _PARAMETERS,
+        lambda row: row["weights_total"],
+        lambda ref: parameter_count(ref["model"], ref["width"]),
+    ),
+    "bytes": Axis(
+        "model size in bytes (compact file; dense SGD: float32 weights and BatchNorm)", model_bytes, None
+    ),
 }
 
 
@@ -123,7 +142,7 @@ def width_sweep(
     models: Sequence[str],
     methods: Sequence[str],
     inits: Sequence[str],
-    x: str = "weights_total",
+    x: str = "parameters",
 ) -> tuple[Figure, Points]:
     """Fig. 2: test accuracy against the network's size (``WIDTH_AXES[x]``), one panel per model, one
     curve per method (colour) and init (line style: solid SC, dashed KU; the dense baseline is always
@@ -136,10 +155,15 @@ def width_sweep(
     for ax, model in zip(axes[0], panels, strict=True):
         for method in methods:
             for init in ("ku",) if not METHOD_REGISTRY[method].subnetwork else inits:
-                rows = [r for r in shown if (r["model"], r["method"], r["init"]) == (model, method, init)]
+                rows = [
+                    {**r, "x": axis.row_x(r)}
+                    for r in shown
+                    if (r["model"], r["method"], r["init"]) == (model, method, init)
+                    and axis.row_x(r) is not None
+                ]
                 if not rows:
                     continue
-                points = _ours(rows, x, (*WIDTH_COLUMNS, *_CIFAR_BUDGET))
+                points = _ours(rows, "x", (*WIDTH_COLUMNS, *_CIFAR_BUDGET))
                 style = {"color": COLOURS[method], "linestyle": LINES[init], "marker": "o", "ms": 4}
                 _errorbar(ax, points, **style, label=f"ours, {_title(method)} ({init.upper()})")
                 plotted += points
@@ -152,7 +176,7 @@ def width_sweep(
             method=set(methods),
             pruned_fraction={r["pruned_fraction"] for r in subnetwork_rows},
         )
-        for source, marker in _markers(published).items():
+        for source, marker in _markers(published if axis.reference_x is not None else []).items():
             for method in methods:
                 matching = [ref for ref in published if (ref["source"], ref["method"]) == (source, method)]
                 if not matching:

@@ -11,6 +11,11 @@ the edge-popup paper's ImageNet numbers). ``select(aggregated, key, ...)`` keeps
 grid, one per point.
 Tables are CSV files written and read by ``bookkeeping.tables``.
 
+Sizes: ``compact_bytes`` (the run's last-epoch model as a compact file, ``iterand.engine.compact``; empty for
+"sgd" and for runs trained before compact files existed), ``compact_bits_per_weight`` (its bits over all
+conv and linear weights) and ``dense_float32_bytes`` (the dense SGD model of the same architecture in
+float32). ``aggregate`` averages the first two over seeds like the accuracies and carries the third.
+
 Row conventions: accuracies in percent; ``init`` is the short alias ("sc", "ku", "kn", "u"); the columns
 that a method ignores (``iterand.core.names.ignored_fields``) are empty (None): ``pruned_fraction``, ``r``
 and ``period`` for the dense "sgd" baseline (whose ``init`` is always "ku"), ``r`` and ``period`` for
@@ -44,6 +49,7 @@ from iterand.engine.config import TrainConfig, experiment_dict
 RESULTS_DIR = "results"
 RESULTS_TABLE = "results.csv"
 METRICS = ("test_acc_last", "test_acc_best", "val_acc_last", "val_acc_best")
+SIZES = ("compact_bytes", "compact_bits_per_weight")
 GROUP_BY = (
     "model",
     "width",
@@ -60,7 +66,7 @@ GROUP_BY = (
     "setting",
 )
 # Constant within a group (they do not depend on the seed); carried into the aggregated rows.
-_CARRIED = ("weights_total", "weights_kept")
+_CARRIED = ("weights_total", "weights_kept", "dense_float32_bytes")
 # Emptied in the rows of a method that ignores them (init instead reads "ku" for a dense method).
 _BLANKED = ("pruned_fraction", "r", "period")
 _MATCH = ("dataset", "model", "width", "method", "init", "pruned_fraction", "r")
@@ -73,6 +79,7 @@ __all__ = [
     "GROUP_BY",
     "METRICS",
     "REFERENCE",
+    "SIZES",
     "aggregate",
     "collect",
     "compare",
@@ -117,6 +124,7 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
         "weights_total": results["weights_total"],
         "weights_kept": results["weights_kept"],
         **{metric: results.get(metric) for metric in METRICS},
+        **{size: results.get(size) for size in (*SIZES, "dense_float32_bytes")},
         "images_per_second": results.get("images_per_second"),
         "git_commit": summary.get("git", {}).get("commit"),
         # A letter first: an all-digit hash would come back from the CSV as a number.
@@ -165,7 +173,8 @@ def _run_identity(item: Mapping[str, Any]) -> tuple:
 
 def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -> list[dict[str, Any]]:
     """One row per group of equal ``by`` values: those values, ``count``, ``seeds`` (e.g. "1 2 3"), the
-    weight counts, ``<metric>_mean`` / ``<metric>_std`` of every metric (None where no run has it), and
+    weight counts, the dense float32 size, ``<metric>_mean`` / ``<metric>_std`` of every metric and
+    compact size (None where no run has it), and
     ``duplicates``: how many rows of the group repeat a run already counted (see ``duplicates``; their
     numbers are left out, so no seed is counted twice).
 
@@ -189,7 +198,7 @@ def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -
         values["seeds"] = " ".join(str(s) for s in sorted(m.get("seed") for m in members))
         for field in _CARRIED:
             values[field] = members[0].get(field)
-        for metric in METRICS:
+        for metric in (*METRICS, *SIZES):
             numbers = [m[metric] for m in members if m.get(metric) is not None]
             values[f"{metric}_mean"] = statistics.fmean(numbers) if numbers else None
             values[f"{metric}_std"] = (

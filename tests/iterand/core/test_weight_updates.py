@@ -12,7 +12,7 @@ from torch import nn
 
 from iterand.core import masks
 from iterand.core.layers import SubnetSpec, kept_masks, layer_factory, named_subnet_layers
-from iterand.core.names import METHOD_REGISTRY
+from iterand.core.names import METHOD_REGISTRY, WEIGHT_INITS
 from iterand.core.weight_updates import (
     UPDATES,
     EdgePopup,
@@ -20,6 +20,7 @@ from iterand.core.weight_updates import (
     WeightRecycling,
     make_weight_update,
     recycled_count,
+    redrawn_values,
 )
 
 Z = 6.0
@@ -150,13 +151,69 @@ def test_state_dict_round_trip_reproduces_the_next_draws(updates_before_save):
         torch.equal(a.weight, b.weight)
         for (_, a), (_, b) in zip(named_subnet_layers(model), named_subnet_layers(resumed_model), strict=True)
     )
-    assert state["device_type"] == (None if updates_before_save == 0 else "cpu")
+    assert (
+        state["events"] == updates_before_save and resumed.events == update.events == updates_before_save + 2
+    )
+    assert update.last_redraw.keys() == resumed.last_redraw.keys() == dict(named_subnet_layers(model)).keys()
+    assert all(torch.equal(update.last_redraw[n], resumed.last_redraw[n]) for n in update.last_redraw)
 
 
-def test_load_state_dict_rejects_other_seed():
+def test_load_state_dict_rejects_other_seed_and_the_generator_state_of_earlier_versions():
     update = IteRand(seed=1)
     with pytest.raises(ValueError, match="seed"):
         update.load_state_dict(IteRand(seed=2).state_dict())
+    earlier = {"seed": 1, "device_type": "cpu", "generator_state": torch.Generator().get_state()}
+    with pytest.raises(ValueError, match="earlier version.*start a new run directory"):
+        update.load_state_dict(earlier)
+
+
+@pytest.mark.parametrize("init", WEIGHT_INITS)
+def test_last_redraw_and_the_seed_fix_every_weight(init):
+    """What a compact file relies on: each weight is its initial draw (record 0) or ``redrawn_values`` of
+    the update its record names, computed for that weight alone."""
+    spec = SubnetSpec(weight_init=init, pruned_fraction=0.6, weight_scale=1.5)
+    model = model_with(spec).float()
+    initial = snapshot(model)
+    update = IteRand(r=0.4, seed=9)
+    for step in range(4):
+        for _, layer in named_subnet_layers(model):  # the scores move between updates
+            layer.scores.data.copy_(
+                torch.randn(layer.scores.shape, generator=torch.Generator().manual_seed(step))
+            )
+        update.apply(model)
+    for position, (name, layer) in enumerate(named_subnet_layers(model)):
+        record = update.last_redraw[name]
+        assert record.dtype == torch.int32 and set(record.unique().tolist()) == {0, 1, 2, 3, 4}
+        never = record == 0
+        assert torch.equal(layer.weight[never], initial[name][0][never])
+        index = (~never).reshape(-1).nonzero().squeeze(1)
+        expected = redrawn_values(
+            9, record.reshape(-1)[index], position, index, spec, layer.fan_in, torch.float32
+        )
+        assert torch.equal(layer.weight.reshape(-1)[index], expected)
+
+
+@pytest.mark.parametrize("init", WEIGHT_INITS)
+def test_redrawn_values_do_not_depend_on_which_other_values_are_computed(init):
+    # torch's CPU loops run vectorised over most of a tensor and scalar over the rest: both must agree.
+    spec = SubnetSpec(weight_init=init)
+    index = torch.arange(1000)
+    whole = redrawn_values(3, 7, 2, index, spec, 27, torch.float32)
+    one_by_one = torch.cat(
+        [redrawn_values(3, 7, 2, index[i : i + 1], spec, 27, torch.float32) for i in range(0, 1000, 37)]
+    )
+    assert torch.equal(one_by_one, whole[::37])
+    assert torch.equal(redrawn_values(3, torch.full((1000,), 7), 2, index, spec, 27, torch.float32), whole)
+    assert not torch.equal(redrawn_values(3, 8, 2, index, spec, 27, torch.float32), whole)
+    assert not torch.equal(redrawn_values(3, 7, 1, index, spec, 27, torch.float32), whole)
+    assert not torch.equal(redrawn_values(4, 7, 2, index, spec, 27, torch.float32), whole)
+
+
+def test_manual_mode_keeps_no_record():
+    model = model_with(SubnetSpec(weight_init="kaiming_uniform"))
+    update = IteRand(r=0.5, mode="manual", seed=1)
+    update.apply(model)
+    assert update.events == 1 and update.last_redraw == {}
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])

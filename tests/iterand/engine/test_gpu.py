@@ -2,9 +2,10 @@
 
 On a CUDA machine: training steps (dense and subnetwork, with IteRand re-randomisations due, batches from
 the on-device loader, eager and compiled) and the compiled mask selection run under CUDA's sync-debug
-mode "error", so any host synchronisation inside the step raises. Everywhere: the session script
-(``benchmarks/gpu_session.py``) rehearses all its stages on the CPU and writes the files the device tool
-brings back.
+mode "error", so any host synchronisation inside the step raises; IteRand's re-draws have the same bits
+on the GPU as on the CPU, so GPU-trained runs export to compact files that rebuild on the CPU.
+Everywhere: the session script (``benchmarks/gpu_session.py``) rehearses all its stages on the CPU and
+writes the files the device tool brings back.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ import pytest
 import torch
 
 from iterand.core import masks
+from iterand.core.layers import SubnetSpec, named_subnet_layers
+from iterand.core.names import WEIGHT_INITS
+from iterand.core.weight_updates import redraw_selection, redrawn_values
+from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig
 from iterand.engine.data import Loader, load
+from iterand.engine.factories import build_model, weight_update
 from iterand.engine.train import train
 
 REPO = Path(__file__).resolve().parents[3]
@@ -117,6 +123,43 @@ def test_compiled_mask_selection_is_exact_and_never_synchronises():
         torch.cuda.set_sync_debug_mode("default")
     assert torch.equal(kept, expected) and torch.equal(eager, expected)
     assert int(kept.sum()) == scores.numel() - n_pruned
+
+
+@cuda
+@pytest.mark.parametrize("init", WEIGHT_INITS)
+def test_redraws_have_the_same_bits_on_cpu_and_gpu(init):
+    # What lets a model trained on a GPU rebuild from its compact file on a CPU.
+    spec, index = SubnetSpec(weight_init=init), torch.arange(300_000)
+    events = torch.randint(1, 1041, (index.numel(),), generator=torch.Generator().manual_seed(0))
+    on_cpu = redrawn_values(77, events, 9, index, spec, 1152, torch.float32)
+    on_gpu = redrawn_values(77, events.cuda(), 9, index.cuda(), spec, 1152, torch.float32).cpu()
+    assert torch.equal(on_cpu.view(torch.int32), on_gpu.view(torch.int32))
+    selected = redraw_selection(77, 5, 9, index, 0.1)
+    assert torch.equal(selected, redraw_selection(77, 5, 9, index.cuda(), 0.1).cpu())
+
+
+@cuda
+@pytest.mark.parametrize("init", WEIGHT_INITS)
+def test_an_iterand_run_trained_on_the_gpu_rebuilds_on_the_cpu(tmp_path, init):
+    # export_compact rebuilds the model on the CPU and refuses to write unless every kept weight has the
+    # bits the GPU run gave it.
+    config = TrainConfig(
+        model="conv2", width=0.25, init=init, dataset="synthetic", device="cuda", epochs=1, steps_per_epoch=8,
+        batch_size=32, period=2, r=0.5,
+    )  # fmt: skip
+    train(config, tmp_path / "run")
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    seed, records = weight_update(config).seed, saved["weight_update"]["last_redraw"]
+    model = build_model(config, 10)  # every weight, kept or pruned, recomputed on the CPU
+    for position, (name, layer) in enumerate(named_subnet_layers(model)):
+        record, trained = records[name].reshape(-1), saved["model"][f"{name}.weight"].reshape(-1)
+        index = record.nonzero().squeeze(1)
+        assert index.numel() > 0, name
+        expected = redrawn_values(
+            seed, record[index], position, index, layer.spec, layer.fan_in, torch.float32
+        )
+        assert torch.equal(trained[index].view(torch.int32), expected.view(torch.int32)), name
+    assert describe(export_compact(tmp_path / "run").read_bytes())["compact_bytes"] > 0
 
 
 def _session(out: Path, *args: str) -> subprocess.CompletedProcess:

@@ -17,9 +17,16 @@ from iterand.experiments.cli import main
 
 
 def _write_run(
-    out: Path, config: TrainConfig, test_acc: float, *, val_acc: float | None = 50.0, lossy: bool = True
+    out: Path,
+    config: TrainConfig,
+    test_acc: float,
+    *,
+    val_acc: float | None = 50.0,
+    lossy: bool = True,
+    compact_bytes: int | None = None,
 ) -> Path:
-    """A run directory with a summary shaped like the ones ``iterand.engine.train`` writes."""
+    """A run directory with a summary shaped like the ones ``iterand.engine.train`` writes (the size fields
+    only with ``compact_bytes``, as in summaries written before compact files existed otherwise)."""
     root = out / run_name(config)
     data = {"dataset": config.dataset, "augmentation": config.augmentation}
     if config.dataset == "cifar10":
@@ -41,6 +48,12 @@ def _write_run(
         },
         "data": data,
     }
+    if compact_bytes is not None:
+        summary["results"]["compact_bytes"] = None if config.method == "sgd" else compact_bytes
+        summary["results"]["compact_bits_per_weight"] = (
+            None if config.method == "sgd" else compact_bytes / 125
+        )
+        summary["results"]["dense_float32_bytes"] = 4100
     write_json(RunFiles(root).summary, summary)
     return root
 
@@ -52,8 +65,10 @@ CONV6_SC = presets.get("fig2-conv6-sc-iterand")
 def runs_dir(tmp_path: Path) -> Path:
     out = tmp_path / "runs"
     for seed, acc in [(1, 80.0), (2, 82.0), (3, 84.0)]:
-        _write_run(out, CONV6_SC.replace(seed=seed), acc)
-    _write_run(out / "nested" / "deeper", presets.get("fig2-conv6-ku-sgd"), 70.0, val_acc=None)
+        _write_run(out, CONV6_SC.replace(seed=seed), acc, compact_bytes=200)
+    _write_run(
+        out / "nested" / "deeper", presets.get("fig2-conv6-ku-sgd"), 70.0, val_acc=None, compact_bytes=0
+    )
     unfinished = out / run_name(CONV6_SC.replace(seed=4))
     unfinished.mkdir(parents=True)
     (unfinished / "checkpoint.pt").write_bytes(b"")
@@ -72,6 +87,7 @@ def test_collect_reads_finished_runs_only_into_flat_rows(runs_dir):
         "period": 300, "seed": 1, "epochs": 100, "steps_per_epoch": None, "dataset": "cifar10",
         "augmentation": "iterand", "lossy_jpeg": True, "weights_total": 1000, "weights_kept": 500,
         "test_acc_last": 80.0, "test_acc_best": 79.0, "val_acc_last": 50.0, "val_acc_best": 50.0,
+        "compact_bytes": 200, "compact_bits_per_weight": 1.6, "dense_float32_bytes": 4100,
         "images_per_second": 123.0, "git_commit": "4b96fb0848d28cdedebe2e6732011fafa3a00c74",
         "setting": first["setting"], "run_dir": str(runs_dir / run_name(CONV6_SC)),
     }  # fmt: skip
@@ -120,6 +136,32 @@ def test_aggregate_gives_exact_mean_and_sample_std_over_seeds(runs_dir):
     assert dense["test_acc_last_mean"] == 70.0 and dense["test_acc_last_std"] == 0.0  # one seed
     assert dense["val_acc_last_mean"] is None and dense["val_acc_last_std"] is None  # no validation
     assert dense["weights_kept"] == 1000
+
+
+def test_sizes_are_averaged_over_seeds_and_the_dense_size_carried(tmp_path):
+    for seed, size in [(1, 200), (2, 204)]:
+        _write_run(tmp_path, CONV6_SC.replace(seed=seed), 80.0, compact_bytes=size)
+    _write_run(tmp_path, presets.get("fig2-conv6-ku-sgd"), 70.0, compact_bytes=0)
+    _write_run(tmp_path, CONV6_SC.replace(seed=3, width=0.5), 75.0)  # summary of an earlier version
+    rows = {(row["method"], row["seed"], row["width"]): row for row in results.collect(tmp_path)}
+    assert (
+        rows["iterand", 1, 1.0]["compact_bytes"] == 200
+        and rows["iterand", 1, 1.0]["compact_bits_per_weight"] == 1.6
+    )
+    assert rows["sgd", 1, 1.0]["compact_bytes"] is None and rows["sgd", 1, 1.0]["dense_float32_bytes"] == 4100
+    assert (
+        rows["iterand", 3, 0.5]["compact_bytes"] is None
+        and rows["iterand", 3, 0.5]["dense_float32_bytes"] is None
+    )
+    by_width = {(a["method"], a["width"]): a for a in results.aggregate(rows.values())}
+    pruned = by_width["iterand", 1.0]
+    assert (pruned["compact_bytes_mean"], pruned["compact_bytes_std"]) == (202.0, math.sqrt(8))
+    assert pruned["compact_bits_per_weight_mean"] == 1.616 and pruned["dense_float32_bytes"] == 4100
+    assert (
+        by_width["sgd", 1.0]["compact_bytes_mean"] is None
+        and by_width["sgd", 1.0]["dense_float32_bytes"] == 4100
+    )
+    assert by_width["iterand", 0.5]["compact_bytes_mean"] is None
 
 
 def test_aggregate_never_mixes_settings_that_share_the_shown_columns(tmp_path):
