@@ -15,11 +15,11 @@ EVERY kept weight is taken as re-drawn, by an update drawn uniformly from 1..1,0
 update gives it (``redrawn_values``, the generator training uses). Rebuilding it evaluates the generator
 once per kept weight (7.7 M values), more than any real run (whose kept weights partly keep their
 initial draw). Kaiming uniform exercises the "events" records, signed constant (the paper's ImageNet
-setting) the "flips" records. ``--simulate-width W`` also replays all 1,040 re-draws literally, with
-random score updates between them, on a ResNet-50 of width W (a literal replay at width 1 is the hour).
+setting) the "flips" records. ``--simulate-width W`` replays all 1,040 re-draws literally, with random
+score updates between them, on a ResNet-50 of width W (a literal replay at width 1 is the hour).
 
     python benchmarks/compact.py --train --data ../shared/data/cifar10-jpeg.tar.gz --out compact.md
-    python benchmarks/compact.py --resnet50 --simulate-width 0.125
+    python benchmarks/compact.py --resnet50 --simulate-width 0.0625
 """
 
 from __future__ import annotations
@@ -191,6 +191,7 @@ def resnet50_rows(args: argparse.Namespace) -> list[dict]:
     cases = [
         (init, 1.0, resnet50_pessimistic, "all kept re-drawn")
         for init in ("kaiming_uniform", "signed_constant")
+        if args.resnet50
     ]
     if args.simulate_width:
         cases.append(("kaiming_uniform", args.simulate_width, resnet50_simulated, "replayed"))
@@ -261,9 +262,7 @@ def main() -> None:
     parser.add_argument("--period", type=int, default=5, help="IteRand's re-draw period in steps")
     parser.add_argument("--images", type=int, default=512, help="test images the outputs are compared on")
     parser.add_argument("--repeats", type=int, default=3, help="rebuilds timed per file")
-    parser.add_argument(
-        "--simulate-width", type=float, help="also replay every re-draw at this ResNet-50 width"
-    )
+    parser.add_argument("--simulate-width", type=float, help="replay every re-draw at this ResNet-50 width")
     parser.add_argument("--work", type=Path, default=Path("runs/benchmarks/compact"), help="runs and files")
     parser.add_argument("--out", type=Path, help="write the markdown table here")
     parser.add_argument("--json", type=Path, help="write every number here")
@@ -274,7 +273,9 @@ def main() -> None:
         args.data = default_cifar_source()
     args.work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
-    rows = (train_rows(args) if args.train else []) + (resnet50_rows(args) if args.resnet50 else [])
+    rows = train_rows(args) if args.train else []
+    if args.resnet50 or args.simulate_width:
+        rows += resnet50_rows(args)
     env = {**environment(torch.device("cpu")), "load_average": [load_before, os.getloadavg()]}
     text = (
         f"Compact files on the CPU: {environment_line(env)}; load average (1, 5, 15 min) "

@@ -38,10 +38,11 @@ names, shapes and buffer shapes are not stored: the network fields fix them.
 - buffers: every entry of ``model.state_dict()`` other than the subnetwork layers' weights and scores
   (BatchNorm running statistics and batch counters), raw, in state-dict order.
 
-Compression: masks are nearly random bits (about 1 bit per weight is their entropy), which deflate's
-Huffman coding packs as tightly as LZMA (within 1% of the entropy; better than LZMA for p = 0.6) and
-20 times faster; re-draw records and values have structure, which LZMA (preset 6) exploits better
-(about 3% smaller records than deflate). Both are in the standard library.
+Compression: masks are nearly random bits (their entropy is H(1 - p) bits per weight), which deflate's
+Huffman coding packs as tightly as LZMA (within 2% of the entropy; better than LZMA for p = 0.6) in a
+thirteenth of the time; re-draw records and values have structure, which LZMA (preset 6) exploits
+better (about 3% smaller records than deflate). Both are in the standard library. Measurements:
+``benchmarks/results/compact_cpu.md``.
 
 Exactness: the rebuilt model's masks, effective weights and buffers equal the trained model's bit for bit
 (``export_compact`` checks it before writing); its scores are the masks as 0/1, which select exactly
