@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from iterand import checkpoint, distributed
+from iterand import checkpoint, cpu_runtime, distributed
 from iterand.accounting import count_weights
 from iterand.config import TrainConfig, build_model, experiment_dict, load_yaml, save_yaml, weight_update
 from iterand.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
@@ -201,6 +201,8 @@ class Trainer:
         if on_gpu:
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")
+        else:
+            cpu_runtime.keep_freed_memory()  # no page faults per step (see there)
         torch.manual_seed(config.seed)
         self.data = data if data is not None else _load_data(config, ctx)
         self.model = build_model(config, self.data.num_classes).to(ctx.device)

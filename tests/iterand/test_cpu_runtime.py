@@ -1,0 +1,58 @@
+"""CPU process settings: freed memory is reused (counted in page faults, never timed), and the core count."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iterand import cpu_runtime
+
+REPO = Path(__file__).resolve().parents[2]
+# Training steps of Conv6 x0.25 (batch 64): the page faults of steps 12-15, once the heap has settled
+# (the first steps grow it to what a step needs). Without keep_freed_memory glibc maps its large
+# blocks afresh every step.
+_FAULTS = """
+import resource, sys, torch
+from iterand import cpu_runtime
+from iterand.config import TrainConfig, build_model
+from iterand.optim import make_optimizer
+from iterand.train import train_step
+if sys.argv[1] == "keep":
+    assert cpu_runtime.keep_freed_memory()
+torch.set_num_threads(1)
+config = TrainConfig(model="conv6", width=0.25, method="edgepopup", dataset="synthetic", device="cpu")
+model = build_model(config, 10)
+optimizer = make_optimizer(config, model)
+images, labels = torch.randn(64, 3, 32, 32), torch.randint(10, (64,))
+sums = torch.zeros(3, dtype=torch.float64)
+for step in range(16):
+    if step == 12:
+        start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    train_step(model, optimizer, torch.nn.CrossEntropyLoss(), images, labels, sums, False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+"""
+
+
+def _faults(mode: str) -> int:
+    result = subprocess.run(
+        [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return int(result.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+def test_kept_memory_is_reused_without_page_faults():
+    default, kept = _faults("default"), _faults("keep")
+    assert default > 4 * 1000  # 4 steps: about 30,000 here (AMD EPYC, glibc 2.36)
+    assert kept < default // 20  # 1-500 here
+
+
+def test_available_cores_is_the_affinity_mask():
+    cores = cpu_runtime.available_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        assert cores == len(os.sched_getaffinity(0))
