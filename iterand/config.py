@@ -122,7 +122,7 @@ class TrainConfig:
     seed: int = 1
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     amp: bool = True  # bf16 autocast, GPU only
-    channels_last: bool = True  # GPU only
+    channels_last: bool = True  # GPU and CPU
     compile: bool = False  # torch.compile the model
     workers: int = 4  # DataLoader workers (streamed datasets)
     steps_per_epoch: int | None = None  # cap on training steps per epoch (smoke runs); None = full epoch

@@ -232,7 +232,8 @@ def test_options_reach_the_optimiser_and_loss(tmp_path):
     assert trainer.optimizer.param_groups[0]["nesterov"] is True
     assert trainer.optimizer.param_groups[0]["momentum"] == 0.8
     assert trainer.criterion.label_smoothing == 0.1
-    assert trainer.amp is False and trainer.channels_last is False  # both are GPU-only, defaults on
+    assert trainer.amp is False  # GPU-only, default on
+    assert trainer.channels_last is True  # default on, CPU included
 
 
 def test_run_files_hold_config_metrics_best_and_summary(tmp_path):
