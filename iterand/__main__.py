@@ -2,6 +2,10 @@
 
 import sys
 
-from iterand.cli import main
+from iterand import cpu_runtime
+
+cpu_runtime.sleep_waiting_threads()  # before torch is imported: libgomp reads it once
+
+from iterand.cli import main  # noqa: E402
 
 sys.exit(main())
