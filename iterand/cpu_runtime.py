@@ -17,7 +17,8 @@ Measured on 2 cores (AMD EPYC, torch 2.14, Conv6 x0.25, batch 128; ``benchmarks/
   machine of your own. ``sleep_waiting_threads`` sets the default; libgomp reads it once, when torch
   is imported, so ``python -m iterand`` calls it first.
 - Threads. ``available_cores`` counts the cores this process may run on (its affinity mask, e.g.
-  under ``taskset``), which is what the concurrent runs of a sweep share (``iterand.sweeps``).
+  under ``taskset``), which is what the concurrent runs of a sweep share (``iterand.sweeps``);
+  ``thread_environment`` is the environment that gives a child process that many threads.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ from collections.abc import MutableMapping
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 WAIT_POLICY = "OMP_WAIT_POLICY"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 __all__ = [
+    "THREAD_VARIABLES",
     "WAIT_POLICY",
     "available_cores",
     "keep_freed_memory",
     "sleep_waiting_threads",
+    "thread_environment",
 ]
 
 
@@ -69,3 +73,9 @@ def sleep_waiting_threads(environ: MutableMapping[str, str] = os.environ) -> Non
     is imported."""
     environ.setdefault(WAIT_POLICY, "PASSIVE")
 
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """The environment variables that give a new process ``threads`` intra-op threads."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    return dict.fromkeys(THREAD_VARIABLES, str(threads))

@@ -28,6 +28,8 @@ drawn from (``iterand.results``).
 Running: a run whose ``summary.json`` exists is skipped; one with a checkpoint resumes from it
 (``iterand.train.train``). ``concurrent=1`` trains in this process; ``concurrent=N > 1`` runs N
 ``python -m iterand train --config FILE --out OUT`` processes at once (several small runs on one GPU).
+CPU runs share the cores this process may use: at most one run per core, each with
+``cores // runs`` threads (``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on.
 """
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -48,7 +51,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from iterand import presets, results
+import torch
+
+from iterand import cpu_runtime, presets, results
 from iterand.config import TrainConfig, apply_overrides, run_name, save_yaml
 from iterand.init import canonical_init
 from iterand.run_files import RunFiles
@@ -75,6 +80,7 @@ __all__ = [
     "parse_grid",
     "parse_shard",
     "run",
+    "cpu_plan",
     "run_dir",
     "runs",
     "shard",
@@ -335,11 +341,12 @@ def run(
         for config, record in todo:
             _train_here(config, record, progress)
     else:
+        at_once, env = _concurrency(concurrent, [config for config, _ in todo], progress)
         with (
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
-            ThreadPoolExecutor(concurrent) as pool,
+            ThreadPoolExecutor(at_once) as pool,
         ):
-            jobs = [pool.submit(_train_subprocess, c, r, out, Path(folder), progress) for c, r in todo]
+            jobs = [pool.submit(_train_subprocess, c, r, out, Path(folder), env, progress) for c, r in todo]
             for job in jobs:
                 job.result()
     counts = {
@@ -466,8 +473,41 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
     _finished(record, error, progress)
 
 
+def cpu_plan(concurrent: int, cores: int) -> tuple[int, int]:
+    """(runs at once, threads per run) for ``concurrent`` CPU runs on ``cores`` cores: at most one run per
+    core, and the cores split evenly, so that runs x threads never exceeds the cores."""
+    at_once = min(concurrent, cores)
+    return at_once, cores // at_once
+
+
+def _on_cpu(config: TrainConfig) -> bool:
+    return config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
+
+
+def _concurrency(
+    concurrent: int, configs: Sequence[TrainConfig], progress: Callable[[str], None]
+) -> tuple[int, dict[str, str] | None]:
+    """Runs at once and the environment of their processes (None: this one's). CPU runs share the cores
+    this process may use (``cpu_plan``); N processes each taking every core would fight over them."""
+    if not configs or not all(_on_cpu(config) for config in configs):
+        return concurrent, None
+    cores = cpu_runtime.available_cores()
+    at_once, threads = cpu_plan(concurrent, cores)
+    lowered = f" (--concurrent {concurrent} lowered to the cores)" if at_once < concurrent else ""
+    progress(
+        f"CPU runs: {at_once} at a time x {threads} thread(s) = {at_once * threads} of {cores} available "
+        f"cores{lowered}"
+    )
+    return at_once, {**os.environ, **cpu_runtime.thread_environment(threads)}
+
+
 def _train_subprocess(
-    config: TrainConfig, record: dict[str, Any], out: Path, folder: Path, progress: Callable[[str], None]
+    config: TrainConfig,
+    record: dict[str, Any],
+    out: Path,
+    folder: Path,
+    env: dict[str, str] | None,
+    progress: Callable[[str], None],
 ) -> None:
     _starting(record, progress)
     config_file = folder / f"{record['name']}.yaml"
@@ -476,7 +516,7 @@ def _train_subprocess(
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
     with log.open("a") as f:
-        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=False).returncode
+        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=env, check=False).returncode
     error = None
     if code != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]

@@ -36,6 +36,7 @@ import copy
 import dataclasses
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -242,6 +243,14 @@ class Trainer:
                 progress.epochs_done,
                 self.config.epochs,
             )
+            if self.ctx.device.type == "cpu":
+                log.info(
+                    "CPU: %d threads, %d cores available, %s=%s",
+                    torch.get_num_threads(),
+                    cpu_runtime.available_cores(),
+                    cpu_runtime.WAIT_POLICY,
+                    os.environ.get(cpu_runtime.WAIT_POLICY, "unset"),
+                )
         for epoch in range(progress.epochs_done, self.config.epochs):
             self._epoch(epoch)
         summary = self._finish()
@@ -435,6 +444,7 @@ class Trainer:
             results=results,
             device=_device_name(self.ctx.device),
             world_size=self.ctx.world_size,
+            cpu_threads=torch.get_num_threads(),
             torch=torch.__version__,
             data=self.data.description,
         )

@@ -4,6 +4,7 @@ training processes with a failing run, and the Slurm array script."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from iterand import presets, results, sweeps
+from iterand import cpu_runtime, presets, results, sweeps
 from iterand.config import run_name
 from iterand.run_files import RunFiles, read_metrics
 from iterand.sweeps import Sweep
@@ -346,3 +347,28 @@ def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_pat
         sweeps.train_or_read("plot", "fig2", tmp_path, tmp_path / "t.csv")
     with pytest.raises(FileNotFoundError, match="no runs folder"):
         sweeps.train_or_read("read", "fig2", tmp_path / "missing", tmp_path / "t.csv")
+
+
+@pytest.mark.parametrize(
+    ("concurrent", "cores", "plan"),
+    [(2, 2, (2, 1)), (4, 2, (2, 1)), (1, 2, (1, 2)), (2, 4, (2, 2)), (3, 8, (3, 2)), (5, 1, (1, 1))],
+)
+def test_cpu_plan_never_oversubscribes_the_cores(concurrent, cores, plan):
+    at_once, threads = sweeps.cpu_plan(concurrent, cores)
+    assert (at_once, threads) == plan
+    assert at_once * threads <= cores
+
+
+def test_concurrent_cpu_runs_split_the_available_cores(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu_runtime, "available_cores", lambda: 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # replaced for the runs: runs x threads = cores
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    sweep = Sweep("pair", ("fig2-conv6-ku-sgd",), {"seed": (1, 2)}, "two runs")
+    lines: list[str] = []
+    records = sweeps.run(sweep, tmp_path, overrides=[*TINY, "epochs=1"], concurrent=2, progress=lines.append)
+    assert "CPU runs: 2 at a time x 2 thread(s) = 4 of 4 available cores" in lines
+    for record in records:
+        assert record["outcome"] == "trained"
+        assert json.loads(RunFiles(Path(record["dir"])).summary.read_text())["cpu_threads"] == 2
+        assert "CPU: 2 threads" in Path(record["log"]).read_text()
+        assert "OMP_WAIT_POLICY=PASSIVE" in Path(record["log"]).read_text()  # python -m iterand's default
