@@ -47,6 +47,9 @@ CONV_MODELS = tuple(name for name in MODEL_NAMES if name.startswith("conv"))
 # same experiment (up to floating-point rounding, which `device` changes as well), so they share a run
 # name and a run directory. `amp` is NOT here: bf16 autocast changes the arithmetic materially.
 EXECUTION_FIELDS = ("device", "workers", "eval_batch_size", "channels_last", "compile")
+# Fields added after runs were named, with the default those runs had: left out of `experiment_dict` at
+# that default, so that adding them renamed no run directory.
+_LATER_FIELDS = {"cpu_amp": False}
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _NONE_WORDS = ("none", "null")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -122,6 +125,7 @@ class TrainConfig:
     seed: int = 1
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     amp: bool = True  # bf16 autocast, GPU only
+    cpu_amp: bool = False  # bf16 autocast on the CPU (off by default: it changes the arithmetic)
     channels_last: bool = True  # GPU and CPU
     compile: bool = False  # torch.compile the model
     workers: int = 4  # DataLoader workers (streamed datasets)
@@ -196,6 +200,7 @@ def _checked_fields(config: TrainConfig) -> dict[str, Any]:
         "seed": check.integer_at_least("seed", c.seed, 0),
         "device": _device(c.device),
         "amp": check.boolean("amp", c.amp),
+        "cpu_amp": check.boolean("cpu_amp", c.cpu_amp),
         "channels_last": check.boolean("channels_last", c.channels_last),
         "compile": check.boolean("compile", c.compile),
         "workers": check.integer_at_least("workers", c.workers, 0),
@@ -311,7 +316,11 @@ def experiment_dict(config: TrainConfig) -> dict[str, Any]:
     Two configs with equal experiment dicts are the same experiment (same run name; a run may resume
     from the other's checkpoint).
     """
-    return {k: v for k, v in config.to_dict().items() if k not in EXECUTION_FIELDS}
+    values = {k: v for k, v in config.to_dict().items() if k not in EXECUTION_FIELDS}
+    for field, default in _LATER_FIELDS.items():
+        if values[field] == default:
+            del values[field]  # the experiments named before the field existed keep their names
+    return values
 
 
 def run_name(config: TrainConfig) -> str:

@@ -23,7 +23,8 @@ once-per-epoch sums: the run stops with ``TrainingDiverged`` without writing tha
 checkpoint stays the last good one.
 
 Only the trained parameters change by gradient: the scores of the subnetwork methods, the weights of
-"sgd" (``iterand.optim``). On CUDA, bf16 autocast (``config.amp``). Channels-last memory
+"sgd" (``iterand.optim``). bf16 autocast: ``config.amp`` on CUDA, ``config.cpu_amp`` (off by default) on
+the CPU. Channels-last memory
 (``config.channels_last``) on CUDA and on the CPU, where oneDNN's channels-last convolutions and max-pool
 make a Conv6 step about 25% cheaper; it changes only the order of floating-point sums (masks and
 re-draws are computed in logical order, pinned by tests). Under ``torchrun`` each rank trains on its shard
@@ -72,6 +73,7 @@ __all__ = [
     "evaluate_run",
     "train",
     "train_step",
+    "uses_amp",
 ]
 
 
@@ -112,7 +114,12 @@ def train(config: TrainConfig, run_dir: str | Path, *, data: DataBundle | None =
 
 
 def _autocast(device: torch.device, amp: bool) -> torch.autocast:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+
+
+def uses_amp(config: TrainConfig, device: torch.device) -> bool:
+    """Whether ``config`` trains in bf16 autocast on ``device``: ``amp`` on CUDA, ``cpu_amp`` on the CPU."""
+    return config.amp if device.type == "cuda" else config.cpu_amp
 
 
 def train_step(
@@ -199,7 +206,7 @@ class Trainer:
             raise ConfigMismatch(state)
         saved, self._saved_summary = state
         on_gpu = ctx.device.type == "cuda"
-        self.amp = config.amp and on_gpu
+        self.amp = uses_amp(config, ctx.device)
         self.channels_last = config.channels_last
         if on_gpu:
             torch.backends.cudnn.benchmark = True
@@ -525,7 +532,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None
     data = _load_data(config, ctx)
     model, _ = load_trained(files.root, which, data.num_classes)
     model = model.to(ctx.device)
-    amp = config.amp and ctx.device.type == "cuda"
+    amp = uses_amp(config, ctx.device)
     result: dict[str, Any] = {"run_dir": str(files.root), "checkpoint": which}
     if config.val_fraction > 0:
         result["val_loss"], result["val_acc"] = evaluate(model, data.val, ctx, amp)
