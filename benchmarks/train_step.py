@@ -42,6 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from iterand import cpu_runtime
 from iterand.config import TrainConfig, build_model, weight_update
 from iterand.data import DataBundle, load
 from iterand.data.synthetic import SHAPES
@@ -314,6 +315,8 @@ def main() -> None:
     if device.type == "cuda":  # as the Trainer sets them
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
+    else:
+        cpu_runtime.keep_freed_memory()  # as the Trainer does on the CPU
     bundles: dict[str, DataBundle] = {}  # one loader per image shape, shared by the methods
     rows = []
     for model_name in models:
