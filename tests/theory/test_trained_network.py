@@ -14,6 +14,8 @@ import torch
 from PIL import Image
 
 from bookkeeping import paths, tables
+from bookkeeping.errors import UserError
+from bookkeeping.files import read_json
 from theory import cli, network, prediction_margin, target_data, target_training, trained_network
 from theory.torch_network import to_torch
 
@@ -227,7 +229,7 @@ def test_data_location_falls_back_to_the_labelled_synthetic_task(monkeypatch, tm
     assert set(np.unique(task.train_labels)) == set(range(10))
     missing = tmp_path / "no-cifar-here"
     monkeypatch.setenv(target_data.DATA_ENV, str(missing))
-    with pytest.raises(ValueError, match=re.escape(str(missing))):
+    with pytest.raises(UserError, match=re.escape(str(missing))):
         target_data.load_task(None, image_size=4)
     assert target_data.load_task(target_data.SYNTHETIC, image_size=4).name == target_data.TEACHER_NAME
     with pytest.raises(ValueError, match="^image_size must divide 32"):
@@ -246,6 +248,10 @@ def _write_class_folders(root: Path) -> None:
 
 
 def test_cifar_layout_is_read_by_the_training_package(monkeypatch, tmp_path):
+    from iterand.engine.data import cifar
+
+    # The data checks refuse anything but the complete CIFAR-10; these folders hold 3 + 1 images per class.
+    monkeypatch.setattr(cifar, "PER_CLASS", {"train": 3, "test": 1})
     monkeypatch.setenv("ITERAND_DATA_CACHE", str(tmp_path / "cache"))
     _write_class_folders(tmp_path / "cifar")
     monkeypatch.setenv(target_data.DATA_ENV, str(tmp_path / "cifar"))
@@ -298,15 +304,16 @@ def test_cli_runs_the_experiment_on_the_named_data(capsys, tmp_path, monkeypatch
     )
     status = cli.main(["experiment", "trained_network", "--params", str(params), "--data-root", "synthetic"])
     assert status == 0, capsys.readouterr().err
-    out_dir = paths.experiment_output_dir("trained_network", "tiny")
+    # A parameter file's outputs go to a folder named after the file and a hash of its parameters.
+    (out_dir,) = paths.experiment_output_dir("trained_network", "tiny").parent.glob("tiny-*")
     rows = tables.read_csv(out_dir / "emulation.csv")
     assert [(r["label"], r["n"], r["data"]) for r in rows] == [
         ("A", 8, target_data.TEACHER_NAME),
         ("B R=2", 8, target_data.TEACHER_NAME),
     ]
     assert [r["label"] for r in tables.read_csv(out_dir / "required_width.csv")] == ["A", "B R=2"]
-    assert tables.read_json(out_dir / "target.json")["data"] == "synthetic teacher"
-    record = tables.read_json(out_dir / paths.PROVENANCE_FILE)
+    assert read_json(out_dir / "target.json")["data"] == "synthetic teacher"
+    record = read_json(out_dir / paths.PROVENANCE_FILE)
     assert record["parameters"]["data_root"] == "synthetic" and record["seconds"] > 0
     status = cli.main(["experiment", "network", "--params", "quick", "--data-root", "x"])
     lines = capsys.readouterr().err.strip().splitlines()
