@@ -78,6 +78,9 @@ EXECUTION_FIELDS = (
 # Run names were first hashed with `data_root` among the fields; it stays in the hashed dict, as none, so
 # that the name of every run started without a data_root (the default) stays what it was.
 _NAME_PLACEHOLDERS = {"data_root": None}
+# Fields added after runs were named, with the value those runs had: left out of the hashed dict at that
+# value, so that adding them renamed no run directory.
+_LATER_FIELDS = {"cpu_amp": False}
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _NONE_WORDS = ("none", "null")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -296,8 +299,11 @@ class TrainConfig:
     device: str = _field(
         "auto", Rule("auto, cpu, cuda or cuda:N", _device), "auto: cuda when available, else cpu"
     )
-    amp: bool = _field(True, _BOOLEAN, "bf16 autocast (GPU only)")
-    channels_last: bool = _field(True, _BOOLEAN, "channels-last memory format (GPU only)")
+    amp: bool = _field(True, _BOOLEAN, "bf16 autocast on the GPU")
+    cpu_amp: bool = _field(
+        False, _BOOLEAN, "bf16 autocast on the CPU (off by default: it changes the arithmetic)"
+    )
+    channels_last: bool = _field(True, _BOOLEAN, "channels-last memory format (GPU and CPU)")
     compile: bool = _field(False, _BOOLEAN, "torch.compile the model")
     workers: int = _field(4, _at_least(0), "DataLoader workers of the streamed datasets (ImageNet)")
     steps_per_epoch: int | None = _field(
@@ -496,5 +502,8 @@ def run_name(config: TrainConfig) -> str:
     init = init_alias(config.init) if subnetwork else "ku"
     pruned = f"-p{config.pruned_fraction:g}" if subnetwork else ""
     hashed = {**experiment_dict(config), **_NAME_PLACEHOLDERS}
+    for field, value in _LATER_FIELDS.items():
+        if hashed[field] == value:
+            del hashed[field]
     digest = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()
     return f"{config.model}-w{config.width:g}-{config.method}-{init}{pruned}-s{config.seed}-{digest[:8]}"

@@ -20,7 +20,7 @@ from iterand.core.models import classifier_outputs
 from iterand.engine import checkpoint, distributed, exported
 from iterand.engine.config import TrainConfig, load_yaml
 from iterand.engine.factories import build_model
-from iterand.engine.train import evaluate, load_data
+from iterand.engine.train import evaluate, load_data, uses_amp
 
 __all__ = ["evaluate_run", "load_trained"]
 
@@ -103,7 +103,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None
     model = build_model(config, classifier_outputs(state))
     model.load_state_dict(state)
     model = model.to(ctx.device)
-    amp = config.amp and ctx.device.type == "cuda"
+    amp = uses_amp(config, ctx.device)
     result: dict[str, Any] = {"run_dir": str(files.root), "checkpoint": which}
     if config.val_fraction > 0:
         result["val_loss"], result["val_acc"] = evaluate(model, data.val, ctx, amp)

@@ -28,9 +28,13 @@ once-per-epoch sums: the run stops with ``TrainingDiverged`` without writing tha
 checkpoint stays the last good one.
 
 Only the trained parameters change by gradient: the scores of the subnetwork methods, the weights of
-"sgd" (``iterand.engine.optim``). On CUDA, bf16 autocast (``config.amp``) and channels-last memory
-(``config.channels_last``); neither applies on the CPU. Under ``torchrun`` each rank trains on its shard
-of every global batch (``iterand.engine.distributed``); only rank 0 reads and writes the run directory.
+"sgd" (``iterand.engine.optim``). bf16 autocast: ``config.amp`` on CUDA, ``config.cpu_amp`` (off by
+default) on the CPU. Channels-last memory (``config.channels_last``) on CUDA and on the CPU, where
+oneDNN's channels-last convolutions are faster (``benchmarks/results/train_cpu.md``); it changes only the
+order of floating-point sums (masks and re-draws are computed in logical order, pinned by tests). The CPU
+process keeps freed memory for reuse (``iterand.engine.cpu_runtime``). Under ``torchrun`` each rank
+trains on its shard of every global batch (``iterand.engine.distributed``); only rank 0 reads and
+writes the run directory.
 
 One process per run directory: rank 0 holds its lock (``bookkeeping.locks``) from before it reads the
 directory until ``train`` returns; a second process gets ``Locked`` naming the first. A run records the
@@ -44,6 +48,7 @@ import copy
 import dataclasses
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -61,7 +66,7 @@ from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_m
 from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
-from iterand.engine import checkpoint, compact, distributed
+from iterand.engine import checkpoint, compact, cpu_runtime, distributed
 from iterand.engine.config import TrainConfig, experiment_dict, load_yaml, save_yaml
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
@@ -85,6 +90,7 @@ __all__ = [
     "load_data",
     "train",
     "train_step",
+    "uses_amp",
 ]
 
 
@@ -135,7 +141,12 @@ def train(config: TrainConfig, run_dir: str | Path, *, data: DataBundle | None =
 
 
 def _autocast(device: torch.device, amp: bool) -> torch.autocast:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)
+
+
+def uses_amp(config: TrainConfig, device: torch.device) -> bool:
+    """Whether ``config`` trains in bf16 autocast on ``device``: ``amp`` on CUDA, ``cpu_amp`` on the CPU."""
+    return config.amp if device.type == "cuda" else config.cpu_amp
 
 
 def train_step(
@@ -236,11 +247,13 @@ class Trainer:
     def _build(self, saved: dict[str, Any] | None, data: DataBundle | None) -> None:
         config, ctx = self.config, self.ctx
         on_gpu = ctx.device.type == "cuda"
-        self.amp = config.amp and on_gpu
-        self.channels_last = config.channels_last and on_gpu
+        self.amp = uses_amp(config, ctx.device)
+        self.channels_last = config.channels_last
         if on_gpu:
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")
+        else:
+            cpu_runtime.keep_freed_memory()  # no page faults per step (see there)
         torch.manual_seed(config.seed)
         self.data = data if data is not None else load_data(config, ctx)
         if saved is not None:
@@ -281,6 +294,14 @@ class Trainer:
                 progress.epochs_done,
                 self.config.epochs,
             )
+            if self.ctx.device.type == "cpu":
+                log.info(
+                    "CPU: %d threads, %d cores available, %s=%s",
+                    torch.get_num_threads(),
+                    cpu_runtime.available_cores(),
+                    cpu_runtime.WAIT_POLICY,
+                    os.environ.get(cpu_runtime.WAIT_POLICY, "unset"),
+                )
             if self.config.tensorboard:
                 self.tensorboard = TensorBoardLog(self.files.tensorboard, progress.epochs_done)
         try:
@@ -514,6 +535,7 @@ class Trainer:
             results=results,
             device=_device_name(self.ctx.device),
             world_size=self.ctx.world_size,
+            cpu_threads=torch.get_num_threads(),
             torch=torch.__version__,
             data=self.data.description,
         )

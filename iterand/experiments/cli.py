@@ -75,7 +75,12 @@ naming the field, file or folder: invalid input, missing or damaged data, a run 
 another run), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
 """
 
+# ruff: noqa: E402 (the OpenMP wait policy is set before the imports that load torch)
 from __future__ import annotations
+
+from iterand.engine import cpu_runtime
+
+cpu_runtime.sleep_waiting_threads()  # before torch is imported: libgomp reads it once
 
 import argparse
 import json
@@ -159,7 +164,13 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", type=Path, help=f"folder of run directories (default {default_out()})")
     sweep.add_argument("--shard", default="1/1", help="K/N: run only shard K (1..N) of N (default 1/1)")
     sweep.add_argument("--dry-run", action="store_true", help="list the runs and their status, train nothing")
-    sweep.add_argument("--concurrent", type=int, default=1, help="training processes at once (default 1)")
+    sweep.add_argument(
+        "--concurrent",
+        type=int,
+        default=1,
+        help="training processes at once (default 1); CPU runs: at most one per core, the cores split "
+        "between them",
+    )
     sweep.add_argument("--data-root", help="dataset location, for every run")
     sweep.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP

@@ -5,7 +5,8 @@ A run whose ``summary.json`` exists is skipped, and so is a run whose directory 
 one with a checkpoint resumes from it (``iterand.engine.train.train``). Whether a run is held is checked
 again just before it starts, as other processes start runs while a sweep goes on. ``concurrent=1`` trains
 in this process; ``concurrent=N > 1`` runs N ``python -m iterand train --config FILE --out OUT``
-processes at once (several small runs on one GPU).
+processes at once (several small runs on one GPU). CPU runs share the cores this process may use: at
+most one run per core, each with ``cores // runs`` threads (``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on.
 """
@@ -13,6 +14,7 @@ the sweep goes on.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,15 +25,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from bookkeeping import locks
 from bookkeeping.errors import InvalidInput
 from bookkeeping.paths import RunFiles
+from iterand.engine import cpu_runtime
 from iterand.engine.config import TrainConfig, save_yaml
 from iterand.engine.train import train
 from iterand.experiments import planning, sweeps
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["run"]
+__all__ = ["cpu_plan", "run"]
 
 
 def run(
@@ -76,11 +81,12 @@ def run(
         for config, record in todo:
             _train_here(config, record, progress)
     else:
+        at_once, env = _concurrency(concurrent, [config for config, _ in todo], progress)
         with (
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
-            ThreadPoolExecutor(concurrent) as pool,
+            ThreadPoolExecutor(at_once) as pool,
         ):
-            jobs = [pool.submit(_train_subprocess, c, r, out, Path(folder), progress) for c, r in todo]
+            jobs = [pool.submit(_train_subprocess, c, r, out, Path(folder), env, progress) for c, r in todo]
             for job in jobs:
                 job.result()
     counts = {
@@ -179,8 +185,41 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
     _finished(record, error, progress)
 
 
+def cpu_plan(concurrent: int, cores: int) -> tuple[int, int]:
+    """(runs at once, threads per run) for ``concurrent`` CPU runs on ``cores`` cores: at most one run per
+    core, and the cores split evenly, so that runs x threads never exceeds the cores."""
+    at_once = min(concurrent, cores)
+    return at_once, cores // at_once
+
+
+def _on_cpu(config: TrainConfig) -> bool:
+    return config.device == "cpu" or (config.device == "auto" and not torch.cuda.is_available())
+
+
+def _concurrency(
+    concurrent: int, configs: Sequence[TrainConfig], progress: Callable[[str], None]
+) -> tuple[int, dict[str, str] | None]:
+    """Runs at once and the environment of their processes (None: this one's). CPU runs share the cores
+    this process may use (``cpu_plan``); N processes each taking every core would fight over them."""
+    if not configs or not all(_on_cpu(config) for config in configs):
+        return concurrent, None
+    cores = cpu_runtime.available_cores()
+    at_once, threads = cpu_plan(concurrent, cores)
+    lowered = f" (--concurrent {concurrent} lowered to the cores)" if at_once < concurrent else ""
+    progress(
+        f"CPU runs: {at_once} at a time x {threads} thread(s) = {at_once * threads} of {cores} available "
+        f"cores{lowered}"
+    )
+    return at_once, {**os.environ, **cpu_runtime.thread_environment(threads)}
+
+
 def _train_subprocess(
-    config: TrainConfig, record: dict[str, Any], out: Path, folder: Path, progress: Callable[[str], None]
+    config: TrainConfig,
+    record: dict[str, Any],
+    out: Path,
+    folder: Path,
+    env: dict[str, str] | None,
+    progress: Callable[[str], None],
 ) -> None:
     if not _starting(record, progress):
         return
@@ -190,7 +229,7 @@ def _train_subprocess(
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
     with log.open("a") as f:
-        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, check=False).returncode
+        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=env, check=False).returncode
     error = None
     if code != 0 and locks.holder(RunFiles(Path(record["dir"])).lock) is not None:
         # Taken by another process since `_starting` looked (the child said so, with status 2).

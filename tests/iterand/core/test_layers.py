@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -23,6 +24,7 @@ from iterand.core.layers import (
     named_subnet_layers,
     update_global_thresholds,
 )
+from iterand.core.weight_updates import IteRand
 
 
 def conv(spec=None, seed=0, **kwargs):
@@ -263,3 +265,38 @@ def test_building_a_dense_model_leaves_the_global_rng_alone():
     models.build("conv2", width=0.25, dense=True, seed=3)
     models.build("conv2", width=0.25, seed=3)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+@pytest.mark.parametrize("ranking", masks.RANKINGS)
+def test_channels_last_model_has_the_same_masks_effective_weights_and_redraws(scope, ranking):
+    # The Trainer converts models to channels-last memory (CPU and GPU). Masks (ties included), effective
+    # weights and IteRand's re-draws are computed in logical order, so they are bit for bit those of the
+    # contiguous model; only the convolutions sum in another order (outputs and gradients close).
+    model = small_model(SubnetSpec(ranking=ranking, scope=scope), seed=5)
+    with torch.no_grad():
+        for _, layer in named_subnet_layers(model):
+            layer.scores.copy_((layer.scores * 8).round() / 8)  # many ties, broken by flat position
+    converted = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    assert not converted[0].scores.is_contiguous() and not converted[0].weight.is_contiguous()
+    if scope == "global":
+        update_global_thresholds(model)
+        update_global_thresholds(converted)
+    for (name, kept), (_, kept_converted) in zip(
+        kept_masks(model).items(), kept_masks(converted).items(), strict=True
+    ):
+        assert torch.equal(kept, kept_converted), name
+    layers = list(zip(named_subnet_layers(model), named_subnet_layers(converted), strict=True))
+    for (_, layer), (_, layer_converted) in layers:
+        assert torch.equal(layer.effective_weight(), layer_converted.effective_weight())
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    out, out_converted = model(x), converted(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out_converted, out)
+    out.square().sum().backward()
+    out_converted.square().sum().backward()
+    for (_, layer), (_, layer_converted) in layers:
+        torch.testing.assert_close(layer_converted.scores.grad, layer.scores.grad)
+    IteRand(r=0.5, seed=3).apply(model)
+    IteRand(r=0.5, seed=3).apply(converted)
+    for (name, layer), (_, layer_converted) in layers:
+        assert torch.equal(layer.weight, layer_converted.weight), name

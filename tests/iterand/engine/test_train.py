@@ -237,7 +237,17 @@ def test_options_reach_the_optimiser_and_loss(tmp_path):
     assert trainer.optimizer.param_groups[0]["nesterov"] is True
     assert trainer.optimizer.param_groups[0]["momentum"] == 0.8
     assert trainer.criterion.label_smoothing == 0.1
-    assert trainer.amp is False and trainer.channels_last is False  # both are GPU-only, defaults on
+    assert trainer.amp is False  # GPU-only, default on
+    assert trainer.channels_last is True  # default on, CPU included
+
+
+def test_cpu_amp_trains_and_evaluates_in_bf16_on_the_cpu(tmp_path):
+    trainer = Trainer(tiny_config(cpu_amp=True, epochs=1), tmp_path, single_process(), data=fake_data())
+    assert trainer.amp is True
+    dtypes = set()
+    trainer.model.register_forward_hook(lambda module, inputs, output: dtypes.add(output.dtype))
+    trainer.run()
+    assert dtypes == {torch.bfloat16}
 
 
 def test_run_files_hold_config_metrics_best_and_summary(tmp_path):

@@ -4,6 +4,7 @@ training processes with a failing run, and the Slurm array script."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
+from iterand.engine import cpu_runtime
 from iterand.engine.config import run_name
 from iterand.engine.train import Trainer
 from iterand.experiments import figures, launcher, planning, presets, results, sweeps
@@ -248,6 +250,33 @@ def test_concurrent_subprocesses_train_and_report_a_failing_run(tmp_path):
     assert "training diverged" in Path(bad["log"]).read_text()
     assert lines[-2] == "pair shard 1/1: 2 runs, 1 trained, 0 skipped, 1 failed"
     assert lines[-1] == f"FAILED {bad['dir']}: {bad['error']} (log: {bad['log']})"
+
+
+@pytest.mark.parametrize(
+    ("concurrent", "cores", "plan"),
+    [(2, 2, (2, 1)), (4, 2, (2, 1)), (1, 2, (1, 2)), (2, 4, (2, 2)), (3, 8, (3, 2)), (5, 1, (1, 1))],
+)
+def test_cpu_plan_never_oversubscribes_the_cores(concurrent, cores, plan):
+    at_once, threads = launcher.cpu_plan(concurrent, cores)
+    assert (at_once, threads) == plan
+    assert at_once * threads <= cores
+
+
+def test_concurrent_cpu_runs_split_the_available_cores(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu_runtime, "available_cores", lambda: 4)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # replaced for the runs: runs x threads = cores
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    sweep = Sweep("pair", ("fig2-conv6-ku-sgd",), {"seed": (1, 2)}, "two runs")
+    lines: list[str] = []
+    overrides = [*TINY, "epochs=1"]
+    records = launcher.run(sweep, tmp_path, overrides=overrides, concurrent=2, progress=lines.append)
+    assert "CPU runs: 2 at a time x 2 thread(s) = 4 of 4 available cores" in lines
+    for record in records:
+        assert record["outcome"] == "trained"
+        assert json.loads(RunFiles(Path(record["dir"])).summary.read_text())["cpu_threads"] == 2
+        log = Path(record["log"]).read_text()
+        assert "CPU: 2 threads" in log
+        assert "OMP_WAIT_POLICY=PASSIVE" in log  # the command line's default
 
 
 def test_concurrent_must_be_a_positive_integer(tmp_path):

@@ -1,0 +1,100 @@
+"""CPU process settings: freed memory is reused (counted in page faults, never timed), and the core count."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iterand.engine import cpu_runtime
+
+REPO = Path(__file__).resolve().parents[3]
+# Training steps of Conv6 x0.25 (batch 64): the page faults of steps 12-15, once the heap has settled
+# (the first steps grow it to what a step needs). Without keep_freed_memory glibc maps its large
+# blocks afresh every step.
+_FAULTS = """
+import resource, sys, torch
+from iterand.engine import cpu_runtime
+from iterand.engine import cpu_runtime
+from iterand.engine.config import TrainConfig
+from iterand.engine.factories import build_model
+from iterand.engine.optim import make_optimizer
+from iterand.engine.train import train_step
+if sys.argv[1] == "keep":
+    assert cpu_runtime.keep_freed_memory()
+torch.set_num_threads(1)
+config = TrainConfig(model="conv6", width=0.25, method="edgepopup", dataset="synthetic", device="cpu")
+model = build_model(config, 10)
+optimizer = make_optimizer(config, model)
+images, labels = torch.randn(64, 3, 32, 32), torch.randint(10, (64,))
+sums = torch.zeros(3, dtype=torch.float64)
+for step in range(16):
+    if step == 12:
+        start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    train_step(model, optimizer, torch.nn.CrossEntropyLoss(), images, labels, sums, False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+"""
+
+# Runs `python -m iterand presets` and prints OMP_WAIT_POLICY as it was when torch was first imported.
+_POLICY_AT_TORCH_IMPORT = """
+import os, runpy, sys
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not seen:
+            seen.append(os.environ.get("OMP_WAIT_POLICY"))
+sys.meta_path.insert(0, Watch())
+sys.argv = ["iterand", "presets"]
+try:
+    runpy.run_module("iterand", run_name="__main__")
+except SystemExit:
+    pass
+print(seen[0])
+"""
+
+
+def _faults(mode: str) -> int:
+    result = subprocess.run(
+        [sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return int(result.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+def test_kept_memory_is_reused_without_page_faults():
+    default, kept = _faults("default"), _faults("keep")
+    assert default > 4 * 1000  # 4 steps: about 30,000 here (AMD EPYC, glibc 2.36)
+    assert kept < default // 20  # 1-500 here
+
+
+def test_available_cores_is_the_affinity_mask():
+    cores = cpu_runtime.available_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        assert cores == len(os.sched_getaffinity(0))
+
+
+def test_waiting_threads_sleep_unless_the_user_chose():
+    environ: dict[str, str] = {}
+    cpu_runtime.sleep_waiting_threads(environ)
+    assert environ == {"OMP_WAIT_POLICY": "PASSIVE"}
+    environ = {"OMP_WAIT_POLICY": "ACTIVE"}
+    cpu_runtime.sleep_waiting_threads(environ)
+    assert environ == {"OMP_WAIT_POLICY": "ACTIVE"}
+
+
+def test_the_command_line_sets_the_wait_policy_before_torch_is_imported():
+    # libgomp reads OMP_WAIT_POLICY once, when torch is imported: iterand.__main__ must set it first.
+    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+    result = subprocess.run(
+        [sys.executable, "-c", _POLICY_AT_TORCH_IMPORT],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=env,
+    )
+    assert result.stdout.split()[-1] == "PASSIVE"
