@@ -12,7 +12,7 @@ ifneq ($(SHARED_CIFAR10),)
 export ITERAND_CIFAR10 ?= $(SHARED_CIFAR10)
 endif
 
-.PHONY: setup quick full test lint bench clean-runs
+.PHONY: setup quick full fig2-cpu test lint bench clean-runs
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ quick: setup  ## the main job on a small default (CPU; README gives timings): th
 
 full: setup  ## the figures we would publish (about 15 minutes on 2 cores)
 	$(PY) -m theory figures --params full
+
+fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteRand, 3 seeds, 60 epochs (about 90 min on 2 cores)
+	$(PY) -m repro fig2_width --params cpu
 
 test: setup
 	$(PY) -m pytest

@@ -20,8 +20,7 @@ kept for the whole process, so each setting is its own invocation.
 process may use (from ``/proc/stat``): the load the numbers were measured under. The CPU is often
 shared; measure when it is near 0 and say so.
 
-``OMP_WAIT_POLICY`` defaults to PASSIVE as in ``python -m iterand`` (set it to ACTIVE to measure
-spinning threads); it is read when torch is imported, so it is set before that.
+``OMP_WAIT_POLICY`` is as set in the environment (libgomp's default when unset; the table says which).
 
     python benchmarks/train_cpu.py --data ../shared/data/cifar10-jpeg.tar.gz --out results/train_cpu.md
     python benchmarks/train_cpu.py --data synthetic --models conv6 --threads 1 --repeats 1 --steps 2 \\
@@ -42,21 +41,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+from train_step import SYNTHETIC, emit, envelope, fixed_batches, loader_batches
+
+from bookkeeping.files import read_metrics
 from iterand.engine import cpu_runtime
-
-cpu_runtime.sleep_waiting_threads()  # before torch is imported, as python -m iterand does
-
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from train_step import SYNTHETIC, emit, envelope, fixed_batches, loader_batches  # noqa: E402
-
-from bookkeeping.files import read_metrics  # noqa: E402
-from iterand.engine.config import TrainConfig  # noqa: E402
-from iterand.engine.data import DataBundle, load  # noqa: E402
-from iterand.engine.factories import build_model, weight_update  # noqa: E402
-from iterand.engine.optim import make_optimizer  # noqa: E402
-from iterand.engine.train import train, train_step, uses_amp  # noqa: E402
-from iterand.experiments import presets  # noqa: E402
+from iterand.engine.config import TrainConfig
+from iterand.engine.data import DataBundle, load
+from iterand.engine.factories import build_model, weight_update
+from iterand.engine.optim import make_optimizer
+from iterand.engine.train import train, train_step, uses_amp
+from iterand.experiments import presets
 
 CPU = torch.device("cpu")
 WIDTHS = {"conv6": 0.25, "resnet18": 1.0}

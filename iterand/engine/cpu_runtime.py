@@ -1,24 +1,21 @@
 """How a training process uses the CPU: freed memory kept for reuse, and threads that fit the cores.
 
-Measured on 2 cores (AMD EPYC, Conv6 x0.25, batch 128; ``benchmarks/results/train_cpu.md``):
+Measured on 2 idle cores (AMD EPYC, Conv6 x0.25, batch 128, one thread; ``benchmarks/results/train_cpu.md``):
 
 - Memory. A training step allocates the same large tensors every step (activations, gradients, a few
   MB each). glibc's malloc serves big blocks with fresh ``mmap`` pages and returns them with
-  ``munmap`` when freed, and trims the top of its heap, so every step faults in newly mapped pages:
-  5,700-15,000 minor page faults and 11-27 ms of system time per step, a quarter of the step.
-  ``keep_freed_memory`` makes malloc keep freed memory for the next step instead (no faults after
-  the first steps). The price: the process keeps its peak size until it exits (ResNet-18 x1:
-  2.4 GB resident instead of 2.0 GB).
-- Waiting threads. PyTorch's OpenMP runtime (libgomp) lets a thread that waits for the others spin
-  for a while. On a CPU shared with any other busy process the spinning thread burns the time its
-  partner needs: with one single-threaded process beside it, 2 threads trained 104-160 images/s
-  spinning and 993-1,078 sleeping (``OMP_WAIT_POLICY=PASSIVE``), and 1 thread 1,310. On idle cores
-  spinning is faster (4,470-4,730 vs 3,580-3,780 images/s): set ``OMP_WAIT_POLICY=ACTIVE`` on a
-  machine of your own. ``sleep_waiting_threads`` sets the default; libgomp reads it once, when torch
-  is imported, so ``python -m iterand`` calls it first.
+  ``munmap`` when freed, and trims the top of its heap, so every step faults its memory in again: in a
+  120-step epoch through the Trainer, 4.2 million minor page faults and 7.9 s of system time beside
+  15 s of user time. ``keep_freed_memory`` makes malloc keep freed memory for the next step instead:
+  0.24 s of system time, and 1.37x the images/s (1,448 -> 1,981 contiguous, 1,868 -> 2,559
+  channels-last). The price: the process keeps its peak size until it exits.
 - Threads. ``available_cores`` counts the cores this process may run on (its affinity mask, e.g.
-  under ``taskset``), which is what the concurrent runs of a sweep share (``iterand.experiments.launcher``);
-  ``thread_environment`` is the environment that gives a child process that many threads.
+  under ``taskset``), which is what the concurrent runs of a sweep share
+  (``iterand.experiments.launcher``); ``thread_environment`` is the environment that gives a child
+  process that many threads. The OpenMP wait policy is left to the user: on idle cores libgomp's
+  default (waiting threads spin a while) trained 2 threads 20 % faster than ``OMP_WAIT_POLICY=PASSIVE``
+  (4,400 vs 3,680 images/s); beside one busy process PASSIVE was 37 % faster (1,940 vs 1,420). Set
+  ``OMP_WAIT_POLICY=PASSIVE`` on a CPU you share.
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from collections.abc import MutableMapping
 
 # mallopt(3) parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -39,7 +35,6 @@ __all__ = [
     "WAIT_POLICY",
     "available_cores",
     "keep_freed_memory",
-    "sleep_waiting_threads",
     "thread_environment",
 ]
 
@@ -66,12 +61,6 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def sleep_waiting_threads(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Default ``OMP_WAIT_POLICY`` to ``PASSIVE`` (a value already set wins). Effective only before torch
-    is imported."""
-    environ.setdefault(WAIT_POLICY, "PASSIVE")
 
 
 def thread_environment(threads: int) -> dict[str, str]:

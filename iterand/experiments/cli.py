@@ -75,12 +75,7 @@ naming the field, file or folder: invalid input, missing or damaged data, a run 
 another run), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
 """
 
-# ruff: noqa: E402 (the OpenMP wait policy is set before the imports that load torch)
 from __future__ import annotations
-
-from iterand.engine import cpu_runtime
-
-cpu_runtime.sleep_waiting_threads()  # before torch is imported: libgomp reads it once
 
 import argparse
 import json

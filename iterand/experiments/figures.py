@@ -4,7 +4,10 @@ and pick the rows the figure shows.
 ``train_or_read`` trains a ``sweeps.subset`` of a sweep (some of its models, methods and inits) on a
 grid of the figure's choosing, or only reads, and returns the aggregated results table the figure is
 drawn from (``iterand.experiments.results``). ``rows`` does that for one of the paper's figures from the
-figure notebook's parameters and returns the table's rows of that figure (``results.select``).
+figure notebook's parameters and returns the table's rows of that figure (``results.select``);
+``seed_rows`` returns the same figure's rows per seed and per epoch, from the tables written beside it
+(``-runs.csv`` and ``-epochs.csv``), for the comparisons over seeds (``iterand.experiments.comparison``,
+``iterand.experiments.curves``).
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from typing import Any
 
 from bookkeeping.errors import InvalidInput
 from iterand.engine.data import default_cifar_source
-from iterand.experiments import launcher, results, sweeps
+from iterand.experiments import curves, launcher, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["FIGURES", "rows", "train_or_read"]
+__all__ = ["FIGURES", "companion_table", "rows", "seed_rows", "train_or_read"]
 
 
 def train_or_read(
@@ -36,6 +39,7 @@ def train_or_read(
     grid: Mapping[str, Sequence] | None = None,
     overrides: Mapping[str, Any] | None = None,
     data_root: str | Callable[[], str] | None = None,
+    concurrent: int = 1,
 ) -> Path:
     """The aggregated results table (``iterand.experiments.results``) a figure of ``sweep`` is drawn from.
 
@@ -43,8 +47,10 @@ def train_or_read(
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished
     runs are skipped, interrupted ones resume. ``mode="read"`` trains nothing. Then the table is
     ``results_table`` if given, else the finished runs under ``runs_dir``, aggregated over seeds and
-    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``);
-    a run found in several directories is counted once, with a warning naming them.
+    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``,
+    and every epoch of every run, ``companion_table(table, "epochs")``); a run found in several
+    directories is counted once, with a warning naming them. ``concurrent``: training processes at once
+    (``launcher.run``; CPU runs split the cores between them).
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
     is chosen, and announced, only when some data is used.
@@ -58,6 +64,7 @@ def train_or_read(
             overrides=[f"{key}={value}" for key, value in (overrides or {}).items()],
             grid=grid,
             data_root=data_root() if callable(data_root) else data_root,
+            concurrent=concurrent,
         )
     if results_table is not None:
         return Path(results_table)
@@ -68,7 +75,16 @@ def train_or_read(
     rows = results.collect(runs_dir)
     for line in results.duplicate_warnings(rows):
         warnings.warn(line, stacklevel=2)
-    return results.write_results(rows, table)["aggregated"]
+    written = results.write_results(rows, table)["aggregated"]
+    results.write_table(curves.collect_epochs(runs_dir), companion_table(table, "epochs"))
+    return written
+
+
+def companion_table(table: str | Path, kind: str) -> Path:
+    """The table written beside the aggregated ``table``: ``kind`` "runs" (one row per run), "epochs"
+    (one row per run and epoch) or "reference" (the published numbers compared)."""
+    table = Path(table)
+    return table.with_name(f"{table.stem}-{kind}.csv")
 
 
 @dataclass(frozen=True)
@@ -117,7 +133,8 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     ``parameters`` are the figure notebook's (a notebook passes ``globals()``): ``mode``, ``out_dir``,
     ``runs_dir`` (None: ``<out_dir>/runs``), ``results_table``, ``seeds``, ``epochs``,
     ``steps_per_epoch``, ``overrides`` (further fields of every run), ``data_root`` (None: for CIFAR-10,
-    ``default_cifar_source()``, chosen only when training) and the figure's own (``Grid``). The runs are
+    ``default_cifar_source()``, chosen only when training), ``concurrent`` (optional, default 1: training
+    processes at once) and the figure's own (``Grid``). The runs are
     ``train_or_read`` of the sweep's subset on the swept values and seeds, with the fixed values and the
     training budget set on every run; the table is written to ``<out_dir>/results.csv``. The rows are
     those of that budget and of the chosen values (``results.select``, which refuses two settings of one
@@ -138,15 +155,40 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         grid={**{name: parameters[value] for name, value in grid.swept.items()}, "seed": parameters["seeds"]},
         overrides={**fixed, **budget, **parameters["overrides"]},
         data_root=default_cifar_source if data_root is None and grid.cifar else data_root,
+        concurrent=parameters.get("concurrent", 1),
         **{name: parameters[name] for name in grid.subset},
     )
-    return results.select(
-        results.read_table(table),
-        grid.key,
-        source=table,
-        **budget,
+    return results.select(results.read_table(table), grid.key, source=table, **_filters(grid, parameters))
+
+
+def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], list[dict]]:
+    """(runs, epochs): the rows of figure ``figure`` per run and per run and epoch, read from the tables
+    beside the one ``rows`` read (``companion_table``), with the same choices of ``parameters``; only
+    the seeds in ``seeds``. Call it after ``rows``, which trains and writes them."""
+    grid = FIGURES[figure]
+    table = parameters["results_table"] or Path(parameters["out_dir"]) / "results.csv"
+    runs = [
+        item
+        for item in results.matching(
+            results.read_table(companion_table(table, "runs")), **_filters(grid, parameters)
+        )
+        if item["seed"] in parameters["seeds"]
+    ]
+    names = {item["run_name"] for item in runs}
+    epochs = [
+        item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names
+    ]
+    return runs, epochs
+
+
+def _filters(grid: Grid, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``results.matching`` choices of a figure's rows: its budget and chosen values."""
+    fixed = {name: parameters[value] for name, value in grid.fixed.items()}
+    return {
+        "epochs": parameters["epochs"],
+        "steps_per_epoch": parameters["steps_per_epoch"],
         **{name: parameters[name] for name in grid.subset},
         **{_FILTERS[name]: parameters[value] for name, value in grid.swept.items()},
         **{_FILTERS[name]: [value] for name, value in fixed.items()},
         **grid.select,
-    )
+    }

@@ -5,8 +5,9 @@ A run whose ``summary.json`` exists is skipped, and so is a run whose directory 
 one with a checkpoint resumes from it (``iterand.engine.train.train``). Whether a run is held is checked
 again just before it starts, as other processes start runs while a sweep goes on. ``concurrent=1`` trains
 in this process; ``concurrent=N > 1`` runs N ``python -m iterand train --config FILE --out OUT``
-processes at once (several small runs on one GPU). CPU runs share the cores this process may use: at
-most one run per core, each with ``cores // runs`` threads (``cpu_plan``, announced by ``progress``).
+processes at once (several small runs on one GPU), the runs with the most work first. CPU runs share
+the cores this process may use: at most one run per core, each with ``cores // runs`` threads
+(``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on.
 """
@@ -30,6 +31,8 @@ import torch
 from bookkeeping import locks
 from bookkeeping.errors import InvalidInput
 from bookkeeping.paths import RunFiles
+from iterand.core.accounting import count_weights
+from iterand.core.models import build
 from iterand.engine import cpu_runtime
 from iterand.engine.config import TrainConfig, save_yaml
 from iterand.engine.train import train
@@ -82,6 +85,9 @@ def run(
             _train_here(config, record, progress)
     else:
         at_once, env = _concurrency(concurrent, [config for config, _ in todo], progress)
+        # Longest runs first: the last runs to start are then the short ones, and no core idles for
+        # long while one long run finishes alone.
+        todo.sort(key=lambda item: -_work(item[0]))
         with (
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
             ThreadPoolExecutor(at_once) as pool,
@@ -190,6 +196,12 @@ def cpu_plan(concurrent: int, cores: int) -> tuple[int, int]:
     core, and the cores split evenly, so that runs x threads never exceeds the cores."""
     at_once = min(concurrent, cores)
     return at_once, cores // at_once
+
+
+def _work(config: TrainConfig) -> float:
+    """A run's training work in relative units: its network's weights times its epochs (and steps)."""
+    weights = count_weights(build(config.model, config.width, stem=config.stem, dense=True)).total
+    return weights * config.epochs * (config.steps_per_epoch or 1)
 
 
 def _on_cpu(config: TrainConfig) -> bool:

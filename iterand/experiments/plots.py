@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from iterand.core.accounting import count_weights
 from iterand.core.models import build
 from iterand.core.names import METHOD_REGISTRY
-from iterand.experiments import results
+from iterand.experiments import comparison, curves, results
 
 Points = list[dict[str, Any]]
 
@@ -56,6 +56,7 @@ __all__ = [
     "model_bytes",
     "parameter_count",
     "r_sweep",
+    "seeds",
     "width_sweep",
 ]
 
@@ -190,6 +191,86 @@ def width_sweep(
         ax.set_xlabel(axis.label)
         ax.set_title(model)
     _finish(fig, axes[0], shown, lossy=True)
+    return fig, plotted
+
+
+def seeds(
+    runs: Sequence[Mapping[str, Any]],
+    epochs: Sequence[Mapping[str, Any]],
+    baseline: str,
+    method: str,
+    metric: str = "val_acc",
+) -> tuple[Figure, Points]:
+    """``method`` against ``baseline`` seed by seed, one column per (model, width) of ``runs``: above,
+    ``metric`` per epoch (the mean over seeds, the band from the lowest to the highest seed); below, the
+    last-epoch test accuracy of every seed, the two methods' runs of one seed joined by a line, with the
+    mean paired difference and its 95 % t interval (``comparison.paired_differences``) in the title.
+
+    ``runs`` and ``epochs`` are per-run and per-epoch rows (``figures.seed_rows``). Returns (figure,
+    points): ``series`` "band" (``curves.bands`` rows), "seed" (one per run) and "paired" (one per
+    column)."""
+    columns = sorted({(r["model"], r["width"]) for r in runs})
+    fig, axes = plt.subplots(2, len(columns), figsize=(4.6 * len(columns), 7.2), squeeze=False)
+    plotted: Points = []
+    paired = {(p["model"], p["width"]): p for p in comparison.paired_differences(runs, baseline, method)}
+    band_rows = curves.bands(epochs, metric, by=("model", "width", "method"))
+    for column, (model, width) in enumerate(columns):
+        top, bottom = axes[0][column], axes[1][column]
+        for offset, name in enumerate((baseline, method)):
+            band = [b for b in band_rows if (b["model"], b["width"], b["method"]) == (model, width, name)]
+            if band:
+                steps = [b["epoch"] for b in band]
+                top.plot(steps, [b["mean"] for b in band], color=COLOURS[name], label=_title(name))
+                top.fill_between(
+                    steps, [b["low"] for b in band], [b["high"] for b in band], color=COLOURS[name], alpha=0.2
+                )
+                plotted += [{"series": "band", "metric": metric, **b} for b in band]
+            chosen = sorted(
+                (r for r in runs if (r["model"], r["width"], r["method"]) == (model, width, name)),
+                key=lambda r: r["seed"],
+            )
+            bottom.plot(
+                [offset] * len(chosen), [r["test_acc_last"] for r in chosen], "o", color=COLOURS[name]
+            )
+            plotted += [
+                {"series": "seed", "model": model, "width": width, "method": name, "seed": r["seed"],
+                 "test_acc_last": r["test_acc_last"]}
+                for r in chosen
+            ]  # fmt: skip
+        by_seed: dict[int, dict[str, float]] = {}
+        for r in runs:
+            if (r["model"], r["width"]) == (model, width) and r["method"] in (baseline, method):
+                by_seed.setdefault(r["seed"], {})[r["method"]] = r["test_acc_last"]
+        for seed, accuracy in sorted(by_seed.items()):
+            if len(accuracy) == 2:
+                bottom.plot([0, 1], [accuracy[baseline], accuracy[method]], color="0.6", lw=0.8, zorder=0)
+                bottom.annotate(f"s{seed}", (1, accuracy[method]), xytext=(4, 0), textcoords="offset points",
+                                fontsize=7, va="center")  # fmt: skip
+        top.set_title(f"{model} x{width:g}")
+        top.set_xlabel("epoch")
+        top.set_ylabel(f"{metric} (%)" if column == 0 else "")
+        top.grid(alpha=0.3)
+        bottom.set_xticks([0, 1], [_title(baseline), _title(method)])
+        bottom.set_xlim(-0.5, 1.5)
+        bottom.grid(alpha=0.3, axis="y")
+        if column == 0:
+            bottom.set_ylabel("test accuracy (%), last epoch")
+        pair = paired.get((model, width))
+        if pair is not None and pair["mean"] is not None:
+            interval = (
+                "" if pair["low"] is None else f"\n95% interval [{pair['low']:+.2f}, {pair['high']:+.2f}]"
+            )
+            bottom.set_title(
+                f"difference {pair['mean']:+.2f} points (n={pair['count']}){interval}", fontsize=9
+            )
+            plotted.append({"series": "paired", **pair})
+    axes[0][-1].legend(fontsize=8, loc="lower right")
+    budget = results.training_budget(runs)
+    note = f"ours: {budget} per run, {len({r['seed'] for r in runs})} seed(s); band: lowest to highest seed"
+    if any(r.get("lossy_jpeg") for r in runs):
+        note += f"; {_LOSSY}"
+    fig.tight_layout()
+    fig.text(0.01, -0.01, textwrap.fill(note, 100), fontsize=8, ha="left", va="top")
     return fig, plotted
 
 

@@ -87,6 +87,7 @@ __all__ = [
     "duplicate_warnings",
     "duplicates",
     "format_table",
+    "matching",
     "read_table",
     "row",
     "select",
@@ -324,6 +325,33 @@ def compare(aggregated: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return compared
 
 
+def matching(
+    table: Iterable[Mapping[str, Any]],
+    *,
+    epochs: int,
+    steps_per_epoch: int | None,
+    models: Collection[str] | None = None,
+    widths: Collection[float] | None = None,
+    methods: Collection[str] | None = None,
+    inits: Collection[str] | None = None,
+    r_values: Collection[float] | None = None,
+    datasets: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of ``table`` (aggregated or per run) trained for ``epochs`` epochs of ``steps_per_epoch``
+    steps (None: full epochs) whose model, width, method, init, r and dataset are among the values given
+    (None: any), in table order. ``inits`` never drops a dense method such as the "sgd" baseline, which
+    always starts from KU."""
+    allowed = {"model": models, "width": widths, "method": methods, "r": r_values, "dataset": datasets}
+    return [
+        dict(item)
+        for item in table
+        if item.get("epochs") == epochs
+        and item.get("steps_per_epoch") == steps_per_epoch
+        and all(values is None or item.get(field) in values for field, values in allowed.items())
+        and (inits is None or "init" in ignored_fields(item["method"]) or item.get("init") in inits)
+    ]
+
+
 def select(
     table: Iterable[Mapping[str, Any]],
     key: Sequence[str],
@@ -338,25 +366,23 @@ def select(
     datasets: Collection[str] | None = None,
     source: str | Path = "the results table",
 ) -> list[dict[str, Any]]:
-    """The rows of ``table`` that a figure of this grid shows, in table order.
-
-    A row is kept when it was trained for ``epochs`` epochs of ``steps_per_epoch`` steps (None: full
-    epochs) and its model, width, method, init, r and dataset are among the values given (None: any).
-    ``inits`` never drops a dense method such as the "sgd" baseline, which always starts from KU.
+    """The rows of ``table`` that a figure of this grid shows, in table order: ``matching`` rows.
 
     ``ValueError`` when two kept rows have equal ``key`` values (two settings of one point, say another
     learning rate, which a figure would draw over each other), when no row is kept (the message names
     ``source``), or when the kept rows mix datasets.
     """
-    allowed = {"model": models, "width": widths, "method": methods, "r": r_values, "dataset": datasets}
-    shown = [
-        dict(item)
-        for item in table
-        if item.get("epochs") == epochs
-        and item.get("steps_per_epoch") == steps_per_epoch
-        and all(values is None or item.get(field) in values for field, values in allowed.items())
-        and (inits is None or "init" in ignored_fields(item["method"]) or item.get("init") in inits)
-    ]
+    shown = matching(
+        table,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        models=models,
+        widths=widths,
+        methods=methods,
+        inits=inits,
+        r_values=r_values,
+        datasets=datasets,
+    )
     counts = Counter(tuple(item.get(field) for field in key) for item in shown)
     duplicated = sorted((k for k, n in counts.items() if n > 1), key=lambda k: tuple(map(_sort_key, k)))
     if duplicated:

@@ -38,23 +38,6 @@ for step in range(16):
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
 """
 
-# Runs `python -m iterand presets` and prints OMP_WAIT_POLICY as it was when torch was first imported.
-_POLICY_AT_TORCH_IMPORT = """
-import os, runpy, sys
-seen = []
-class Watch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" and not seen:
-            seen.append(os.environ.get("OMP_WAIT_POLICY"))
-sys.meta_path.insert(0, Watch())
-sys.argv = ["iterand", "presets"]
-try:
-    runpy.run_module("iterand", run_name="__main__")
-except SystemExit:
-    pass
-print(seen[0])
-"""
-
 
 def _faults(mode: str) -> int:
     result = subprocess.run(
@@ -75,26 +58,3 @@ def test_available_cores_is_the_affinity_mask():
     assert 1 <= cores <= (os.cpu_count() or 1)
     if hasattr(os, "sched_getaffinity"):
         assert cores == len(os.sched_getaffinity(0))
-
-
-def test_waiting_threads_sleep_unless_the_user_chose():
-    environ: dict[str, str] = {}
-    cpu_runtime.sleep_waiting_threads(environ)
-    assert environ == {"OMP_WAIT_POLICY": "PASSIVE"}
-    environ = {"OMP_WAIT_POLICY": "ACTIVE"}
-    cpu_runtime.sleep_waiting_threads(environ)
-    assert environ == {"OMP_WAIT_POLICY": "ACTIVE"}
-
-
-def test_the_command_line_sets_the_wait_policy_before_torch_is_imported():
-    # libgomp reads OMP_WAIT_POLICY once, when torch is imported: iterand.__main__ must set it first.
-    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
-    result = subprocess.run(
-        [sys.executable, "-c", _POLICY_AT_TORCH_IMPORT],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-        env=env,
-    )
-    assert result.stdout.split()[-1] == "PASSIVE"

@@ -1,0 +1,115 @@
+"""A figure's rows per seed and per epoch (``figures.seed_rows``) and the seed-by-seed figure drawn from them
+(``plots.seeds``): the tables written beside the aggregated one, the same choices as the figure's rows, and
+drawn numbers that are the table's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from bookkeeping.paths import RunFiles
+from iterand.experiments import figures, plots, presets, results
+from tests.iterand.experiments.test_results import _write_run
+
+matplotlib.use("Agg")
+
+EPOCHS = 3
+# (width, method, seed) -> last-epoch test accuracy; IteRand is ahead by 1, 2 and 3 points at x0.25.
+ACCURACY = {
+    (width, method, seed): 40.0 + 100 * width + seed + (seed if method == "iterand" else 0)
+    for width in (0.125, 0.25)
+    for method in ("edgepopup", "iterand")
+    for seed in (1, 2, 3)
+}
+
+
+def _runs(out: Path) -> None:
+    for (width, method, seed), accuracy in ACCURACY.items():
+        config = presets.get(f"fig2-conv6-sc-{method}").replace(width=width, seed=seed, epochs=EPOCHS)
+        root = _write_run(out, config, accuracy)
+        records = [{"epoch": e, "lr": 0.1, "val_acc": accuracy - (EPOCHS - 1 - e)} for e in range(EPOCHS)]
+        RunFiles(root).metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    # another budget and a seed outside the chosen ones: in the runs folder, never in the figure's rows
+    other = presets.get("fig2-conv6-sc-iterand").replace(width=0.25, seed=1, epochs=1)
+    _write_run(out, other, 11.0)
+    _write_run(out, presets.get("fig2-conv6-sc-iterand").replace(width=0.25, seed=4, epochs=EPOCHS), 99.0)
+
+
+def _parameters(tmp_path: Path, **changes) -> dict:
+    return {
+        "mode": "read",
+        "out_dir": str(tmp_path / "out"),
+        "runs_dir": str(tmp_path / "runs"),
+        "results_table": None,
+        "models": ["conv6"],
+        "widths": [0.125, 0.25],
+        "methods": ["edgepopup", "iterand"],
+        "inits": ["sc"],
+        "seeds": [1, 2, 3],
+        "epochs": EPOCHS,
+        "steps_per_epoch": None,
+        "overrides": {},
+        "data_root": None,
+        **changes,
+    }
+
+
+@pytest.fixture
+def seed_rows(tmp_path):
+    _runs(tmp_path / "runs")
+    parameters = _parameters(tmp_path)
+    figures.rows("fig2", parameters)  # writes results.csv and the tables beside it
+    return parameters, figures.seed_rows("fig2", parameters)
+
+
+def test_seed_rows_are_the_figures_runs_and_their_epochs(seed_rows):
+    parameters, (runs, epochs) = seed_rows
+    assert {(r["width"], r["method"], r["seed"]): r["test_acc_last"] for r in runs} == ACCURACY
+    assert len(epochs) == EPOCHS * len(ACCURACY)
+    assert {r["epoch"] for r in epochs} == {1, 2, 3}
+    out = Path(parameters["out_dir"])
+    assert figures.companion_table(out / "results.csv", "epochs") == out / "results-epochs.csv"
+
+
+def test_seed_rows_read_a_committed_table_without_its_runs(seed_rows, tmp_path):
+    parameters, expected = seed_rows
+    committed = tmp_path / "committed"
+    out = Path(parameters["out_dir"])
+    for kind in ("", "-runs", "-epochs"):
+        (committed / f"results{kind}.csv").parent.mkdir(exist_ok=True)
+        (committed / f"results{kind}.csv").write_bytes((out / f"results{kind}.csv").read_bytes())
+    reading = {
+        **parameters,
+        "runs_dir": str(tmp_path / "nowhere"),
+        "results_table": str(committed / "results.csv"),
+    }
+    figures.rows("fig2", reading)
+    assert figures.seed_rows("fig2", reading) == expected
+
+
+def test_the_seed_figure_draws_the_tables_numbers_and_the_paired_interval(seed_rows):
+    _, (runs, epochs) = seed_rows
+    fig, plotted = plots.seeds(runs, epochs, "edgepopup", "iterand")
+    seeds = [p for p in plotted if p["series"] == "seed"]
+    assert {(p["width"], p["method"], p["seed"]): p["test_acc_last"] for p in seeds} == ACCURACY
+    paired = {p["width"]: p for p in plotted if p["series"] == "paired"}
+    assert paired[0.25]["differences"] == "+1.00 +2.00 +3.00"
+    assert paired[0.25]["mean"] == pytest.approx(2.0)
+    # t(0.975, 2) = 4.303, std 1, n 3: half width 2.484
+    assert (paired[0.25]["low"], paired[0.25]["high"]) == pytest.approx((2 - 2.4843, 2 + 2.4843), abs=1e-3)
+    bands = [p for p in plotted if p["series"] == "band"]
+    last = {(b["width"], b["method"]): b for b in bands if b["epoch"] == EPOCHS}
+    assert last[(0.25, "iterand")]["mean"] == pytest.approx(
+        sum(ACCURACY[(0.25, "iterand", s)] for s in (1, 2, 3)) / 3
+    )
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["conv6 x0.125", "conv6 x0.25"]
+
+
+def test_seed_rows_need_the_figures_own_choices(seed_rows):
+    parameters, _ = seed_rows
+    runs, _ = figures.seed_rows("fig2", {**parameters, "seeds": [1], "widths": [0.25]})
+    assert {(r["width"], r["seed"]) for r in runs} == {(0.25, 1)}
+    assert results.matching(runs, epochs=1, steps_per_epoch=None) == []
