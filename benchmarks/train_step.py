@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from iterand.core.layers import kept_masks
+from iterand.engine import cpu_runtime
 from iterand.engine.config import TrainConfig
 from iterand.engine.data import DataBundle, load
 from iterand.engine.data.synthetic import SHAPES
@@ -293,7 +294,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation, caches)")
     parser.add_argument("--period", type=int, default=300, help="IteRand's re-randomisation period K_per")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast (on the CPU too, as cpu_amp)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument(
@@ -315,6 +316,8 @@ def main() -> None:
     if device.type == "cuda":  # as the Trainer sets them
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
+    else:
+        cpu_runtime.keep_freed_memory()  # as the Trainer does on the CPU
     bundles: dict[str, DataBundle] = {}  # one loader per image shape, shared by the methods
     rows = []
     for model_name in models:

@@ -45,6 +45,7 @@ IMAGENET_COLUMNS = WIDTH_COLUMNS
 _CIFAR_BUDGET = ("epochs", "steps_per_epoch", "lossy_jpeg")
 _IMAGENET_BUDGET = ("dataset", "epochs", "steps_per_epoch")
 _PARAMETERS = "number of parameters (conv + linear weights of the architecture)"
+_CURVE_LABELS = {"val_acc": "validation accuracy (%)", "train_acc": "training accuracy (%), augmented"}
 _LOSSY = "ours on the JPEG re-encoding of CIFAR-10 (lossy), not the official test images"
 
 __all__ = [
@@ -248,7 +249,7 @@ def seeds(
                                 fontsize=7, va="center")  # fmt: skip
         top.set_title(f"{model} x{width:g}")
         top.set_xlabel("epoch")
-        top.set_ylabel(f"{metric} (%)" if column == 0 else "")
+        top.set_ylabel(_CURVE_LABELS.get(metric, metric) if column == 0 else "")
         top.grid(alpha=0.3)
         bottom.set_xticks([0, 1], [_title(baseline), _title(method)])
         bottom.set_xlim(-0.5, 1.5)

@@ -356,33 +356,17 @@ def select(
     table: Iterable[Mapping[str, Any]],
     key: Sequence[str],
     *,
-    epochs: int,
-    steps_per_epoch: int | None,
-    models: Collection[str] | None = None,
-    widths: Collection[float] | None = None,
-    methods: Collection[str] | None = None,
-    inits: Collection[str] | None = None,
-    r_values: Collection[float] | None = None,
-    datasets: Collection[str] | None = None,
     source: str | Path = "the results table",
+    **choices: Any,
 ) -> list[dict[str, Any]]:
-    """The rows of ``table`` that a figure of this grid shows, in table order: ``matching`` rows.
+    """The rows of ``table`` that a figure of this grid shows, in table order: the rows ``matching``
+    ``choices`` (its keyword arguments: the budget and the chosen values).
 
     ``ValueError`` when two kept rows have equal ``key`` values (two settings of one point, say another
     learning rate, which a figure would draw over each other), when no row is kept (the message names
     ``source``), or when the kept rows mix datasets.
     """
-    shown = matching(
-        table,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        models=models,
-        widths=widths,
-        methods=methods,
-        inits=inits,
-        r_values=r_values,
-        datasets=datasets,
-    )
+    shown = matching(table, **choices)
     counts = Counter(tuple(item.get(field) for field in key) for item in shown)
     duplicated = sorted((k for k, n in counts.items() if n > 1), key=lambda k: tuple(map(_sort_key, k)))
     if duplicated:
