@@ -67,6 +67,11 @@ def train_or_read(
             concurrent=concurrent,
         )
     if results_table is not None:
+        if not Path(results_table).is_file():
+            raise InvalidInput(
+                f"no results table {results_table} (from {Path.cwd()}): give the path of an aggregated "
+                "results CSV, or run from the folder it is relative to"
+            )
         return Path(results_table)
     if not Path(runs_dir).is_dir():
         raise FileNotFoundError(

@@ -58,3 +58,10 @@ def test_available_cores_is_the_affinity_mask():
     assert 1 <= cores <= (os.cpu_count() or 1)
     if hasattr(os, "sched_getaffinity"):
         assert cores == len(os.sched_getaffinity(0))
+
+
+def test_thread_environment_sets_every_thread_variable():
+    assert cpu_runtime.thread_environment(3) == {"OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3"}
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+            cpu_runtime.thread_environment(bad)

@@ -113,3 +113,9 @@ def test_seed_rows_need_the_figures_own_choices(seed_rows):
     runs, _ = figures.seed_rows("fig2", {**parameters, "seeds": [1], "widths": [0.25]})
     assert {(r["width"], r["seed"]) for r in runs} == {(0.25, 1)}
     assert results.matching(runs, epochs=1, steps_per_epoch=None) == []
+
+
+def test_a_missing_results_table_is_named(tmp_path):
+    parameters = _parameters(tmp_path, results_table=str(tmp_path / "results" / "results.csv"))
+    with pytest.raises(ValueError, match="no results table .*results.csv"):
+        figures.rows("fig2", parameters)
