@@ -199,7 +199,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "cores_available": cpu_runtime.available_cores(),
         "torch": torch.__version__,
-        "omp_wait_policy": os.environ.get(cpu_runtime.WAIT_POLICY),
+        "omp_wait_policy": os.environ.get(cpu_runtime.WAIT_POLICY, "unset (libgomp's default)"),
         "settings": _settings(args),
         "python": sys.version.split()[0],
     }
@@ -213,7 +213,8 @@ def table(rows: list[Row], args: argparse.Namespace, env: dict[str, Any]) -> str
         f"fig2-<model>-sc-<method> (batch 128, p = 0.5), data {args.data}, {_settings(args)}.",
         f"Each cell: min / median / max over {args.repeats} repeats. step: {args.steps} steps on one fixed",
         f"batch after {args.warmup}, IteRand's re-draw amortised over its period. epoch: one epoch through",
-        "iterand.train.train (loader, augmentation, re-draws); epoch s adds validation on 5,000 images.",
+        "iterand.engine.train.train (loader, augmentation, re-draws); epoch s adds validation on 5,000",
+        "images.",
         f"{per_iteration}: {args.iteration_steps} steps after {args.iteration_warmup}, fixed-batch and",
         f"loader-fed, instead of {args.steps} and an epoch. others %: CPU time of other processes while the",
         "row was measured, in % of the cores.",
