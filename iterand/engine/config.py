@@ -303,7 +303,9 @@ class TrainConfig:
     cpu_amp: bool = _field(
         False, _BOOLEAN, "bf16 autocast on the CPU (off by default: it changes the arithmetic)"
     )
-    channels_last: bool = _field(True, _BOOLEAN, "channels-last memory format (GPU and CPU)")
+    channels_last: bool = _field(
+        True, _BOOLEAN, "channels-last memory format (GPU; CPU for CIFAR shapes only)"
+    )
     compile: bool = _field(False, _BOOLEAN, "torch.compile the model")
     workers: int = _field(4, _at_least(0), "DataLoader workers of the streamed datasets (ImageNet)")
     steps_per_epoch: int | None = _field(

@@ -29,10 +29,11 @@ checkpoint stays the last good one.
 
 Only the trained parameters change by gradient: the scores of the subnetwork methods, the weights of
 "sgd" (``iterand.engine.optim``). bf16 autocast: ``config.amp`` on CUDA, ``config.cpu_amp`` (off by
-default) on the CPU. Channels-last memory (``config.channels_last``) on CUDA and on the CPU, where
-oneDNN's channels-last convolutions are faster (``benchmarks/results/train_cpu.md``); it changes only the
-order of floating-point sums (masks and re-draws are computed in logical order, pinned by tests). The CPU
-process keeps freed memory for reuse (``iterand.engine.cpu_runtime``). Under ``torchrun`` each rank
+default) on the CPU. Channels-last memory (``config.channels_last``) on CUDA, and on the CPU for CIFAR
+shapes (``uses_channels_last``), where oneDNN's channels-last convolutions are faster
+(``benchmarks/results/train_cpu.md``); it changes only the order of floating-point sums (masks and
+re-draws are computed in logical order, pinned by tests). The CPU process keeps freed memory for reuse
+(``iterand.engine.cpu_runtime``). Under ``torchrun`` each rank
 trains on its shard of every global batch (``iterand.engine.distributed``); only rank 0 reads and
 writes the run directory.
 
@@ -91,6 +92,7 @@ __all__ = [
     "train",
     "train_step",
     "uses_amp",
+    "uses_channels_last",
 ]
 
 
@@ -147,6 +149,14 @@ def _autocast(device: torch.device, amp: bool) -> torch.autocast:
 def uses_amp(config: TrainConfig, device: torch.device) -> bool:
     """Whether ``config`` trains in bf16 autocast on ``device``: ``amp`` on CUDA, ``cpu_amp`` on the CPU."""
     return config.amp if device.type == "cuda" else config.cpu_amp
+
+
+def uses_channels_last(config: TrainConfig, device: torch.device) -> bool:
+    """Whether ``config`` trains in channels-last memory on ``device``: ``channels_last`` on CUDA, and on the
+    CPU for the CIFAR-shaped networks only, where it was measured (about 1.3x on Conv6). On the CPU, PyTorch
+    2.14's channels-last backward crashes the process (segmentation fault or "double free") for the
+    ImageNet-stem ResNet-18 at widths 1/16 and 1/8 on 224x224 images, so ImageNet shapes stay contiguous."""
+    return config.channels_last and (device.type == "cuda" or config.stem != "imagenet")
 
 
 def train_step(
@@ -248,7 +258,7 @@ class Trainer:
         config, ctx = self.config, self.ctx
         on_gpu = ctx.device.type == "cuda"
         self.amp = uses_amp(config, ctx.device)
-        self.channels_last = config.channels_last
+        self.channels_last = uses_channels_last(config, ctx.device)
         if on_gpu:
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")

@@ -400,3 +400,13 @@ def test_load_trained_returns_the_saved_model_and_config(tmp_path):
         load_trained(tmp_path, "first")
     with pytest.raises(ValueError, match="not a run directory"):
         load_trained(tmp_path / "elsewhere")
+
+
+def test_channels_last_on_the_cpu_only_for_cifar_shapes():
+    # PyTorch's CPU channels-last backward crashes narrow ImageNet-stem ResNets (fig3's quick notebook).
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    imagenet = TrainConfig(model="resnet18", stem="imagenet", dataset="synthetic")
+    assert not train_module.uses_channels_last(imagenet, cpu)
+    assert train_module.uses_channels_last(imagenet, gpu)
+    assert train_module.uses_channels_last(TrainConfig(model="conv6"), cpu)
+    assert not train_module.uses_channels_last(TrainConfig(model="conv6", channels_last=False), cpu)
