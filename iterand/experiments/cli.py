@@ -1,9 +1,10 @@
 """Command line of the training package: ``python -m iterand {train,eval,export,presets,sweep,results}``
 (installed as the ``iterand`` command too).
 
-One GPU (or the CPU), CIFAR-10 from the shared JPEG copy (or a torchvision download folder)::
+One GPU (or the CPU), CIFAR-10 from ``--data-root`` (the folder holding the official ``cifar-10-batches-py/``,
+or a folder or ``.tar.gz`` of class folders), else ``$ITERAND_CIFAR10``, else the official download::
 
-    python -m iterand train --preset fig2-conv6-sc-iterand --data-root ../shared/data/cifar10-jpeg.tar.gz
+    python -m iterand train --preset fig2-conv6-sc-iterand --data-root /data/cifar10
     python -m iterand train --preset fig2-resnet18-ku-iterand --set width=0.5 --set seed=2
 
 Several GPUs of one machine (DDP; ``batch_size`` stays the GLOBAL batch, split across the processes)::
@@ -45,7 +46,7 @@ every run of a paper figure into ``--out``, skipping finished runs and resuming 
 command is also the way to continue; each run logs to ``train.log`` in its run directory::
 
     python -m iterand sweep fig2-conv6 --dry-run                      # list the 60 runs and their status
-    python -m iterand sweep fig1 --data-root ../shared/data/cifar10-jpeg.tar.gz
+    python -m iterand sweep fig1 --data-root /data/cifar10
     python -m iterand sweep fig2 --grid width=0.25,0.5 --grid seed=1 --set epochs=10
     python -m iterand sweep fig2-conv6 --concurrent 4 --set device=cuda   # 4 processes on one GPU
 
