@@ -149,8 +149,6 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     out_dir = Path(parameters["out_dir"])
     runs_dir = parameters["runs_dir"]
     data_root = parameters["data_root"]
-    budget = {"epochs": parameters["epochs"], "steps_per_epoch": parameters["steps_per_epoch"]}
-    fixed = {name: parameters[value] for name, value in grid.fixed.items()}
     table = train_or_read(
         parameters["mode"],
         grid.sweep,
@@ -158,7 +156,7 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         out_dir / "results.csv",
         results_table=parameters["results_table"],
         grid={**{name: parameters[value] for name, value in grid.swept.items()}, "seed": parameters["seeds"]},
-        overrides={**fixed, **budget, **parameters["overrides"]},
+        overrides={**_fixed(grid, parameters), **_budget(parameters), **parameters["overrides"]},
         data_root=default_cifar_source if data_root is None and grid.cifar else data_root,
         concurrent=parameters.get("concurrent", 1),
         **{name: parameters[name] for name in grid.subset},
@@ -186,14 +184,20 @@ def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], l
     return runs, epochs
 
 
+def _budget(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    return {"epochs": parameters["epochs"], "steps_per_epoch": parameters["steps_per_epoch"]}
+
+
+def _fixed(grid: Grid, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: parameters[value] for name, value in grid.fixed.items()}
+
+
 def _filters(grid: Grid, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The ``results.matching`` choices of a figure's rows: its budget and chosen values."""
-    fixed = {name: parameters[value] for name, value in grid.fixed.items()}
     return {
-        "epochs": parameters["epochs"],
-        "steps_per_epoch": parameters["steps_per_epoch"],
+        **_budget(parameters),
         **{name: parameters[name] for name in grid.subset},
         **{_FILTERS[name]: parameters[value] for name, value in grid.swept.items()},
-        **{_FILTERS[name]: [value] for name, value in fixed.items()},
+        **{_FILTERS[name]: [value] for name, value in _fixed(grid, parameters).items()},
         **grid.select,
     }

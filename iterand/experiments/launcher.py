@@ -14,6 +14,7 @@ the sweep goes on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -200,8 +201,13 @@ def cpu_plan(concurrent: int, cores: int) -> tuple[int, int]:
 
 def _work(config: TrainConfig) -> float:
     """A run's training work in relative units: its network's weights times its epochs (and steps)."""
-    weights = count_weights(build(config.model, config.width, stem=config.stem, dense=True)).total
-    return weights * config.epochs * (config.steps_per_epoch or 1)
+    return _weights(config.model, config.width, config.stem) * config.epochs * (config.steps_per_epoch or 1)
+
+
+@functools.cache
+def _weights(model: str, width: float, stem: str) -> int:
+    # Built once per network: the runs of a sweep share a few networks over many seeds and methods.
+    return count_weights(build(model, width, stem=stem, dense=True)).total
 
 
 def _on_cpu(config: TrainConfig) -> bool:
