@@ -89,6 +89,18 @@ def test_selection_threshold_is_smallest_kept_value_and_tie_quota():
     assert masks.kept_mask(ranked, 3).tolist() == [True, False, False, True, True, False]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("numel,n_pruned", [(1, 0), (7, 6), (1000, 10), (65536, 32767), (65536, 65000)])
+def test_selection_threshold_is_the_order_statistic_on_every_path(dtype, numel, n_pruned):
+    # float32/float64 take NumPy's partition on the CPU, bfloat16 torch.topk: both must give kthvalue's value.
+    generator = torch.Generator().manual_seed(numel + n_pruned)
+    ranked = torch.randint(-50, 50, (numel,), generator=generator).to(dtype) / 7  # many ties
+    threshold, tie_quota = masks.selection_threshold(ranked, n_pruned)
+    assert threshold.shape == () and threshold.dtype == dtype
+    assert threshold == torch.kthvalue(ranked.double(), n_pruned + 1).values.to(dtype)
+    assert int(tie_quota) == n_pruned - int((ranked < threshold).sum())
+
+
 @pytest.mark.parametrize("n_pruned", [-1, 6])
 def test_selection_threshold_rejects_impossible_counts(n_pruned):
     with pytest.raises(ValueError, match="n_pruned"):
