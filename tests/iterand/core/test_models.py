@@ -130,6 +130,31 @@ def test_conv_networks_have_no_batchnorm_and_pool_after_each_pair():
         assert sum(is_subnet_layer(m) for m in model.classifier) == 3
 
 
+def _relu_before_pool(features):
+    """The same modules in the textbook order conv - ReLU - conv - ReLU - pool."""
+    modules = list(features)
+    for i in [i for i, module in enumerate(modules) if isinstance(module, nn.MaxPool2d)]:
+        modules[i], modules[i + 1] = modules[i + 1], modules[i]
+    return nn.Sequential(*modules)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_conv_networks_pool_before_relu_is_bit_identical_to_relu_before_pool(memory_format):
+    torch.manual_seed(0)
+    model = build("conv6", width=0.25).to(memory_format=memory_format)
+    assert [type(m) for m in model.features[2:5]] == [type(model.features[0]), nn.MaxPool2d, nn.ReLU]
+    images = torch.randn(16, 3, 32, 32).contiguous(memory_format=memory_format)
+    labels = torch.randint(10, (16,))
+    results = []
+    for features in (model.features, _relu_before_pool(model.features)):
+        model.zero_grad(set_to_none=True)
+        logits = nn.Sequential(features, model.classifier)(images)
+        nn.functional.cross_entropy(logits, labels).backward()
+        results.append([logits.detach()] + [p.grad for p in model.parameters() if p.grad is not None])
+    assert len(results[0]) == 1 + 9
+    assert all(torch.equal(a, b) for a, b in zip(*results, strict=True))
+
+
 def _layer_geometry(module):
     if isinstance(module, nn.Conv2d):
         return (module.weight.shape, module.stride, module.padding, module.dilation, module.groups)
