@@ -209,9 +209,8 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int, flips: Tensor | None 
     """Resample box `boxes[i]` (top, left, height, width) of `images[i]` to `size` x `size`, bilinearly.
 
     Same values as `F.interpolate(crop, size, mode="bilinear", align_corners=False, antialias=False)`
-    on each cropped image, computed for the batch with gathers: rows first, then columns. A flipped image
-    reads its columns in reverse order, which costs nothing extra."""
-    batch, channels, _, width = images.shape
+    on each cropped image, computed for the batch: rows first, then columns (on the transposed rows). A
+    flipped image reads its columns in reverse order, which costs nothing extra."""
     rows_lo, rows_hi, row_frac = _taps(boxes[:, 0], boxes[:, 2], size)
     cols_lo, cols_hi, col_frac = _taps(boxes[:, 1], boxes[:, 3], size)
     if flips is not None:
@@ -219,20 +218,26 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int, flips: Tensor | None 
         cols_lo = torch.where(flip, cols_lo.flip(1), cols_lo)
         cols_hi = torch.where(flip, cols_hi.flip(1), cols_hi)
         col_frac = torch.where(flip, col_frac.flip(1), col_frac)
+    rows = torch.lerp(_rows(images, rows_lo), _rows(images, rows_hi), _weights(row_frac, images.dtype))
+    columns = rows.transpose(2, 3).contiguous()
+    resampled = torch.lerp(_rows(columns, cols_lo), _rows(columns, cols_hi), _weights(col_frac, images.dtype))
+    return resampled.transpose(2, 3).contiguous()
 
-    def row_index(rows: Tensor) -> Tensor:
-        return rows[:, None, :, None].expand(batch, channels, size, width)
 
-    upper = images.gather(2, row_index(rows_lo))
-    lower = images.gather(2, row_index(rows_hi))
-    rows = torch.lerp(upper, lower, row_frac[:, None, :, None].to(images.dtype))
+def _rows(images: Tensor, rows: Tensor) -> Tensor:
+    """`images[b, c, rows[b, i], :]` for every b, c, i: (B, C, len(rows[b]), W).
 
-    def col_index(cols: Tensor) -> Tensor:
-        return cols[:, None, None, :].expand(batch, channels, size, size)
+    Whole rows are copied (`index_select` on the batch seen as one stack of rows): on a CPU this is
+    about twice as fast as an element-wise `gather` of the same values."""
+    batch, channels, height, width = images.shape
+    first_row = torch.arange(batch * channels, device=images.device).view(batch, channels, 1) * height
+    index = (first_row + rows[:, None, :]).reshape(-1)
+    stack = images.reshape(batch * channels * height, width)
+    return stack.index_select(0, index).view(batch, channels, rows.shape[1], width)
 
-    left = rows.gather(3, col_index(cols_lo))
-    right = rows.gather(3, col_index(cols_hi))
-    return torch.lerp(left, right, col_frac[:, None, None, :].to(images.dtype))
+
+def _weights(frac: Tensor, dtype: torch.dtype) -> Tensor:
+    return frac[:, None, :, None].to(dtype)
 
 
 def _taps(start: Tensor, length: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -49,6 +49,37 @@ def test_resized_crop_equals_interpolating_each_crop():
         torch.testing.assert_close(result, expected, atol=2e-3, rtol=0)
 
 
+def _pixelwise_resized_crop(images, boxes, size, flips):
+    """Every output pixel by the bilinear rule of `_taps` with PyTorch's lerp, one index at a time."""
+    out = torch.empty(len(images), images.shape[1], size, size)
+    for b, (top, left, height, width) in enumerate(boxes.tolist()):
+
+        def taps(start, length, i):
+            src = max((i + 0.5) * (length / size) - 0.5, 0.0)
+            low = math.floor(src)
+            return start + low, start + min(low + 1, length - 1), src - low
+
+        for i in range(size):
+            r0, r1, fr = taps(top, height, i)
+            for j in range(size):
+                c0, c1, fc = taps(left, width, size - 1 - j if flips[b] else j)
+                at_c0 = torch.lerp(images[b, :, r0, c0], images[b, :, r1, c0], torch.tensor(fr))
+                at_c1 = torch.lerp(images[b, :, r0, c1], images[b, :, r1, c1], torch.tensor(fr))
+                out[b, :, i, j] = torch.lerp(at_c0, at_c1, torch.tensor(fc))
+    return out
+
+
+def test_resized_crop_is_bit_identical_to_the_pixelwise_rule():
+    # Pins the batched index arithmetic (row copies, the transposed column pass, flips) exactly; the
+    # images are not square so that rows and columns cannot be confused.
+    images = torch.rand(6, 3, 40, 36, generator=generator(11)) * 255
+    boxes = torch.cat(
+        [torch.tensor([[0, 0, 40, 36], [39, 0, 1, 36]]), sample_resized_crop_boxes(4, 40, 36, generator(12))]
+    )
+    flips = torch.tensor([False, True, True, False, True, False])
+    assert torch.equal(resized_crop(images, boxes, 8, flips), _pixelwise_resized_crop(images, boxes, 8, flips))
+
+
 def test_flips_mirror_the_output_columns():
     images = torch.rand(5, 3, 40, 40, generator=generator(3)) * 255
     boxes = sample_resized_crop_boxes(5, 40, 40, generator(4))
