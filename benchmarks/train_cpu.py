@@ -3,9 +3,11 @@
 Rows: each model x method x thread count (``--threads 1,2``), each number the min / median / max over
 ``--repeats`` (3) repetitions, measured the way the Trainer trains on the CPU (``iterand.engine.train``):
 the config's channels-last memory, freed memory kept (``iterand.engine.cpu_runtime``), the preset's
-settings. ``--without channels_last,keep_memory`` measures the code as it was before the CPU work
-(contiguous memory, glibc's default malloc), one change at a time or both; freed memory, once kept, is
-kept for the whole process, so each setting is its own invocation.
+settings. ``--without channels_last,keep_memory`` leaves out the two CPU changes that are settings
+(contiguous memory, glibc's default malloc), one at a time or both; freed memory, once kept, is kept for
+the whole process, so each setting is its own invocation. The later changes are exact rewrites with no
+switch (mask selection, pool order, crop), so the code as it was before all the CPU work is measured
+from a checkout of commit de07172 with ``--without channels_last,keep_memory``.
 
 - ``step``: ``--steps`` training steps on one fixed batch (no data pipeline), after ``--warmup``; IteRand
   adds its re-randomisation once per ``period`` steps, measured apart and amortised, as the epoch does.
@@ -265,7 +267,7 @@ def main() -> None:
     parser.add_argument(
         "--without",
         default="",
-        help=f"comma-separated CPU changes to leave out, from {WITHOUT}: the code as before them",
+        help=f"comma-separated CPU settings to leave out, from {WITHOUT}",
     )
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     parser.add_argument("--json", type=Path, help="also write the numbers and the environment as JSON")
