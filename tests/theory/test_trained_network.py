@@ -314,7 +314,8 @@ def test_cli_runs_the_experiment_on_the_named_data(capsys, tmp_path, monkeypatch
     assert [r["label"] for r in tables.read_csv(out_dir / "required_width.csv")] == ["A", "B R=2"]
     assert read_json(out_dir / "target.json")["data"] == "synthetic teacher"
     record = read_json(out_dir / paths.PROVENANCE_FILE)
-    assert record["parameters"]["data_root"] == "synthetic" and record["seconds"] > 0
+    # The time is rounded to 0.1 s, so a fast machine records 0.0: check that it is there, not its size.
+    assert record["parameters"]["data_root"] == "synthetic" and record["seconds"] >= 0
     status = cli.main(["experiment", "network", "--params", "quick", "--data-root", "x"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(lines) == 1 and lines[0].startswith("error: data-root applies only")
