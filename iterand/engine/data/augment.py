@@ -218,26 +218,26 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int, flips: Tensor | None 
         cols_lo = torch.where(flip, cols_lo.flip(1), cols_lo)
         cols_hi = torch.where(flip, cols_hi.flip(1), cols_hi)
         col_frac = torch.where(flip, col_frac.flip(1), col_frac)
-    rows = torch.lerp(_rows(images, rows_lo), _rows(images, rows_hi), _weights(row_frac, images.dtype))
-    columns = rows.transpose(2, 3).contiguous()
-    resampled = torch.lerp(_rows(columns, cols_lo), _rows(columns, cols_hi), _weights(col_frac, images.dtype))
-    return resampled.transpose(2, 3).contiguous()
+    rows = _interpolate_rows(images, rows_lo, rows_hi, row_frac)
+    columns = _interpolate_rows(rows.transpose(2, 3).contiguous(), cols_lo, cols_hi, col_frac)
+    return columns.transpose(2, 3).contiguous()
 
 
-def _rows(images: Tensor, rows: Tensor) -> Tensor:
-    """`images[b, c, rows[b, i], :]` for every b, c, i: (B, C, len(rows[b]), W).
+def _interpolate_rows(images: Tensor, low: Tensor, high: Tensor, frac: Tensor) -> Tensor:
+    """Row i of image b is `lerp(images[b, :, low[b, i]], images[b, :, high[b, i]], frac[b, i])`:
+    (B, C, len(low[b]), W).
 
     Whole rows are copied (`index_select` on the batch seen as one stack of rows): on a CPU this is
     about twice as fast as an element-wise `gather` of the same values."""
     batch, channels, height, width = images.shape
-    first_row = torch.arange(batch * channels, device=images.device).view(batch, channels, 1) * height
-    index = (first_row + rows[:, None, :]).reshape(-1)
     stack = images.reshape(batch * channels * height, width)
-    return stack.index_select(0, index).view(batch, channels, rows.shape[1], width)
+    first_row = torch.arange(batch * channels, device=images.device).view(batch, channels, 1) * height
 
+    def take(rows: Tensor) -> Tensor:
+        index = (first_row + rows[:, None, :]).reshape(-1)
+        return stack.index_select(0, index).view(batch, channels, rows.shape[1], width)
 
-def _weights(frac: Tensor, dtype: torch.dtype) -> Tensor:
-    return frac[:, None, :, None].to(dtype)
+    return torch.lerp(take(low), take(high), frac[:, None, :, None].to(images.dtype))
 
 
 def _taps(start: Tensor, length: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
