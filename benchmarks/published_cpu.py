@@ -44,14 +44,13 @@ import torch
 import torchvision
 import yaml
 from torch import nn
-from train_cpu import _spread, machine
+from train_cpu import _spread, add_row_options, chosen_rows, machine
 from train_step import emit, envelope
 
 from iterand.engine import cpu_runtime
 from iterand.engine.data.cifar import load_arrays
 
 MODELS = {"conv6": "conv6x0.25", "resnet18": "resnet18x1.0"}
-METHODS = ("edgepopup", "iterand")
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
@@ -284,10 +283,7 @@ def main() -> None:
         "--published", type=Path, required=True, help="a checkout of github.com/dchiji-ntt/iterand"
     )
     parser.add_argument("--data", required=True, help="a CIFAR-10 location (iterand.engine.data.cifar)")
-    parser.add_argument("--models", default="conv6,resnet18", help=f"comma-separated, from {tuple(MODELS)}")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {METHODS}")
-    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    parser.add_argument("--repeats", type=int, default=3)
+    add_row_options(parser)
     parser.add_argument("--iteration-steps", type=int, default=5, help="resnet18's timed steps")
     parser.add_argument("--iteration-warmup", type=int, default=2, help="resnet18's untimed steps first")
     parser.add_argument(
@@ -296,11 +292,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     parser.add_argument("--json", type=Path, help="also write the numbers and the environment as JSON")
     args = parser.parse_args()
-    models, methods = args.models.split(","), args.methods.split(",")
-    for name, allowed in (*((m, tuple(MODELS)) for m in models), *((m, METHODS) for m in methods)):
-        if name not in allowed:
-            parser.error(f"{name!r} is not one of {allowed}")
-    threads = [int(t) for t in args.threads.split(",")]
+    models, methods, threads = chosen_rows(parser, args)
     folder = args.published.resolve()
     learner_class, stood_in = import_published(folder)
     install_cifar10(args.data)

@@ -244,6 +244,26 @@ def _settings(args: argparse.Namespace) -> str:
     return f"{memory}, {freed}"
 
 
+def add_row_options(parser: argparse.ArgumentParser) -> None:
+    """The rows a CPU benchmark measures (models x methods x thread counts) and its repeats; shared with
+    ``published_cpu.py``, whose table is compared row by row with this one's."""
+    parser.add_argument("--models", default="conv6,resnet18", help=f"comma-separated, from {tuple(WIDTHS)}")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {METHODS}")
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    parser.add_argument("--repeats", type=int, default=3)
+
+
+def chosen_rows(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[str], list[str], list[int]]:
+    """(models, methods, thread counts) of ``add_row_options``, each name checked."""
+    models, methods = args.models.split(","), args.methods.split(",")
+    for name, allowed in (*((m, tuple(WIDTHS)) for m in models), *((m, METHODS) for m in methods)):
+        if name not in allowed:
+            parser.error(f"{name!r} is not one of {allowed}")
+    return models, methods, [int(t) for t in args.threads.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -251,10 +271,7 @@ def main() -> None:
     parser.add_argument(
         "--data", required=True, help="a CIFAR-10 location (iterand.data.load), or 'synthetic'"
     )
-    parser.add_argument("--models", default="conv6,resnet18", help=f"comma-separated, from {tuple(WIDTHS)}")
-    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {METHODS}")
-    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts")
-    parser.add_argument("--repeats", type=int, default=3)
+    add_row_options(parser)
     parser.add_argument("--steps", type=int, default=30, help="timed fixed-batch steps per repeat")
     parser.add_argument("--warmup", type=int, default=25, help="untimed steps first (the heap settles)")
     parser.add_argument(
@@ -272,16 +289,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     parser.add_argument("--json", type=Path, help="also write the numbers and the environment as JSON")
     args = parser.parse_args()
-    models, methods = args.models.split(","), args.methods.split(",")
+    models, methods, threads = chosen_rows(parser, args)
     args.per_iteration = [m for m in args.per_iteration.split(",") if m]
-    threads = [int(t) for t in args.threads.split(",")]
     args.without = [w for w in args.without.split(",") if w]
     for name in args.without:
         if name not in WITHOUT:
             parser.error(f"--without {name!r} is not one of {WITHOUT}")
-    for name, allowed in (*((m, tuple(WIDTHS)) for m in models), *((m, METHODS) for m in methods)):
-        if name not in allowed:
-            parser.error(f"{name!r} is not one of {allowed}")
     if "keep_memory" in args.without:
         cpu_runtime.keep_freed_memory = lambda: False  # the Trainer's call too: glibc's default malloc
     else:
