@@ -217,6 +217,7 @@ def seeds(
     band_rows = curves.bands(epochs, metric, by=("model", "width", "method"))
     for column, (model, width) in enumerate(columns):
         top, bottom = axes[0][column], axes[1][column]
+        by_seed: dict[int, dict[str, float]] = {}
         for offset, name in enumerate((baseline, method)):
             band = [b for b in band_rows if (b["model"], b["width"], b["method"]) == (model, width, name)]
             if band:
@@ -238,10 +239,8 @@ def seeds(
                  "test_acc_last": r["test_acc_last"]}
                 for r in chosen
             ]  # fmt: skip
-        by_seed: dict[int, dict[str, float]] = {}
-        for r in runs:
-            if (r["model"], r["width"]) == (model, width) and r["method"] in (baseline, method):
-                by_seed.setdefault(r["seed"], {})[r["method"]] = r["test_acc_last"]
+            for r in chosen:
+                by_seed.setdefault(r["seed"], {})[name] = r["test_acc_last"]
         for seed, accuracy in sorted(by_seed.items()):
             if len(accuracy) == 2:
                 bottom.plot([0, 1], [accuracy[baseline], accuracy[method]], color="0.6", lw=0.8, zorder=0)

@@ -106,6 +106,11 @@ def test_the_seed_figure_draws_the_tables_numbers_and_the_paired_interval(seed_r
         sum(ACCURACY[(0.25, "iterand", s)] for s in (1, 2, 3)) / 3
     )
     assert [ax.get_title() for ax in fig.axes[:2]] == ["conv6 x0.125", "conv6 x0.25"]
+    # Below x0.25: each seed's two runs joined by a line from edge-popup (x = 0) to IteRand (x = 1).
+    joins = [tuple(line.get_ydata()) for line in fig.axes[3].get_lines() if list(line.get_xdata()) == [0, 1]]
+    assert sorted(joins) == sorted(
+        (ACCURACY[(0.25, "edgepopup", s)], ACCURACY[(0.25, "iterand", s)]) for s in (1, 2, 3)
+    )
 
 
 def test_seed_rows_need_the_figures_own_choices(seed_rows):
