@@ -203,8 +203,9 @@ def install_cifar10(data: str) -> None:
     torchvision.datasets.CIFAR10 = ArrayCIFAR10
 
 
-def published_config(folder: Path, model: str, method: str) -> dict[str, Any]:
-    """``figure2_<model>_sc_<method>`` with the first value of each grid parameter, as ``main.py`` sets it."""
+def published_config(folder: Path, model: str, method: str, num_workers: int | None = None) -> dict[str, Any]:
+    """``figure2_<model>_sc_<method>`` with the first value of each grid parameter, as ``main.py`` sets it;
+    ``num_workers`` (None: the config's) replaces its data workers."""
     with open(folder / "config.yaml") as file:
         configs = yaml.load(file, Loader=yaml.FullLoader)
     name = f"figure2_{model}_sc_{method}"
@@ -213,6 +214,8 @@ def published_config(folder: Path, model: str, method: str) -> dict[str, Any]:
         cfg[key] = values[0]
     cfg["model.config_name"] = MODELS[model]
     cfg.update(data_parallel=False, accum_grad=1, force_restart=True, use_cuda=False, dataset_download=False)
+    if num_workers is not None:
+        cfg["num_workers"] = num_workers
     cfg["__other_configs__"] = configs
     return cfg
 
@@ -289,6 +292,9 @@ def main() -> None:
     parser.add_argument(
         "--epoch-steps", type=int, help="time this many conv6 steps instead of an epoch (a quick look)"
     )
+    parser.add_argument(
+        "--num-workers", type=int, help="the published DataLoader's workers (default: its config's, 4)"
+    )
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     parser.add_argument("--json", type=Path, help="also write the numbers and the environment as JSON")
     args = parser.parse_args()
@@ -303,7 +309,7 @@ def main() -> None:
             steps = args.iteration_steps if model == "resnet18" else args.epoch_steps
             warmup = args.iteration_warmup if model == "resnet18" else (0 if steps is None else 1)
             for method in methods:
-                cfg = published_config(folder, model, method)
+                cfg = published_config(folder, model, method, args.num_workers)
                 for n in threads:
                     torch.set_num_threads(n)
                     rate = measure_once(learner_class, cfg, steps, warmup)
@@ -320,7 +326,7 @@ def main() -> None:
         "cores_available": cpu_runtime.available_cores(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "num_workers": published_config(folder, models[0], methods[0])["num_workers"],
+        "num_workers": published_config(folder, models[0], methods[0], args.num_workers)["num_workers"],
         "stand_ins": stood_in,
         "load_before": load_before,
         "python": sys.version.split()[0],

@@ -145,6 +145,10 @@ def test_config_takes_the_first_grid_values_and_redraws_follow_the_published_per
         1,
     )
     assert cfg["dataset_download"] is False and cfg["data_parallel"] is False
+    assert (cfg["num_workers"], harness.published_config(tmp_path, "conv6", "iterand", 2)["num_workers"]) == (
+        4,
+        2,
+    )
     redraws = []
     original = learner_class.__init__
 
