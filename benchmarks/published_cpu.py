@@ -44,14 +44,13 @@ import torch
 import torchvision
 import yaml
 from torch import nn
-from train_cpu import _spread, add_row_options, chosen_rows, machine
+from train_cpu import WIDTHS, _spread, add_row_options, chosen_rows, machine
 from train_step import emit, envelope
 
 from iterand.engine import cpu_runtime
-from iterand.engine.data.cifar import load_arrays
+from iterand.engine.data.cifar import CLASSES, load_arrays
 
 MODELS = {"conv6": "conv6x0.25", "resnet18": "resnet18x1.0"}
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 @dataclass(frozen=True)
@@ -270,10 +269,10 @@ def table(rows: list[Row], args: argparse.Namespace, env: dict[str, Any]) -> str
         "|---|---|---:|---:|---|",
     ]
     for row in rows:
-        width = "x0.25" if row.model == "conv6" else "x1"
         over = "one epoch" if row.unit == "epoch" else "steps"
         lines.append(
-            f"| {row.model} {width} | {row.method} | {row.threads} | {_spread(row.rates)} | {over} |"
+            f"| {row.model} x{WIDTHS[row.model]:g} | {row.method} | {row.threads} | {_spread(row.rates)} "
+            f"| {over} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -302,6 +301,11 @@ def main() -> None:
     folder = args.published.resolve()
     learner_class, stood_in = import_published(folder)
     install_cifar10(args.data)
+    configs = {
+        (model, method): published_config(folder, model, method, args.num_workers)
+        for model in models
+        for method in methods
+    }
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     rates: dict[tuple[str, str, int], list[float]] = {}
     for _ in range(args.repeats):  # repeats outermost, so that drift in the machine spreads over every row
@@ -309,10 +313,9 @@ def main() -> None:
             steps = args.iteration_steps if model == "resnet18" else args.epoch_steps
             warmup = args.iteration_warmup if model == "resnet18" else (0 if steps is None else 1)
             for method in methods:
-                cfg = published_config(folder, model, method, args.num_workers)
                 for n in threads:
                     torch.set_num_threads(n)
-                    rate = measure_once(learner_class, cfg, steps, warmup)
+                    rate = measure_once(learner_class, configs[model, method], steps, warmup)
                     rates.setdefault((model, method, n), []).append(rate)
                     print(
                         f"{model} {method} {n} thread(s): {rate:,.0f} images/s", file=sys.stderr, flush=True
@@ -326,7 +329,7 @@ def main() -> None:
         "cores_available": cpu_runtime.available_cores(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "num_workers": published_config(folder, models[0], methods[0], args.num_workers)["num_workers"],
+        "num_workers": configs[models[0], methods[0]]["num_workers"],
         "stand_ins": stood_in,
         "load_before": load_before,
         "python": sys.version.split()[0],
