@@ -25,6 +25,9 @@ CUDA's ``kthvalue`` runs one thread block per slice, slow for one multi-million-
 ``topk`` has a multi-block path. On the CPU (outside ``torch.compile``) NumPy's ``partition`` finds the same
 order statistic: PyTorch's CPU ``topk`` and ``kthvalue`` took 520-670 us for a 65,536-entry layer where
 ``partition`` takes 40 us (2 cores, torch 2.14), which was most of the mask selection of a Conv6 step.
+There the whole mask is built in NumPy (``_kept_flat_numpy``, with a Python branch for ties that the host
+can afford): a dozen tensor operations cost 0.15-0.3 ms per layer in dispatch alone, a fifth of a
+Conv6 x0.25 step's non-convolution time on one thread.
 """
 
 from __future__ import annotations
@@ -68,17 +71,28 @@ def ranked_values(scores: torch.Tensor, ranking: str) -> torch.Tensor:
     raise ValueError(f"ranking must be one of {', '.join(repr(r) for r in RANKINGS)}, got {ranking!r}")
 
 
-def selection_threshold(ranked: torch.Tensor, n_pruned: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(t, tie_quota)``: the ``(n_pruned + 1)``-th smallest value of ``ranked`` and how many entries
-    equal to ``t`` are pruned (``n_pruned - #(ranked < t)``); both 0-dim tensors on ``ranked``'s device."""
+def _flat_checked(ranked: torch.Tensor, n_pruned: int) -> torch.Tensor:
+    """``ranked`` detached and flattened in row-major order, after checking that ``n_pruned`` leaves at
+    least one value kept."""
     flat = ranked.detach().reshape(-1)
-    n_kept = flat.numel() - n_pruned
-    if not 0 < n_kept <= flat.numel():
+    if not 0 <= n_pruned < flat.numel():
         raise ValueError(
             f"n_pruned must be in [0, {flat.numel() - 1}] for {flat.numel()} values, got {n_pruned}"
         )
+    return flat
+
+
+def _on_numpy_path(flat: torch.Tensor) -> bool:
+    return flat.device.type == "cpu" and flat.dtype in _NUMPY_FLOATS and not torch.compiler.is_compiling()
+
+
+def selection_threshold(ranked: torch.Tensor, n_pruned: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(t, tie_quota)``: the ``(n_pruned + 1)``-th smallest value of ``ranked`` and how many entries
+    equal to ``t`` are pruned (``n_pruned - #(ranked < t)``); both 0-dim tensors on ``ranked``'s device."""
+    flat = _flat_checked(ranked, n_pruned)
+    n_kept = flat.numel() - n_pruned
     # Every branch finds the same order statistic; the smaller k makes topk's output smaller.
-    if flat.device.type == "cpu" and flat.dtype in _NUMPY_FLOATS and not torch.compiler.is_compiling():
+    if _on_numpy_path(flat):
         partitioned = np.partition(flat.numpy(), n_pruned)
         threshold = torch.from_numpy(partitioned[n_pruned : n_pruned + 1]).reshape(())
     elif n_pruned + 1 <= n_kept:
@@ -102,8 +116,26 @@ def kept_mask_from_threshold(
 
 def kept_mask(ranked: torch.Tensor, n_pruned: int) -> torch.Tensor:
     """Boolean mask of ``ranked``'s shape keeping all but its ``n_pruned`` lowest values (True = kept)."""
+    flat = _flat_checked(ranked, n_pruned)
+    if _on_numpy_path(flat):
+        return torch.from_numpy(_kept_flat_numpy(flat.numpy(), n_pruned)).view(ranked.shape)
     threshold, tie_quota = selection_threshold(ranked, n_pruned)
     return kept_mask_from_threshold(ranked, threshold, tie_quota)
+
+
+def _kept_flat_numpy(values: np.ndarray, n_pruned: int) -> np.ndarray:
+    """``kept_mask`` of a flat array, in NumPy: the same selection as the threshold path in a few calls
+    instead of a dozen tensor operations, which is what a small layer's mask cost on a CPU.
+
+    Without ties at the threshold ``t`` exactly ``numel - n_pruned`` values are ``>= t``, and they are the
+    kept ones; only otherwise are the ties ranked in flat order."""
+    threshold = np.partition(values, n_pruned)[n_pruned]
+    kept = values >= threshold
+    if np.count_nonzero(kept) == values.size - n_pruned:
+        return kept
+    ties = values == threshold
+    tie_quota = n_pruned - np.count_nonzero(values < threshold)
+    return (values > threshold) | (ties & (np.cumsum(ties) > tie_quota))
 
 
 def global_thresholds(ranked: Sequence[torch.Tensor], n_pruned: int) -> tuple[torch.Tensor, torch.Tensor]:

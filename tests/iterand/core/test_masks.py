@@ -164,3 +164,27 @@ def test_kept_mask_compiles_without_graph_break():
     compiled = torch.compile(masks.kept_mask, backend="aot_eager", fullgraph=True)
     ranked = torch.randint(0, 3, (40, 9), generator=torch.Generator().manual_seed(0)).float()
     assert torch.equal(compiled(ranked, 200), stable_sort_reference(ranked, 200))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("numel,n_pruned", [(1, 0), (2, 1), (9, 4), (432, 216), (4096, 2047), (4096, 4000)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_numpy_mask_equals_the_threshold_path(dtype, numel, n_pruned, ties):
+    # On the CPU kept_mask builds the mask in NumPy; the threshold path is what CUDA and torch.compile run.
+    generator = torch.Generator().manual_seed(numel * 2 + ties)
+    values = (
+        torch.randint(-6, 6, (numel,), generator=generator)
+        if ties
+        else torch.randn(numel, generator=generator)
+    )
+    ranked = values.to(dtype).reshape(-1, 1, 1) if numel % 9 else values.to(dtype).reshape(-1, 1, 3, 3)
+    threshold, tie_quota = masks.selection_threshold(ranked, n_pruned)
+    kept = masks.kept_mask(ranked, n_pruned)
+    assert torch.equal(kept, masks.kept_mask_from_threshold(ranked, threshold, tie_quota))
+    assert torch.equal(kept, stable_sort_reference(ranked, n_pruned))
+
+
+def test_numpy_mask_reads_channels_last_scores_in_row_major_order():
+    scores = torch.randint(0, 3, (8, 4, 3, 3), generator=torch.Generator().manual_seed(5)).float()
+    channels_last = scores.contiguous(memory_format=torch.channels_last)
+    assert torch.equal(masks.kept_mask(channels_last, 100), stable_sort_reference(scores, 100))
