@@ -26,8 +26,9 @@ CUDA's ``kthvalue`` runs one thread block per slice, slow for one multi-million-
 order statistic: PyTorch's CPU ``topk`` and ``kthvalue`` took 520-670 us for a 65,536-entry layer where
 ``partition`` takes 40 us (2 cores, torch 2.14), which was most of the mask selection of a Conv6 step.
 There the whole mask is built in NumPy (``_kept_flat_numpy``, with a Python branch for ties that the host
-can afford): a dozen tensor operations cost 0.15-0.3 ms per layer in dispatch alone, a fifth of a
-Conv6 x0.25 step's non-convolution time on one thread.
+can afford): inside a training step a dozen small tensor operations cost 0.15-0.3 ms per layer (each
+starts on caches the convolutions just filled), which was a sixth of a Conv6 x0.25 step's
+non-convolution time on one thread.
 """
 
 from __future__ import annotations
