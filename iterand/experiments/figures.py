@@ -153,7 +153,7 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         parameters["mode"],
         grid.sweep,
         out_dir / "runs" if runs_dir is None else runs_dir,
-        out_dir / "results.csv",
+        _written_table(parameters),
         results_table=parameters["results_table"],
         grid={**{name: parameters[value] for name, value in grid.swept.items()}, "seed": parameters["seeds"]},
         overrides={**_fixed(grid, parameters), **_budget(parameters), **parameters["overrides"]},
@@ -169,7 +169,8 @@ def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], l
     beside the one ``rows`` read (``companion_table``), with the same choices of ``parameters``; only
     the seeds in ``seeds``. Call it after ``rows``, which trains and writes them."""
     grid = FIGURES[figure]
-    table = parameters["results_table"] or Path(parameters["out_dir"]) / "results.csv"
+    # The table rows read (train_or_read's rule): the given results_table, else the one rows wrote.
+    table = parameters["results_table"] or _written_table(parameters)
     runs = [
         item
         for item in results.matching(
@@ -182,6 +183,10 @@ def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], l
         item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names
     ]
     return runs, epochs
+
+
+def _written_table(parameters: Mapping[str, Any]) -> Path:
+    return Path(parameters["out_dir"]) / results.RESULTS_TABLE
 
 
 def _budget(parameters: Mapping[str, Any]) -> dict[str, Any]:
