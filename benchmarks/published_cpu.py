@@ -44,7 +44,7 @@ import torch
 import torchvision
 import yaml
 from torch import nn
-from train_cpu import WIDTHS, _spread, add_row_options, chosen_rows, machine
+from train_cpu import WIDTHS, add_row_options, chosen_rows, machine, spread
 from train_step import emit, envelope
 
 from iterand.engine import cpu_runtime
@@ -271,7 +271,7 @@ def table(rows: list[Row], args: argparse.Namespace, env: dict[str, Any]) -> str
     for row in rows:
         over = "one epoch" if row.unit == "epoch" else "steps"
         lines.append(
-            f"| {row.model} x{WIDTHS[row.model]:g} | {row.method} | {row.threads} | {_spread(row.rates)} "
+            f"| {row.model} x{WIDTHS[row.model]:g} | {row.method} | {row.threads} | {spread(row.rates)} "
             f"| {over} |"
         )
     return "\n".join(lines) + "\n"

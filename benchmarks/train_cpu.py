@@ -181,7 +181,7 @@ def measure(model: str, method: str, threads: int, data: DataBundle, args: argpa
     )
 
 
-def _spread(values: list[float], digits: int = 0) -> str:
+def spread(values: list[float], digits: int = 0) -> str:
     low, mid, high = min(values), statistics.median(values), max(values)
     return f"{low:,.{digits}f} / {mid:,.{digits}f} / {high:,.{digits}f}"
 
@@ -229,10 +229,10 @@ def table(rows: list[Row], args: argparse.Namespace, env: dict[str, Any]) -> str
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        seconds = "per iteration only" if row.epoch_seconds is None else _spread(row.epoch_seconds, 1)
-        data = _spread(row.data) + (" (loader-fed steps)" if row.epoch_seconds is None else "")
+        seconds = "per iteration only" if row.epoch_seconds is None else spread(row.epoch_seconds, 1)
+        data = spread(row.data) + (" (loader-fed steps)" if row.epoch_seconds is None else "")
         lines.append(
-            f"| {row.model} x{row.width:g} | {row.method} | {row.threads} | {_spread(row.step)} | {data} "
+            f"| {row.model} x{row.width:g} | {row.method} | {row.threads} | {spread(row.step)} | {data} "
             f"| {seconds} | {row.others:.0f} |"
         )
     return "\n".join(lines) + "\n"

@@ -90,7 +90,11 @@ def _on_numpy_path(flat: torch.Tensor) -> bool:
 def selection_threshold(ranked: torch.Tensor, n_pruned: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``(t, tie_quota)``: the ``(n_pruned + 1)``-th smallest value of ``ranked`` and how many entries
     equal to ``t`` are pruned (``n_pruned - #(ranked < t)``); both 0-dim tensors on ``ranked``'s device."""
-    flat = _flat_checked(ranked, n_pruned)
+    return _flat_threshold(_flat_checked(ranked, n_pruned), n_pruned)
+
+
+def _flat_threshold(flat: torch.Tensor, n_pruned: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``selection_threshold`` of an already checked flat tensor."""
     n_kept = flat.numel() - n_pruned
     # Every branch finds the same order statistic; the smaller k makes topk's output smaller.
     if _on_numpy_path(flat):
@@ -120,7 +124,7 @@ def kept_mask(ranked: torch.Tensor, n_pruned: int) -> torch.Tensor:
     flat = _flat_checked(ranked, n_pruned)
     if _on_numpy_path(flat):
         return torch.from_numpy(_kept_flat_numpy(flat.numpy(), n_pruned)).view(ranked.shape)
-    threshold, tie_quota = selection_threshold(ranked, n_pruned)
+    threshold, tie_quota = _flat_threshold(flat, n_pruned)
     return kept_mask_from_threshold(ranked, threshold, tie_quota)
 
 

@@ -77,7 +77,9 @@ def test_resized_crop_is_bit_identical_to_the_pixelwise_rule():
         [torch.tensor([[0, 0, 40, 36], [39, 0, 1, 36]]), sample_resized_crop_boxes(4, 40, 36, generator(12))]
     )
     flips = torch.tensor([False, True, True, False, True, False])
-    assert torch.equal(resized_crop(images, boxes, 8, flips), _pixelwise_resized_crop(images, boxes, 8, flips))
+    assert torch.equal(
+        resized_crop(images, boxes, 8, flips), _pixelwise_resized_crop(images, boxes, 8, flips)
+    )
 
 
 def test_flips_mirror_the_output_columns():
