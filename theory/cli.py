@@ -126,7 +126,11 @@ def _worst_case(args) -> int:
         value = subset_sum.worst_case_error(
             x, args.t, args.eps, max_intervals=args.max_intervals, progress=show
         )
-    print(f"E* = {value:.12g}")
+    if args.eps is None or value >= args.eps:
+        print(f"E* = {value:.12g}")
+    else:
+        # Below eps the interval method only brackets E* (worst_case_error's docstring): no exact value.
+        print(f"{value:.12g} <= E* <= {args.eps:g} (run without --eps for the exact value)")
     if args.eps is not None:
         print(f"E* <= eps ({args.eps:g}): {'yes' if value <= args.eps else 'no'}")
     return 0

@@ -32,6 +32,16 @@ def test_worst_case_model_b_and_decision(capsys):
     assert "E* <= eps" in out and out.strip().endswith("yes")
 
 
+
+def test_worst_case_with_eps_prints_e_star_only_when_it_is_exact(capsys):
+    samples = ["0.5", "-0.5", "0.5", "-0.5", "0.25", "-0.25"]
+    exact = subset_sum.worst_case_error_brute([float(s) for s in samples])  # 0.125
+    _, above, _ = run(capsys, "worst-case", *samples, "--eps", str(exact / 2))
+    assert f"E* = {exact:.12g}" in above and above.strip().endswith("no")
+    _, below, _ = run(capsys, "worst-case", *samples, "--eps", "0.13")
+    # Below eps the value is only a lower bound: never printed as "E* = ..." (it was "E* = 0" here).
+    assert "E* =" not in below and "<= E* <= 0.13" in below and below.strip().endswith("yes")
+
 @pytest.mark.parametrize(
     "argv, parameter",
     [
