@@ -130,10 +130,13 @@ FIGURES = {
 }
 # results.select's filter of each swept or fixed field.
 _FILTERS = {"width": "widths", "r": "r_values"}
+# The table column of each subset parameter whose values every row must cover (the dense baseline's init
+# is always "ku", so inits are not checked).
+_SUBSET_FIELDS = {"models": "model", "methods": "method"}
 
 
 def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rows of the aggregated results table that figure ``figure`` (``FIGURES``) shows.
+    """The aggregated rows that figure ``figure`` (``FIGURES``) shows: its runs of the chosen seeds only.
 
     ``parameters`` are the figure notebook's (a notebook passes ``globals()``): ``mode``, ``out_dir``,
     ``runs_dir`` (None: ``<out_dir>/runs``), ``results_table``, ``seeds``, ``epochs``,
@@ -141,9 +144,10 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     ``default_cifar_source()``, chosen only when training), ``concurrent`` (optional, default 1: training
     processes at once) and the figure's own (``Grid``). The runs are
     ``train_or_read`` of the sweep's subset on the swept values and seeds, with the fixed values and the
-    training budget set on every run; the table is written to ``<out_dir>/results.csv``. The rows are
-    those of that budget and of the chosen values (``results.select``, which refuses two settings of one
-    point).
+    training budget set on every run; the table is written to ``<out_dir>/results.csv``. The rows
+    aggregate the per-run table beside it (``companion_table``) over the chosen ``seeds``, and are those of
+    that budget and of the chosen values (``results.select``, which refuses two settings of one point). A
+    chosen value without a row, or a row missing some of the seeds, is named in a warning.
     """
     grid = FIGURES[figure]
     out_dir = Path(parameters["out_dir"])
@@ -161,7 +165,12 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         concurrent=parameters.get("concurrent", 1),
         **{name: parameters[name] for name in grid.subset},
     )
-    return results.select(results.read_table(table), grid.key, source=table, **_filters(grid, parameters))
+    shown = results.select(
+        _over_seeds(table, parameters["seeds"]), grid.key, source=table, **_filters(grid, parameters)
+    )
+    for line in _missing(grid, parameters, shown):
+        warnings.warn(line, stacklevel=2)
+    return shown
 
 
 def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], list[dict]]:
@@ -183,6 +192,36 @@ def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], l
         item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names
     ]
     return runs, epochs
+
+
+def _over_seeds(table: Path, seeds: Collection[int]) -> list[dict[str, Any]]:
+    """``table``'s rows aggregated over ``seeds`` only: a figure averages its chosen seeds, never every seed
+    a runs folder happens to hold. That needs the per-run table beside it; an aggregated table given
+    alone is read as it is (``_missing`` names its rows of other seeds)."""
+    runs = companion_table(table, "runs")
+    if not runs.is_file():
+        return results.read_table(table)
+    return results.aggregate(item for item in results.read_table(runs) if item["seed"] in seeds)
+
+
+def _missing(grid: Grid, parameters: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per chosen value with no row, and per row whose seeds are not the chosen ones."""
+    chosen = {name: parameters[value] for name, value in grid.swept.items()}
+    chosen.update({field: parameters[name] for name, field in _SUBSET_FIELDS.items() if name in grid.subset})
+    lines = [
+        f"no finished run for {field} {value!r} at this budget: the figure leaves it out"
+        for field, values in chosen.items()
+        if values is not None
+        for value in values
+        if value not in {item[field] for item in shown}
+    ]
+    wanted = sorted(parameters["seeds"])
+    for item in shown:
+        found = sorted(int(seed) for seed in str(item.get("seeds") or "").split())
+        if found and found != wanted:
+            point = ", ".join(f"{field} {item[field]}" for field in grid.key)
+            lines.append(f"{point}: the mean is over seeds {found}, not the chosen {wanted}")
+    return lines
 
 
 def _written_table(parameters: Mapping[str, Any]) -> Path:

@@ -124,3 +124,37 @@ def test_a_missing_results_table_is_named(tmp_path):
     parameters = _parameters(tmp_path, results_table=str(tmp_path / "results" / "results.csv"))
     with pytest.raises(ValueError, match="no results table .*results.csv"):
         figures.rows("fig2", parameters)
+
+
+def test_the_figures_means_are_over_the_chosen_seeds_only(seed_rows):
+    parameters, _ = seed_rows
+    # The runs folder also holds seed 4 of x0.25 IteRand (99 %): never in a mean of seeds 1-3.
+    shown = {(r["width"], r["method"]): r for r in figures.rows("fig2", parameters)}
+    point = shown[(0.25, "iterand")]
+    assert (point["count"], point["seeds"]) == (3, "1 2 3")
+    assert point["test_acc_last_mean"] == pytest.approx(
+        sum(ACCURACY[(0.25, "iterand", s)] for s in (1, 2, 3)) / 3
+    )
+    one = {(r["width"], r["method"]): r for r in figures.rows("fig2", {**parameters, "seeds": [1]})}
+    assert one[(0.25, "iterand")]["test_acc_last_mean"] == ACCURACY[(0.25, "iterand", 1)]
+
+
+def test_chosen_widths_and_seeds_without_runs_are_named(seed_rows):
+    parameters, _ = seed_rows
+    with pytest.warns(UserWarning) as caught:
+        shown = figures.rows("fig2", {**parameters, "widths": [0.125, 0.25, 0.5], "seeds": [1, 2, 3, 5]})
+    lines = [str(w.message) for w in caught]
+    assert any("width 0.5" in line for line in lines)
+    assert (
+        sum("over seeds [1, 2, 3], not the chosen [1, 2, 3, 5]" in line for line in lines) == len(shown) == 4
+    )
+
+
+def test_an_aggregated_table_alone_is_read_as_it_is_and_other_seeds_are_named(seed_rows, tmp_path):
+    parameters, _ = seed_rows
+    alone = tmp_path / "alone" / "results.csv"
+    alone.parent.mkdir()
+    alone.write_bytes((Path(parameters["out_dir"]) / "results.csv").read_bytes())
+    with pytest.warns(UserWarning, match=r"over seeds \[1, 2, 3, 4\], not the chosen \[1, 2, 3\]"):
+        shown = figures.rows("fig2", {**parameters, "results_table": str(alone)})
+    assert {(r["width"], r["method"]): r["count"] for r in shown}[(0.25, "iterand")] == 4
