@@ -247,6 +247,9 @@ class Trainer:
             self.close()
             raise state
         saved, self._saved_summary = state
+        if self._saved_summary is not None:
+            self.epochs_saved = config.epochs
+            return  # finished: run() returns the summary, with no data, model or checkpoint needed
         self.epochs_saved = 0 if saved is None else saved["progress"]["epochs_done"]
         try:
             self._build(saved, data)
@@ -290,9 +293,9 @@ class Trainer:
 
         A run whose summary is already written returns that summary without training again.
         """
-        progress = self.progress
-        if self._saved_summary is not None and progress.epochs_done == self.config.epochs:
+        if self._saved_summary is not None:
             return self._saved_summary
+        progress = self.progress
         if self.ctx.is_main:
             truncate_metrics(self.files.metrics, progress.epochs_done)
             if not self.files.config.is_file():
@@ -330,14 +333,22 @@ class Trainer:
 
     def _open_run_dir(self) -> UserError | tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Lock the run directory and read it: (checkpoint or None, summary or None), or the error that
-        stops the run (the directory is in use, holds another run, or an unreadable checkpoint)."""
+        stops the run (the directory is in use, holds another run, or an unreadable checkpoint or summary).
+
+        A written summary means the run is finished, whatever else the directory still holds: its
+        checkpoint is then not read (it may have been deleted to save space), so a finished run is never
+        trained again and its metrics are never truncated."""
         try:
             self.lock.acquire()
             saved_configs = []
             if self.files.config.is_file():
                 saved_configs.append((self.files.config, load_yaml(self.files.config)))
-            saved = self._read_checkpoint() if self.files.checkpoint.is_file() else None
-            if saved is not None:
+            summary = self._read_summary() if self.files.summary.is_file() else None
+            saved = None
+            if summary is not None:
+                saved_configs.append((self.files.summary, _summary_config(summary, self.files.summary)))
+            elif self.files.checkpoint.is_file():
+                saved = self._read_checkpoint()
                 saved_configs.append((self.files.checkpoint, TrainConfig.from_dict(saved["config"])))
             for path, other in saved_configs:
                 message = _mismatch(other, self.config, path)
@@ -345,16 +356,24 @@ class Trainer:
                     raise ConfigMismatch(message)
         except UserError as error:
             return error
-        summary = read_json(self.files.summary) if self.files.summary.is_file() else None
         return saved, summary
+
+    def _read_summary(self) -> dict[str, Any]:
+        try:
+            return read_json(self.files.summary)
+        except (OSError, ValueError) as error:
+            raise UserError(
+                f"{self.files.summary} is unreadable ({error}); the run's results are in it: restore the "
+                "file, or delete it to evaluate the run again from its last checkpoint"
+            ) from None
 
     def _read_checkpoint(self) -> dict[str, Any]:
         try:
             return checkpoint.load(self.files.checkpoint)
         except checkpoint.CheckpointError as error:
             raise checkpoint.CheckpointError(
-                f"{error}; the run cannot resume from it: restore the file, or remove the run directory "
-                f"{self.files.root} to train the run again from the start"
+                f"{error}; the run cannot resume from it: restore the file, or delete it to train the run "
+                "again from the start"
             ) from None
 
     def _restore(self, saved: dict[str, Any]) -> None:
@@ -587,6 +606,16 @@ def _interrupted_message(run_dir: Path, trainer: Trainer | None) -> str:
         f"interrupted: {run_dir} keeps {trainer.epochs_saved} of {trainer.config.epochs} epochs "
         f"({trainer.files.checkpoint.name}); the same command resumes from there"
     )
+
+
+def _summary_config(summary: dict[str, Any], path: Path) -> TrainConfig:
+    try:
+        return TrainConfig.from_dict(summary["parameters"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserError(
+            f"{path} does not hold a run summary this code reads ({error}): restore the file, or delete "
+            "it to evaluate the run again from its last checkpoint"
+        ) from None
 
 
 def _mismatch(saved: TrainConfig, requested: TrainConfig, path: Path) -> str | None:

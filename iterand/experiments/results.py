@@ -143,7 +143,17 @@ def collect(out: str | Path) -> list[dict[str, Any]]:
     out = Path(out)
     if not out.is_dir():
         raise InvalidInput(f"--out: no folder {out}")
-    return [row(read_json(path), path.parent) for path in sorted(out.rglob(SUMMARY_FILE))]
+    return [_summary_row(path) for path in sorted(out.rglob(SUMMARY_FILE))]
+
+
+def _summary_row(path: Path) -> dict[str, Any]:
+    try:
+        return row(read_json(path), path.parent)
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        raise InvalidInput(
+            f"{path} is not a readable run summary ({type(error).__name__}: {error}): restore it, or "
+            "delete it and run the same train command again to evaluate the run from its last checkpoint"
+        ) from None
 
 
 def duplicates(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:

@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from bookkeeping.errors import UserError
 from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
@@ -377,6 +378,39 @@ def test_a_finished_run_returns_its_summary_without_training(tmp_path, monkeypat
     first = train(config, tmp_path, data=fake_data())
     monkeypatch.setattr(Trainer, "_epoch", lambda *a: pytest.fail("a finished run trained again"))
     assert train(config, tmp_path, data=fake_data()) == json.loads(json.dumps(first, default=str))
+
+
+def test_a_finished_run_without_its_checkpoint_keeps_its_results_and_needs_no_data(tmp_path, monkeypatch):
+    # Deleting checkpoint.pt to save space used to retrain the run from scratch, emptying metrics.jsonl.
+    config = tiny_config(epochs=2)
+    first = train(config, tmp_path, data=fake_data())
+    files = RunFiles(tmp_path)
+    metrics = files.metrics.read_bytes()
+    files.checkpoint.unlink()
+    monkeypatch.setattr(train_module, "load_data", lambda *a: pytest.fail("a finished run loaded its data"))
+    monkeypatch.setattr(Trainer, "_epoch", lambda *a: pytest.fail("a finished run trained again"))
+    assert train(config, tmp_path) == json.loads(json.dumps(first, default=str))
+    assert files.metrics.read_bytes() == metrics
+
+
+def test_a_finished_run_of_another_configuration_is_refused_by_its_summary(tmp_path):
+    train(tiny_config(epochs=1), tmp_path, data=fake_data())
+    RunFiles(tmp_path).checkpoint.unlink()
+    RunFiles(tmp_path).config.unlink()
+    with pytest.raises(ConfigMismatch, match="summary.json differs in lr"):
+        train(tiny_config(epochs=1, lr=0.5), tmp_path, data=fake_data())
+
+
+@pytest.mark.parametrize("damage", ['{"parameters": ', "{}"])
+def test_a_damaged_summary_is_named_and_nothing_is_retrained(tmp_path, damage):
+    config = tiny_config(epochs=1)
+    train(config, tmp_path, data=fake_data())
+    files = RunFiles(tmp_path)
+    files.summary.write_text(damage)
+    metrics = files.metrics.read_bytes()
+    with pytest.raises(UserError, match="summary.json .*restore the file, or delete it"):
+        train(config, tmp_path, data=fake_data())
+    assert files.metrics.read_bytes() == metrics
 
 
 def test_train_accepts_a_path_or_string(tmp_path):

@@ -117,6 +117,14 @@ def test_rows_leave_empty_what_the_method_ignores(tmp_path, method, empty, kept)
     assert all(row[field] == getattr(config, field) for field in kept)
 
 
+@pytest.mark.parametrize("damage", ['{"run_name": ', "{}"])
+def test_collect_names_a_damaged_summary(runs_dir, damage):
+    summary = runs_dir / run_name(CONV6_SC.replace(seed=2)) / "summary.json"
+    summary.write_text(damage)
+    with pytest.raises(ValueError, match=f"{summary} is not a readable run summary"):
+        results.collect(runs_dir)
+
+
 def test_collect_needs_an_existing_folder(tmp_path):
     with pytest.raises(ValueError, match="--out: no folder"):
         results.collect(tmp_path / "missing")
