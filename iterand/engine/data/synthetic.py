@@ -27,12 +27,17 @@ SHAPES = {
 }
 
 
+def class_colours(num_classes: int, channels: int, generator: torch.Generator) -> torch.Tensor:
+    """One uint8 colour per class, (num_classes, channels, 1, 1): drawn once for the train AND test images,
+    so that the test set asks the same question as the training set."""
+    return torch.randint(256, (num_classes, channels, 1, 1), generator=generator, dtype=torch.uint8)
+
+
 def make_arrays(
-    n: int, shape: tuple[int, int, int], num_classes: int, generator: torch.Generator
+    n: int, shape: tuple[int, int, int], colours: torch.Tensor, generator: torch.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`n` uint8 images of `shape` and their int64 labels."""
-    labels = torch.randint(num_classes, (n,), generator=generator)
-    colours = torch.randint(256, (num_classes, shape[0], 1, 1), generator=generator, dtype=torch.uint8)
+    """`n` uint8 images of `shape`, each noise averaged with its class's colour, and their int64 labels."""
+    labels = torch.randint(len(colours), (n,), generator=generator)
     images = torch.randint(256, (n, *shape), generator=generator, dtype=torch.uint8)
     # (noise + colour) / 2 with both halves rounded down, which cannot overflow uint8.
     images.bitwise_right_shift_(1).add_(colours.bitwise_right_shift(1)[labels])
@@ -42,8 +47,9 @@ def make_arrays(
 def load_bundle(config: TrainConfig, device: torch.device, rank: int, world_size: int) -> DataBundle:
     shape, num_classes, train_size, test_size = SHAPES[config.stem]
     generator = seeded_generator(DATA_SEED)
-    train_images, train_labels = make_arrays(train_size, shape, num_classes, generator)
-    test_images, test_labels = make_arrays(test_size, shape, num_classes, generator)
+    colours = class_colours(num_classes, shape[0], generator)
+    train_images, train_labels = make_arrays(train_size, shape, colours, generator)
+    test_images, test_labels = make_arrays(test_size, shape, colours, generator)
     augmentation = (
         imagenet_augmentation(shape[1]) if config.stem == "imagenet" else AUGMENTATIONS[config.augmentation]
     )
@@ -60,7 +66,7 @@ def load_bundle(config: TrainConfig, device: torch.device, rank: int, world_size
         num_classes=num_classes,
         description={
             "dataset": "synthetic",
-            "source": f"random, seed {DATA_SEED}",
+            "source": f"random, seed {DATA_SEED}, class colours shared by train and test",
             "source_kind": "synthetic",
         },
     )
