@@ -69,6 +69,8 @@ def run(
         overrides = [f"data_root={data_root}", *overrides]
     out = Path(out)
     planned = planning.shard(planning.plan(sweep, overrides, grid), *shard)
+    for field, names in _kept_fields(planned).items():
+        progress(f"{field}: kept at the preset's value in {', '.join(names)}, whose method ignores it")
     records = [_record(item, out) for item in planned]
     if dry_run:
         for record in records:
@@ -107,6 +109,16 @@ def run(
         if record["outcome"] == "failed":
             progress(f"FAILED {record['dir']}: {record['error']} (log: {record['log']})")
     return records
+
+
+def _kept_fields(planned: Sequence[planning.Planned]) -> dict[str, list[str]]:
+    """Field -> the presets whose runs keep it at the preset's value (``planning.plan``), in plan order."""
+    kept: dict[str, list[str]] = {}
+    for item in planned:
+        for field in item.kept:
+            if item.preset not in kept.setdefault(field, []):
+                kept[field].append(item.preset)
+    return kept
 
 
 def _record(item: planning.Planned, out: Path) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 ``runs`` expands a sweep (``iterand.experiments.sweeps``) into ``TrainConfig`` s in a fixed order: presets in
 the order given, then the grid's Cartesian product with the LAST field varying fastest (``fig2-conv6``:
-preset, width, seed). Configs with the same ``run_name`` (the same experiment) appear once.
+preset, width, seed). Configs with the same ``run_name`` (the same experiment) appear once. A field that a
+run's method ignores (``iterand.core.names.ignored_fields``, say ``period`` for edge-popup) keeps its
+preset value in that run whatever ``--set`` or ``--grid`` give it: otherwise the same computation would get
+another run name, be trained again and be counted twice.
 
 Splitting: ``shard(items, k, n)`` (``--shard K/N``, K from 1 to N) keeps every n-th run starting at the
 k-th, so the shards are disjoint, cover the sweep, do not depend on which runs already finished, and
@@ -23,6 +26,7 @@ from typing import Any, Literal, TypeVar
 from bookkeeping import locks
 from bookkeeping.errors import InvalidInput
 from bookkeeping.paths import RunFiles
+from iterand.core.names import ignored_fields
 from iterand.engine.config import TrainConfig, apply_overrides, run_name
 from iterand.experiments import presets, sweeps
 from iterand.experiments.sweeps import Sweep
@@ -43,6 +47,7 @@ class Planned:
     preset: str
     point: dict[str, Any]  # this run's value of every grid field
     config: TrainConfig
+    kept: tuple[str, ...] = ()  # fields given by --set or --grid that keep the preset's value (ignored)
 
 
 def plan(
@@ -64,11 +69,15 @@ def plan(
         )
     planned: dict[str, Planned] = {}
     for preset in sweep.presets:
-        base = apply_overrides(presets.get(preset), overrides)
+        original = presets.get(preset)
+        base = apply_overrides(original, overrides)
         for values in itertools.product(*full_grid.values()):
             config = base.replace(**dict(zip(full_grid, values, strict=True)))
+            ignored = ignored_fields(config.method)
+            kept = tuple(f for f in ignored if getattr(config, f) != getattr(original, f))
+            config = config.replace(**{field: getattr(original, field) for field in kept})
             point = {field: getattr(config, field) for field in full_grid}
-            planned.setdefault(run_name(config), Planned(preset, point, config))
+            planned.setdefault(run_name(config), Planned(preset, point, config, kept))
     return list(planned.values())
 
 

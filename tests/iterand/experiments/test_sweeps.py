@@ -113,6 +113,27 @@ def test_identical_configs_appear_once():
     assert [c.width for c in configs] == [0.5] * 5 and [c.seed for c in configs] == [1] * 5
 
 
+def test_fields_a_method_ignores_keep_the_presets_value_so_no_run_is_repeated(tmp_path):
+    # --set period=2 once renamed the edge-popup and SGD runs (which ignore it): all retrained, counted twice.
+    grid = {"seed": (1,), "width": (0.5,)}
+    plain = {item.preset: run_name(item.config) for item in planning.plan("fig2-conv6", grid=grid)}
+    changed = {item.preset: item for item in planning.plan("fig2-conv6", ["period=2"], grid)}
+    assert changed.keys() == plain.keys() and len(plain) == 5
+    for preset, item in changed.items():
+        if item.config.method == "iterand":
+            assert item.config.period == 2 and run_name(item.config) != plain[preset] and item.kept == ()
+        else:
+            assert run_name(item.config) == plain[preset] and item.kept == ("period",)
+    swept = planning.runs("fig2-conv6", grid={"seed": (1,), "width": (0.5,), "period": (100, 300)})
+    assert sorted(c.method for c in swept).count("edgepopup") == 2  # ku and sc, not one per period
+    lines: list[str] = []
+    launcher.run("fig2-conv6", tmp_path, overrides=["period=2"], dry_run=True, progress=lines.append)
+    assert lines[0] == (
+        "period: kept at the preset's value in fig2-conv6-ku-edgepopup, fig2-conv6-sc-edgepopup, "
+        "fig2-conv6-ku-sgd, whose method ignores it"
+    )
+
+
 @pytest.mark.parametrize(
     "kwargs, named",
     [
