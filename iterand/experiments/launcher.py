@@ -9,7 +9,9 @@ processes at once (several small runs on one GPU), the runs with the most work f
 the cores this process may use: at most one run per core, each with ``cores // runs`` threads
 (``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
-the sweep goes on.
+the sweep goes on. Ctrl-C (or SIGTERM) stops a concurrent sweep as it stops one run: no further run
+starts, each running process gets one SIGINT, saves what it has and exits, and the runs it leaves
+resume when the same sweep runs again.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,7 +34,7 @@ from typing import Any
 import torch
 
 from bookkeeping import locks
-from bookkeeping.errors import InvalidInput
+from bookkeeping.errors import EXIT_INTERRUPTED, InvalidInput
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.models import build
@@ -59,7 +63,8 @@ def run(
 
     ``data_root`` is applied before ``overrides``. Returns one record per run of the shard, in order:
     ``name``, ``dir``, ``status`` (before this call, one of ``planning.STATUSES``), ``outcome`` ("planned"
-    for a dry run, "skipped" when finished or held by another process, "trained", "failed"), ``preset``,
+    for a dry run, "skipped" when finished or held by another process, "trained", "failed"; when a
+    concurrent sweep is interrupted, "interrupted" or "not started"), ``preset``,
     ``fields`` (the grid values), ``log`` and ``error`` (None unless failed). ``progress`` receives one
     line per event; a dry run gives one line per run: status, run directory, preset and grid values.
     """
@@ -91,24 +96,98 @@ def run(
         # Longest runs first: the last runs to start are then the short ones, and no core idles for
         # long while one long run finishes alone.
         todo.sort(key=lambda item: -_work(item[0]))
+        children = _Children()
         with (
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
             ThreadPoolExecutor(at_once) as pool,
+            _sigterm_as_interrupt(),
         ):
-            jobs = [pool.submit(_train_subprocess, c, r, out, Path(folder), env, progress) for c, r in todo]
-            for job in jobs:
-                job.result()
-    counts = {
-        outcome: sum(r["outcome"] == outcome for r in records) for outcome in ("trained", "skipped", "failed")
-    }
+            jobs = [
+                pool.submit(_train_subprocess, c, r, out, Path(folder), env, progress, children)
+                for c, r in todo
+            ]
+            try:
+                for job in jobs:
+                    job.result()
+            except KeyboardInterrupt:
+                children.stop()
+                wait(jobs)  # the running jobs end once their process has saved and exited
+                _report(sweep, shard, records, progress)
+                raise KeyboardInterrupt(
+                    "interrupted: the stopped runs resume when the same sweep runs again"
+                ) from None
+    _report(sweep, shard, records, progress)
+    return records
+
+
+def _report(
+    sweep: Sweep | str,
+    shard: tuple[int, int],
+    records: Sequence[dict[str, Any]],
+    progress: Callable[[str], None],
+) -> None:
+    outcomes = ("trained", "skipped", "failed", "interrupted", "not started")
+    counts = {outcome: sum(r["outcome"] == outcome for r in records) for outcome in outcomes}
     progress(
         f"{sweeps.get(sweep).name} shard {shard[0]}/{shard[1]}: {len(records)} runs, "
-        + ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+        + ", ".join(
+            f"{count} {outcome}" for outcome, count in counts.items() if count or outcome in outcomes[:3]
+        )
     )
     for record in records:
         if record["outcome"] == "failed":
             progress(f"FAILED {record['dir']}: {record['error']} (log: {record['log']})")
-    return records
+
+
+class _Children:
+    """The training processes of a concurrent sweep. Each runs in its own session, so that a terminal's
+    Ctrl-C reaches the sweep alone, which then sends every child exactly one SIGINT (``stop``): a second
+    one could interrupt a child while it saves its checkpoint."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def start(self, command: list[str], **kwargs: Any) -> subprocess.Popen | None:
+        """The started process, or None once the sweep is stopping."""
+        with self._lock:
+            if self.stopping:
+                return None
+            child = subprocess.Popen(command, start_new_session=True, **kwargs)
+            self._running.add(child)
+            return child
+
+    def wait(self, child: subprocess.Popen) -> int:
+        try:
+            return child.wait()
+        finally:
+            with self._lock:
+                self._running.discard(child)
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopping = True
+            for child in self._running:
+                child.send_signal(signal.SIGINT)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's or ``kill``'s stop) stops the sweep as Ctrl-C does, instead of killing it
+    and leaving its training processes running on their own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _kept_fields(planned: Sequence[planning.Planned]) -> dict[str, list[str]]:
@@ -243,6 +322,10 @@ def _concurrency(
     return at_once, {**os.environ, **cpu_runtime.thread_environment(threads)}
 
 
+def _train_command(config_file: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
+
+
 def _train_subprocess(
     config: TrainConfig,
     record: dict[str, Any],
@@ -250,16 +333,27 @@ def _train_subprocess(
     folder: Path,
     env: dict[str, str] | None,
     progress: Callable[[str], None],
+    children: _Children,
 ) -> None:
+    if children.stopping:
+        record["outcome"] = "not started"
+        return
     if not _starting(record, progress):
         return
     config_file = folder / f"{record['name']}.yaml"
     save_yaml(config, config_file)
     log = Path(record["log"])
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
     with log.open("a") as f:
-        code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, env=env, check=False).returncode
+        child = children.start(_train_command(config_file, out), stdout=f, stderr=subprocess.STDOUT, env=env)
+        if child is None:
+            record["outcome"] = "not started"
+            return
+        code = children.wait(child)
+    if children.stopping and code in (EXIT_INTERRUPTED, -signal.SIGINT):
+        record["outcome"] = "interrupted"
+        progress(f"interrupted {record['dir']} (resumes when the sweep runs again)")
+        return
     error = None
     if code != 0 and locks.holder(RunFiles(Path(record["dir"])).lock) is not None:
         # Taken by another process since `_starting` looked (the child said so, with status 2).

@@ -6,8 +6,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -271,6 +274,33 @@ def test_concurrent_subprocesses_train_and_report_a_failing_run(tmp_path):
     assert "training diverged" in Path(bad["log"]).read_text()
     assert lines[-2] == "pair shard 1/1: 2 runs, 1 trained, 0 skipped, 1 failed"
     assert lines[-1] == f"FAILED {bad['dir']}: {bad['error']} (log: {bad['log']})"
+
+
+def test_an_interrupted_concurrent_sweep_stops_its_runs_and_starts_no_more(tmp_path, monkeypatch):
+    # Ctrl-C once let the queued runs start anyway and counted the stopped ones as failed.
+    started = tmp_path / "started"
+    started.mkdir()
+    child = (
+        "import os, pathlib, sys, time\n"
+        f"pathlib.Path({str(started)!r}, str(os.getpid())).touch()\n"
+        "try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n"
+    )
+    monkeypatch.setattr(launcher, "_train_command", lambda config_file, out: [sys.executable, "-c", child])
+    monkeypatch.setattr(cpu_runtime, "available_cores", lambda: 2)
+
+    def interrupt_once_two_run() -> None:
+        while len(list(started.iterdir())) < 2:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_two_run, daemon=True).start()
+    sweep = Sweep("four", ("fig2-conv6-ku-sgd",), {"lr": (0.01, 0.02, 0.03, 0.04)}, "four runs")
+    lines: list[str] = []
+    with pytest.raises(KeyboardInterrupt, match="resume when the same sweep runs again"):
+        launcher.run(sweep, tmp_path / "runs", overrides=TINY, concurrent=2, progress=lines.append)
+    assert len(list(started.iterdir())) == 2
+    assert sum(line.startswith("interrupted ") for line in lines) == 2
+    assert lines[-1] == "four shard 1/1: 4 runs, 0 trained, 0 skipped, 0 failed, 2 interrupted, 2 not started"
 
 
 @pytest.mark.parametrize(
