@@ -19,6 +19,7 @@ from iterand.core.accounting import count_weights
 from iterand.core.models import classifier_outputs
 from iterand.engine import checkpoint, distributed, exported
 from iterand.engine.config import TrainConfig, load_yaml
+from iterand.engine.data import DataError
 from iterand.engine.factories import build_model
 from iterand.engine.train import evaluate, load_data, uses_amp
 
@@ -88,23 +89,29 @@ def _instead(files: RunFiles, which: str) -> str:
 
 
 def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None = None) -> dict[str, Any]:
-    """Accuracies of a run directory's ``checkpoint.pt`` ("last") or ``best.pt`` ("best") on its data.
+    """Accuracies of a run directory's ``checkpoint.pt`` ("last") or ``best.pt`` ("best") on its data, or
+    of an exported folder's dense model (``which`` is then ignored) on the data of the run it came from.
 
     Single process. ``data_root`` replaces the saved one (the data moved); ``device`` is chosen afresh.
     The model file is read before the data is loaded, so that a missing or damaged one is reported at once.
     """
-    files = RunFiles(Path(run_dir))
-    config = _run_config(files).replace(device="auto")
-    state = _model_state(files, which, config)
+    model, config = load_trained(run_dir, which)
+    config = config.replace(device="auto")
     if data_root is not None:
         config = config.replace(data_root=data_root)
     ctx = distributed.Context(rank=0, world_size=1, local_rank=0, device=distributed.resolve_device("auto"))
-    data = load_data(config, ctx)
-    model = build_model(config, classifier_outputs(state))
-    model.load_state_dict(state)
+    try:
+        data = load_data(config, ctx)
+    except DataError as error:
+        if data_root is not None:
+            raise
+        raise DataError(
+            f"{error} (the location was saved with the run; if the data moved, give eval --data-root PATH)"
+        ) from None
     model = model.to(ctx.device)
     amp = uses_amp(config, ctx.device)
-    result: dict[str, Any] = {"run_dir": str(files.root), "checkpoint": which}
+    checkpoint_name = "export" if exported.is_export(run_dir) else which
+    result: dict[str, Any] = {"run_dir": str(Path(run_dir)), "checkpoint": checkpoint_name}
     if config.val_fraction > 0:
         result["val_loss"], result["val_acc"] = evaluate(model, data.val, ctx, amp)
     result["test_loss"], result["test_acc"] = evaluate(model, data.test, ctx, amp)

@@ -234,7 +234,7 @@ class Trainer:
         *,
         data: DataBundle | None = None,
     ) -> None:
-        self.config = config
+        self.config = config = _absolute_data_root(config)
         self.files = RunFiles(Path(run_dir))
         self.ctx = ctx
         if config.tensorboard:
@@ -606,6 +606,14 @@ def _interrupted_message(run_dir: Path, trainer: Trainer | None) -> str:
         f"interrupted: {run_dir} keeps {trainer.epochs_saved} of {trainer.config.epochs} epochs "
         f"({trainer.files.checkpoint.name}); the same command resumes from there"
     )
+
+
+def _absolute_data_root(config: TrainConfig) -> TrainConfig:
+    """``config`` with a relative ``data_root`` made absolute: saved as typed, it would name another place
+    for ``eval`` run from another directory."""
+    if config.data_root is None or Path(config.data_root).expanduser().is_absolute():
+        return config
+    return config.replace(data_root=str(Path(config.data_root).resolve()))
 
 
 def _summary_config(summary: dict[str, Any], path: Path) -> TrainConfig:

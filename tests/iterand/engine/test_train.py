@@ -26,7 +26,7 @@ from iterand.engine import distributed
 from iterand.engine import train as train_module
 from iterand.engine.config import TrainConfig
 from iterand.engine.factories import build_model
-from iterand.engine.optim import learning_rate, trained_parameters
+from iterand.engine.optim import learning_rate, make_optimizer, trained_parameters
 from iterand.engine.posthoc import load_trained
 from iterand.engine.train import ConfigMismatch, RunInterrupted, Trainer, TrainingDiverged, train
 
@@ -186,6 +186,31 @@ def test_weight_updates_fire_on_the_global_counter(tmp_path, unit, period, expec
         assert per_epoch == [1, 3, 5]  # steps 2 | 5, 8 | 11, 14
 
 
+@pytest.mark.parametrize(
+    "unit, period, epochs, expected",
+    [
+        # 5 steps per epoch; forward of global step s sees the updates due at steps <= s
+        ("step", 3, 1, [(0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 1), (0, 4, 1)]),
+        ("epoch", 2, 2, [(0, s, 0) for s in range(5)] + [(1, s, 1) for s in range(5, 10)]),
+    ],
+)
+def test_weight_updates_come_before_the_forward_pass_they_are_due_at(
+    tmp_path, unit, period, epochs, expected
+):
+    config = tiny_config(method="iterand", period=period, period_unit=unit, epochs=epochs)
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data(n_train=160))
+    seen: list[tuple[int, int, int]] = []
+
+    def record(module, inputs):
+        if module.training:  # not the evaluation passes
+            progress = trainer.progress
+            seen.append((progress.epochs_done, progress.global_step, progress.weight_updates))
+
+    trainer.model.register_forward_pre_hook(record)
+    trainer.run()
+    assert seen == expected
+
+
 def _weights_and_scores(model):
     layers = dict(named_subnet_layers(model))
     return (
@@ -223,6 +248,23 @@ def test_sgd_trains_every_weight_with_weight_decay(tmp_path):
     trained = trainer.model.state_dict()
     for name, _ in trainer.model.named_parameters():
         assert not torch.equal(trained[name], initial[name]), name
+
+
+@pytest.mark.parametrize("method", ["edgepopup", "iterand"])
+def test_weight_decay_shrinks_the_scores_of_subnetwork_models(method):
+    config = tiny_config(method=method, weight_decay=5e-4, lr=0.1, momentum=0.9)
+    model = build_model(config, NUM_CLASSES)
+    optimizer = make_optimizer(config, model)
+    (group,) = optimizer.param_groups
+    assert group["weight_decay"] == 5e-4
+    before = [layer.scores.detach().clone() for _, layer in named_subnet_layers(model)]
+    for _, layer in named_subnet_layers(model):
+        layer.scores.grad = torch.zeros_like(layer.scores)  # only the decay moves them
+    optimizer.step()
+    for score, (_, layer) in zip(before, named_subnet_layers(model), strict=True):
+        # the first momentum step is the gradient itself: wd * s
+        assert torch.allclose(layer.scores.detach(), score - 0.1 * 5e-4 * score, rtol=0, atol=1e-9)
+        assert not torch.equal(layer.scores.detach(), score)
 
 
 def test_subnet_model_refuses_extra_trainable_parameters():
@@ -444,3 +486,11 @@ def test_channels_last_on_the_cpu_only_for_cifar_shapes():
     assert train_module.uses_channels_last(imagenet, gpu)
     assert train_module.uses_channels_last(TrainConfig(model="conv6"), cpu)
     assert not train_module.uses_channels_last(TrainConfig(model="conv6", channels_last=False), cpu)
+
+
+def test_a_relative_data_root_is_saved_absolute(tmp_path, monkeypatch):
+    # Saved as typed ("../shared/..."), eval from another directory looked for the data elsewhere.
+    monkeypatch.chdir(tmp_path)
+    train(tiny_config(epochs=1, data_root="data/c10"), tmp_path / "run", data=fake_data())
+    saved = yaml.safe_load(RunFiles(tmp_path / "run").config.read_text())
+    assert saved["data_root"] == str(tmp_path / "data" / "c10")

@@ -249,3 +249,22 @@ def test_eval_messages_fit_eval(tmp_path, capsys):
     assert main(["eval", str(files.root), "--checkpoint", "best"]) == EXIT_USAGE
     line = _error_line(capsys)
     assert f"{files.root} has no best.pt although 3 epoch(s) finished" in line and "train" not in line
+
+
+def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(tmp_path, capsys):
+    assert main([*TINY, "--out", str(tmp_path)]) == 0
+    run_dir = tmp_path / run_name(build_config(PRESET, overrides=OVERRIDES))
+    results = read_json(RunFiles(run_dir).summary)["results"]
+    assert main(["export", str(run_dir)]) == 0
+    capsys.readouterr()
+    # It said "not a run directory (no config.yaml) nor an exported model (no config.json)".
+    assert main(["eval", str(run_dir / "export" / "dense-last")]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["checkpoint"] == "export"
+    assert evaluated["test_acc"] == pytest.approx(results["test_acc_last"], abs=1e-9)
+    config_file = RunFiles(run_dir).config
+    config_file.write_text(
+        config_file.read_text().replace("dataset: synthetic", "dataset: cifar10") + "data_root: /moved\n"
+    )
+    assert main(["eval", str(run_dir)]) == EXIT_USAGE
+    assert "/moved does not exist" in (line := _error_line(capsys)) and "give eval --data-root PATH" in line
