@@ -69,8 +69,8 @@ import torch
 from torch import nn
 
 from bookkeeping.errors import InvalidInput
-from bookkeeping.files import atomic_path
-from bookkeeping.paths import RunFiles, compact_file
+from bookkeeping.files import atomic_path, writable_file, writable_folder
+from bookkeeping.paths import COMPACT_SUFFIX, RunFiles, compact_file
 from iterand.core.accounting import count_weights, dense_float32_bytes
 from iterand.core.export import effective_weights
 from iterand.core.layers import SubnetLayer, kept_masks, named_subnet_layers
@@ -458,8 +458,8 @@ def _check_same(trained: nn.Module, rebuilt: nn.Module) -> None:
 
 def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, checkpoint: str = "last") -> Path:
     """Write the compact file of a run's model (``checkpoint.pt`` for "last", ``best.pt`` for "best") into
-    ``out_dir`` (default: the run directory) as ``<run name>-<checkpoint>.ticket``, after checking that it
-    rebuilds the model exactly; returns its path."""
+    ``out_dir`` (default: the run directory) as ``<run name>-<checkpoint>.ticket``, or to ``out_dir`` itself
+    when it ends in ``.ticket``, after checking that it rebuilds the model exactly; returns its path."""
     files = RunFiles(Path(run_dir))
     path = files.model_checkpoint(checkpoint)
     if not files.config.is_file():
@@ -472,7 +472,11 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
     model.load_state_dict(saved["model"])
     data = encode(model, config, num_classes, saved.get("weight_update"), checkpoint=checkpoint)
     _check_same(model, rebuild(data))
-    target = compact_file(Path(out_dir) if out_dir is not None else files.root, run_name(config), checkpoint)
+    if out_dir is not None and Path(out_dir).suffix == COMPACT_SUFFIX:
+        target = writable_file(out_dir, "--out")
+    else:
+        folder = files.root if out_dir is None else writable_folder(out_dir, "--out")
+        target = compact_file(folder, run_name(config), checkpoint)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return target

@@ -21,7 +21,8 @@ from typing import Any
 from torch import nn
 
 from bookkeeping.errors import InvalidInput
-from bookkeeping.paths import RunFiles
+from bookkeeping.files import read_json, writable_folder
+from bookkeeping.paths import ExportFiles, RunFiles
 from iterand.engine import exported
 from iterand.engine.config import TrainConfig
 from iterand.engine.posthoc import load_trained
@@ -54,4 +55,19 @@ def export_run(
         "checkpoint_file": files.model_checkpoint(which).name,
     }
     target = Path(out) if out is not None else files.export_dir(format_name, which)
+    _check_target(target, source["run_dir"])
     return FORMATS[format_name](model, config, target, source)
+
+
+def _check_target(target: Path, run_dir: str) -> None:
+    """Refuse a folder whose files an export would overwrite or mix with: a run directory, or the export
+    of another run (which would then load as this run's model)."""
+    if RunFiles(target).config.is_file() or RunFiles(target).checkpoint.is_file():
+        raise InvalidInput(f"--out: {target} is a run directory; export into a folder of its own")
+    if exported.is_export(target):
+        other = read_json(ExportFiles(target).config).get("source", {}).get("run_dir")
+        if other != run_dir:
+            raise InvalidInput(
+                f"--out: {target} holds the export of another run ({other}); choose another folder"
+            )
+    writable_folder(target, "--out")

@@ -78,6 +78,32 @@ def test_an_export_is_not_exported_again(run_dir, tmp_path, capsys):
     assert_usage_error(["export", str(folder)], "already an exported model", capsys)
 
 
+def test_out_is_checked_before_anything_is_written(run_dir, tmp_path, capsys):
+    # --out into another run's export made that folder load as this run's model; a file gave a traceback.
+    other = tmp_path / "other-run"
+    other.mkdir()
+    (other / "config.yaml").write_text("{}")
+    assert_usage_error(["export", str(run_dir), "--out", str(other)], "is a run directory", capsys)
+    foreign = export_run(run_dir, out=tmp_path / "foreign")
+    record = read_json(ExportFiles(foreign).config)
+    record["source"]["run_dir"] = "/elsewhere/run"
+    ExportFiles(foreign).config.write_text(json.dumps(record))
+    assert_usage_error(["export", str(run_dir), "--out", str(foreign)], "export of another run", capsys)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for fmt in ("dense", "compact"):
+        assert_usage_error(
+            ["export", str(run_dir), "--format", fmt, "--out", str(a_file)], "is a file", capsys
+        )
+    assert export_run(run_dir, out=tmp_path / "again") == export_run(run_dir, out=tmp_path / "again")
+
+
+def test_a_compact_out_ending_in_ticket_is_the_file(run_dir, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--format", "compact", "--out", str(tmp_path / "mine.ticket")]) == 0
+    assert (tmp_path / "mine.ticket").is_file()
+
+
 def assert_usage_error(argv, named, capsys):
     capsys.readouterr()
     try:
