@@ -88,7 +88,7 @@ from typing import NoReturn
 
 import yaml
 
-from bookkeeping.errors import EXIT_USER_ERROR, InvalidInput, run_command
+from bookkeeping.errors import EXIT_USER_ERROR, InvalidInput, UserError, run_command
 from bookkeeping.files import read_json, writable_file, writable_folder
 from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
 from iterand.engine.compact import describe, export_compact
@@ -254,8 +254,9 @@ def _results(args: argparse.Namespace) -> None:
     table = writable_file(args.table or default_table(), "--table")
     rows = results.collect(out)
     if not rows:
-        print(f"no finished runs below {out}")
-        return
+        # An error, not a quiet success: the table from an earlier collection would pass for this one's.
+        state = "still holds an earlier collection" if table.exists() else "was not written"
+        raise UserError(f"no finished runs below {out}: the table {table} {state}")
     for line in results.duplicate_warnings(rows):
         print(f"warning: {line}", file=sys.stderr)
     written = results.write_results(rows, table)

@@ -154,8 +154,9 @@ def test_a_sweep_with_a_failed_run_goes_on_and_exits_with_status_1(tmp_path, mon
 def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
     runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
     runs.mkdir()
-    assert main(["results", "--out", str(runs), "--table", str(table)]) == 0
-    assert capsys.readouterr().out == f"no finished runs below {runs}\n" and not table.exists()
+    assert main(["results", "--out", str(runs), "--table", str(table)]) == EXIT_USAGE
+    assert _error_line(capsys) == f"error: no finished runs below {runs}: the table {table} was not written\n"
+    assert not table.exists()
     assert main([*TINY, "--out", str(runs)]) == 0
     capsys.readouterr()
     assert main(["results", "--out", str(runs), "--table", str(table)]) == 0
