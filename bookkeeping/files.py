@@ -114,10 +114,23 @@ def append_metrics(path: Path, record: dict[str, Any]) -> None:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of ``metrics.jsonl`` (none if it does not exist)."""
+    """Every complete record of ``metrics.jsonl`` (none if it does not exist). A torn last line (a kill
+    while it was written, which the run rewrites when it resumes) is not a record; any other line that is
+    not JSON is a ``UserError`` naming the file and the line."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text().splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise UserError(f"{path}, line {number}: not a JSON record; the file was altered") from None
+    return records
 
 
 def truncate_metrics(path: Path, epochs_done: int) -> None:
