@@ -466,6 +466,10 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
         raise InvalidInput(f"{files.root} is not a run directory: it has no {files.config.name}")
     config = load_yaml(files.config)
     _check_subnetwork(config)
+    if not path.is_file():
+        from iterand.engine.posthoc import missing_model_message  # posthoc imports train, which imports us
+
+        raise checkpoints.CheckpointError(missing_model_message(files, checkpoint, config))
     saved = checkpoints.load(path)
     num_classes = _num_classes(saved["model"])
     model = build_model(config, num_classes)

@@ -23,7 +23,7 @@ from iterand.engine.data import DataError
 from iterand.engine.factories import build_model
 from iterand.engine.train import evaluate, load_data, uses_amp
 
-__all__ = ["evaluate_run", "load_trained"]
+__all__ = ["evaluate_run", "load_trained", "missing_model_message"]
 
 
 def load_trained(path: str | Path, which: str = "last") -> tuple[nn.Module, TrainConfig]:
@@ -57,7 +57,7 @@ def _model_state(files: RunFiles, which: str, config: TrainConfig) -> dict[str, 
     """The saved model of checkpoint ``which``, or a ``CheckpointError`` that says what the run holds."""
     path = files.model_checkpoint(which)
     if not path.is_file():
-        raise checkpoint.CheckpointError(_missing(files, which, config))
+        raise checkpoint.CheckpointError(missing_model_message(files, which, config))
     try:
         return checkpoint.load(path)["model"]
     except checkpoint.CheckpointError as error:
@@ -67,7 +67,8 @@ def _model_state(files: RunFiles, which: str, config: TrainConfig) -> dict[str, 
         ) from None
 
 
-def _missing(files: RunFiles, which: str, config: TrainConfig) -> str:
+def missing_model_message(files: RunFiles, which: str, config: TrainConfig) -> str:
+    """Why a run directory has no model file ``which``, and what to read instead."""
     name = files.model_checkpoint(which).name
     if which == "best" and config.val_fraction == 0:
         return (

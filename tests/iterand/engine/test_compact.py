@@ -245,5 +245,9 @@ def test_export_errors_are_one_line_with_status_2(tmp_path, capsys):
     assert "method 'sgd'" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "nowhere"), "--format", "compact"]) == EXIT_USAGE
     assert "not a run directory" in capsys.readouterr().err
+    no_val = tmp_path / "no-val"
+    train(tt.tiny_config(epochs=1, val_fraction=0.0), no_val, data=tt.fake_data())
+    assert main(["export", str(no_val), "--format", "compact", "--checkpoint", "best"]) == EXIT_USAGE
+    assert "no validation set (val_fraction 0)" in capsys.readouterr().err  # not just "no checkpoint"
     with pytest.raises(ValueError, match="no compact file"):
         load_compact(tmp_path / "missing.ticket")
