@@ -350,6 +350,7 @@ class Trainer:
             elif self.files.checkpoint.is_file():
                 saved = self._read_checkpoint()
                 saved_configs.append((self.files.checkpoint, TrainConfig.from_dict(saved["config"])))
+                self._check_best(saved["progress"].get("best_epoch"))
             for path, other in saved_configs:
                 message = _mismatch(other, self.config, path)
                 if message:
@@ -357,6 +358,16 @@ class Trainer:
         except UserError as error:
             return error
         return saved, summary
+
+    def _check_best(self, best_epoch: int | None) -> None:
+        """Refuse to resume without the best-validation model the checkpoint counts on: found only after
+        the last epoch, its absence would cost every remaining epoch (and again at each resume)."""
+        if best_epoch is not None and not self.files.best.is_file():
+            raise checkpoint.CheckpointError(
+                f"{self.files.best} is missing, although {self.files.checkpoint.name} records epoch "
+                f"{best_epoch} as the best so far: restore it, or delete {self.files.checkpoint.name} to "
+                "train the run again from the start"
+            )
 
     def _read_summary(self) -> dict[str, Any]:
         try:

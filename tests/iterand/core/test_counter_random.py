@@ -60,6 +60,13 @@ def test_uniforms_lie_on_the_dtype_grid_and_bernoulli_is_decided_in_integers():
         counter_random.bernoulli(bits, 1.5)
 
 
+def test_bernoulli_boundaries_are_exact():
+    # Outputs whose top 53 bits are 0 (low bits set) and 2^52 (u = 1/2), and the grid point below 1/2.
+    bits = torch.tensor([0, 2047, counter_random.int64_word(1 << 63), ((1 << 52) - 1) << 11])
+    assert counter_random.bernoulli(bits, 0.0).tolist() == [False] * 4  # r = 0 selects nothing, ever
+    assert counter_random.bernoulli(bits, 0.5).tolist() == [True, True, False, True]
+
+
 def test_normals_are_box_muller_to_float64_accuracy_and_normally_distributed():
     a, b = (
         counter_random.splitmix64(3, torch.arange(200_000)),

@@ -72,6 +72,13 @@ def test_signed_constant_takes_exactly_two_values(shape, scale):
     assert abs(positive - 0.5) < Z * math.sqrt(0.25 / values.numel())
 
 
+def test_signed_constant_sign_boundary_is_exactly_one_half():
+    # P(+) = 1/2 exactly on the 2^-24 grid only if u = 1/2 itself goes to the minus sign.
+    u = torch.tensor([0.0, 0.5 - 2**-24, 0.5, 1 - 2**-24], dtype=torch.float32)
+    values = init.from_standard(u, "signed_constant", fan=2)  # sqrt(2 / 2) = 1
+    assert values.tolist() == [1.0, 1.0, -1.0, -1.0]
+
+
 def test_uniform_is_minus_one_to_one_regardless_of_fan():
     values = draw("uniform", LINEAR_SHAPE)
     assert float(values.abs().max()) <= 1.0 and float(values.abs().max()) > 0.999

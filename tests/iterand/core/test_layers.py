@@ -202,6 +202,43 @@ def test_attached_global_scope_follows_score_changes():
     assert not torch.equal(first, model[0].kept_mask()) and bool(model[0].kept_mask().all())
 
 
+def two_global_layers(pruned_fraction=0.5):
+    """32 + 64 weights: neither layer alone holds the globally pruned count."""
+    factory = layer_factory(
+        SubnetSpec(scope="global", pruned_fraction=pruned_fraction), torch.Generator().manual_seed(0)
+    )
+    return nn.Sequential(factory.linear(4, 8), factory.linear(8, 8)).double()
+
+
+def test_kept_masks_of_global_layers_use_a_fresh_threshold():
+    model = two_global_layers()
+    update_global_thresholds(model)
+    model[0].scores.data.add_(10.0)  # the first layer now outranks every weight of the second
+    fresh = kept_masks(model)
+    assert bool(fresh["0"].all())
+    # The first layer alone cannot tell a fresh threshold from the stale one (it clears both); the
+    # second layer must now hold all the pruned weights, which only a fresh threshold gives.
+    n_pruned = masks.pruned_count(32 + 64, 0.5)
+    second = model[1].scores.detach()
+    assert int(fresh["1"].sum()) == 64 - n_pruned
+    assert second[fresh["1"]].min() > second[~fresh["1"]].max()
+
+
+def test_kept_masks_leave_the_stored_global_thresholds_alone():
+    model = two_global_layers()
+    update_global_thresholds(model)
+    stored = [
+        (layer.global_threshold.clone(), layer.global_tie_quota.clone(), layer.kept_mask())
+        for _, layer in named_subnet_layers(model)
+    ]
+    reduced = kept_masks(model, 0.5)
+    assert sum(int((~kept).sum()) for kept in reduced.values()) == masks.pruned_count(96, 0.25)
+    for (threshold, tie_quota, kept), (_, layer) in zip(stored, named_subnet_layers(model), strict=True):
+        assert torch.equal(layer.global_threshold, threshold)
+        assert torch.equal(layer.global_tie_quota, tie_quota)
+        assert torch.equal(layer.kept_mask(), kept)
+
+
 def test_global_layers_must_agree():
     factory_a = layer_factory(SubnetSpec(scope="global", pruned_fraction=0.5))
     factory_b = layer_factory(SubnetSpec(scope="global", pruned_fraction=0.6))

@@ -209,6 +209,27 @@ def test_redrawn_values_do_not_depend_on_which_other_values_are_computed(init):
     assert not torch.equal(redrawn_values(4, 7, 2, index, spec, 27, torch.float32), whole)
 
 
+def selections(update, model):
+    """What one more update selects in each layer (its entries of ``last_redraw``)."""
+    update.apply(model)
+    return {name: record == update.events for name, record in update.last_redraw.items()}
+
+
+def test_iterand_selection_differs_between_events_and_between_layers():
+    factory = layer_factory(SubnetSpec(weight_init="kaiming_uniform"))
+    model = nn.Sequential(factory.linear(8, 8), factory.linear(8, 8)).double()
+    scores = torch.arange(64, dtype=torch.float64).reshape(8, 8)
+    for _, layer in named_subnet_layers(model):
+        layer.scores.data.copy_(scores)  # same pruned set in both layers, at every event
+    pruned = ~kept_masks(model)["0"]
+    update = IteRand(r=0.5, seed=7)
+    first, second = selections(update, model), selections(update, model)
+    for selected in (first["0"], first["1"], second["0"]):
+        assert bool(selected.any()) and not bool((selected & ~pruned).any())
+    assert not torch.equal(first["0"], second["0"])  # the event number enters the draw
+    assert not torch.equal(first["0"], first["1"])  # and so does the layer's position
+
+
 def test_manual_mode_keeps_no_record():
     model = model_with(SubnetSpec(weight_init="kaiming_uniform"))
     update = IteRand(r=0.5, mode="manual", seed=1)
@@ -216,9 +237,11 @@ def test_manual_mode_keeps_no_record():
     assert update.events == 1 and update.last_redraw == {}
 
 
+# rate 0.5 alone could not tell kept_masks(model, rate) from kept_masks(model, 1 - rate).
+@pytest.mark.parametrize("rate", [0.25, 0.75])
 @pytest.mark.parametrize("scope", ["layer", "global"])
-def test_rate_only_touches_the_lowest_fraction(scope):
-    p, rate = 0.6, 0.5
+def test_rate_only_touches_the_lowest_fraction(scope, rate):
+    p = 0.6
     model = model_with(SubnetSpec(weight_init="kaiming_uniform", pruned_fraction=p, scope=scope))
     before = snapshot(model)
     lowest = {name: ~kept for name, kept in kept_masks(model, rate).items()}
@@ -292,6 +315,42 @@ def test_weight_recycling_count_and_untouched_positions():
         magnitude = before[name][1].abs()
         assert magnitude[changed].max() <= magnitude[~changed].min()
         assert torch.equal(layer.scores, before[name][1])
+
+
+def linear_with(scores):
+    """A one-layer model with ``scores`` (out x in) and weights 100, 101, ... in flat order, so that each
+    value names the position it came from."""
+    scores = torch.tensor(scores, dtype=torch.float64)
+    model = nn.Sequential(layer_factory(SubnetSpec()).linear(scores.shape[1], scores.shape[0])).double()
+    model[0].scores.data.copy_(scores)
+    model[0].weight.data.copy_(torch.arange(scores.numel(), dtype=torch.float64).reshape(scores.shape) + 100)
+    return model
+
+
+def test_weight_recycling_count_is_the_floor():
+    assert recycled_count(9, 0.2) == 1  # 1.8: rounding would give 2
+    model = linear_with([[0.5, -3.0, 0.1], [2.0, -0.2, 1.0], [0.0, -4.0, 0.3]])
+    WeightRecycling(rate=0.2, period=1).apply(model)
+    expected = torch.arange(9, dtype=torch.float64) + 100
+    expected[6] = 107  # the lowest |score| (0.0) receives the highest (-4.0)
+    assert torch.equal(model[0].weight.reshape(-1), expected)
+
+
+def test_weight_recycling_of_a_layer_below_one_recycled_weight_changes_nothing():
+    model = linear_with([[0.4, -0.1], [0.3, 0.2]])
+    assert recycled_count(4, 0.2) == 0
+    WeightRecycling(rate=0.2, period=1).apply(model)
+    assert torch.equal(model[0].weight.reshape(-1), torch.arange(4, dtype=torch.float64) + 100)
+
+
+def test_weight_recycling_breaks_ties_by_flat_index():
+    # 20 weights: torch's unstable CPU sort reorders equal values from 17 on (below, it is stable anyway)
+    model = linear_with([[0.5, -0.5, 0.5, -0.5, 0.5]] * 4)  # every |score| equal
+    WeightRecycling(rate=0.3, period=1).apply(model)
+    # ascending order 0..19, k = 6: the six lowest (0..5) get the six highest (14..19), in that order
+    expected = torch.arange(20, dtype=torch.float64) + 100
+    expected[:6] = torch.arange(14, 20, dtype=torch.float64) + 100
+    assert torch.equal(model[0].weight.reshape(-1), expected)
 
 
 @pytest.mark.parametrize(
