@@ -150,7 +150,9 @@ def main() -> None:
     )
     parser.add_argument("--params", default="full", help="parameter set of the experiment (default full)")
     parser.add_argument(
-        "--data-root", help="CIFAR-10 copy (default: the set's data_root, $THEORY_CIFAR10, ...)"
+        "--data-root",
+        help="CIFAR-10 copy (default: the set's data_root, else $ITERAND_CIFAR10, else the synthetic teacher "
+        "task); 'synthetic' forces the synthetic task",
     )
     parser.add_argument("--repeats", type=int, default=3, help="per-weight timings: best of this many runs")
     parser.add_argument("--seed", type=int, default=0)

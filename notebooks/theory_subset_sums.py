@@ -87,8 +87,11 @@ tables.save_figure(fig, out_dir, "success_probability_vs_n", shown)
 # smallest $C$ that makes it hold on every simulated cell.
 
 # %%
-affine = fit["affine"][0]
+# A grid too small for a fit leaves that part empty, with the reason (`fit["not_computable"]`).
+affine = fit["affine"][0] if fit["affine"] else None
 pensia = fit["pensia"]
+for part, reason in fit["not_computable"].items():
+    print(f"not computable on this grid: {part}: {reason}")
 fig, ax = plt.subplots(figsize=(5.5, 4))
 shown = []
 for dist in distributions:
@@ -101,19 +104,21 @@ for dist in distributions:
     interval_errorbar(ax, x, n_delta, low, high, fmt="o", capsize=3, label=f"{dist}: n_δ")
 grid = np.linspace(math.log(1 / max(eps_values)), math.log(1 / min(eps_values)), 50)
 ax.plot(grid, bounds.counting_lower_bound(t, np.exp(-grid)), "k--", label="counting bound log2(t/ε)")
-ax.plot(
-    grid,
-    affine["slope"] * grid + affine["intercept"],
-    "C0-",
-    lw=1,
-    label=f"affine fit (uniform): slope {affine['slope']:.2f}",
-)
-ax.plot(
-    grid,
-    bounds.pensia_required_n(np.exp(-grid), delta, pensia["C"]),
-    "C0:",
-    label=f"Pensia line, C = {pensia['C']:.2f}",
-)
+if affine is not None:
+    ax.plot(
+        grid,
+        affine["slope"] * grid + affine["intercept"],
+        "C0-",
+        lw=1,
+        label=f"affine fit (uniform): slope {affine['slope']:.2f}",
+    )
+if pensia is not None:
+    ax.plot(
+        grid,
+        bounds.pensia_required_n(np.exp(-grid), delta, pensia["C"]),
+        "C0:",
+        label=f"Pensia line, C = {pensia['C']:.2f}",
+    )
 ax.set_xlabel("log(1/ε)")
 ax.set_ylabel(f"n_δ (δ = {delta:g})")
 ax.legend(fontsize=8)
@@ -128,14 +133,16 @@ tables.save_figure(fig, out_dir, "required_n_vs_log_inverse_eps", shown)
 # %%
 for name in ("lueker", "pensia"):
     c = fit[name]
+    if c is not None:
+        print(
+            f"{name:7s} C = {c['C']:.3f}  [{c['C_low']:.3f}, {c['C_high']:.3f}]   per eps: "
+            + ", ".join(f"{e:g}: {v:.2f}" for e, v in c["per_eps"])
+        )
+if affine is not None:
     print(
-        f"{name:7s} C = {c['C']:.3f}  [{c['C_low']:.3f}, {c['C_high']:.3f}]   per eps: "
-        + ", ".join(f"{e:g}: {v:.2f}" for e, v in c["per_eps"])
+        f"affine law: n_delta = {affine['slope']:.3f} log(1/eps) + {affine['intercept']:.2f}"
+        f"   (counting slope {affine['counting_slope']:.3f})"
     )
-print(
-    f"affine law: n_delta = {affine['slope']:.3f} log(1/eps) + {affine['intercept']:.2f}"
-    f"   (counting slope {affine['counting_slope']:.3f})"
-)
 
 # %% [markdown]
 # ## Required size against the number of draws per slot

@@ -11,13 +11,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bookkeeping import tables
+from bookkeeping import tables, validation
 from bookkeeping.errors import InvalidInput
 from theory import (
     bounds,
@@ -53,27 +54,79 @@ def subset_sums(
     Model A ("none", R = 1) runs for every distribution over ``n_values``; model B ("oracle") runs for
     U[-1, 1] at each ``R > 1`` of ``R_values`` over ``oracle_n_values`` (it needs fewer samples).
     The Lueker/Pensia constants and the affine law are fitted on model A with U[-1, 1] samples.
+
+    Every parameter is checked before any sampling. A part of the fit the grid cannot give (the affine law
+    needs ``n_delta`` at 2 or more eps, so ``n_values`` must reach ``1 - delta`` at two eps) is left out
+    of ``lueker_fit`` (``None``, or no ``affine`` entry), its reason is put in
+    ``lueker_fit["not_computable"]`` and printed as a warning: the Monte Carlo tables are kept, not thrown
+    away with the fit.
     """
+    names = _distribution_names(distributions)
+    n_values = montecarlo.grid("n_values", n_values, _at_least_one)
+    oracle_n_values = montecarlo.grid("oracle_n_values", oracle_n_values, _at_least_one)
+    eps_values = montecarlo.grid("eps_values", eps_values, validation.positive)
+    R_values = montecarlo.grid("R_values", R_values, _at_least_one, allow_empty=True)
+    delta = validation.fraction("delta", delta, low_open=True, high_open=True)
+    t = validation.positive("t", t)
+    trials = validation.integer_at_least("trials", trials, 1)
+    seed = validation.integer_at_least("seed", seed, 0)
+    workers = validation.integer_at_least("workers", workers, 1)
+    oracle_R = [R for R in R_values if R > 1]
+    # The largest cells are refused here, not after minutes of sampling the smaller grids.
+    montecarlo.check_cell_size(trials, max(n_values), 1)
+    for R in oracle_R:
+        montecarlo.check_cell_size(trials, max(oracle_n_values), R)
+
     common = dict(t=t, trials=trials, seed=seed, workers=workers, progress=True)
     records = []
-    for name in distributions:
+    for name in names:
         records += montecarlo.success_probabilities(name, n_values, eps_values, model="none", **common)
-    for R in R_values:
-        if R > 1:
-            records += montecarlo.success_probabilities(
-                FIT_DISTRIBUTION, oracle_n_values, eps_values, model="oracle", R=R, **common
-            )
+    for R in oracle_R:
+        records += montecarlo.success_probabilities(
+            FIT_DISTRIBUTION, oracle_n_values, eps_values, model="oracle", R=R, **common
+        )
     required = montecarlo.required_n(records, delta)
     for row in required:
         row["counting_bound"] = float(bounds.counting_lower_bound(row["t"], row["eps"], row["R"]))
-    fitted = lueker_fit.fit(
-        [r for r in records if r["distribution"] == FIT_DISTRIBUTION and r["model"] == "none"], [delta]
-    )
+    fit_records = [r for r in records if r["distribution"] == FIT_DISTRIBUTION and r["model"] == "none"]
     return {
         "success_probability": records,
         "required_n": required,
-        "lueker_fit": dataclasses.asdict(fitted),
+        "lueker_fit": _lueker_fit(fit_records, delta),
     }
+
+
+def _lueker_fit(records: list[dict], delta: float) -> dict:
+    """:func:`theory.lueker_fit.fit` as a table, each part the grid cannot give replaced by its reason."""
+    fitted: dict[str, Any] = {"lueker": None, "pensia": None, "affine": [], "not_computable": {}}
+    if not records:
+        fitted["not_computable"]["all"] = (
+            f"the fit uses model A with {FIT_DISTRIBUTION!r} samples; add it to distributions"
+        )
+    else:
+        parts = {
+            "lueker": lambda: dataclasses.asdict(lueker_fit.lueker_constant(records)),
+            "pensia": lambda: dataclasses.asdict(lueker_fit.pensia_constant(records, [delta])),
+            "affine": lambda: [dataclasses.asdict(lueker_fit.affine_required_n(records, delta))],
+        }
+        for part, compute in parts.items():
+            try:
+                fitted[part] = compute()
+            except lueker_fit.FitNotComputable as error:
+                fitted["not_computable"][part] = str(error)
+    for part, reason in fitted["not_computable"].items():
+        print(f"warning: lueker_fit: {part} not computable: {reason}", file=sys.stderr)
+    return fitted
+
+
+def _distribution_names(values) -> list[str]:
+    return montecarlo.grid(
+        "distributions", values, lambda name, d: validation.choice(name, d, distributions.DISTRIBUTIONS)
+    )
+
+
+def _at_least_one(name: str, value) -> int:
+    return validation.integer_at_least(name, value, 1)
 
 
 def resampling_models(

@@ -26,6 +26,11 @@ from bookkeeping.errors import InvalidInput
 from theory import montecarlo
 
 
+class FitNotComputable(InvalidInput):
+    """The records are valid but cannot give this estimate (the grid is too small); the message says why
+    and how to widen the grid."""
+
+
 @dataclass(frozen=True)
 class ConstantEstimate:
     """The smallest ``C`` under which a bound holds on every cell, and where it is decided.
@@ -91,7 +96,7 @@ def lueker_constant(records: Sequence[dict]) -> ConstantEstimate:
     ``eps < 1`` (for ``eps >= 1`` the bound does not decrease in ``C``, so those cells cannot set it)."""
     cells = [(eps, r) for (_, eps), rs in _one_group(records).items() if eps < 1 for r in rs]
     if not cells:
-        raise InvalidInput("records must hold at least one cell with eps < 1")
+        raise FitNotComputable("records must hold at least one cell with eps < 1")
 
     def estimate(p_of: Callable[[dict], float]) -> list[tuple[float, float, int]]:
         return [(lueker_cell_constant(r["n"], eps, p_of(r)), eps, r["n"]) for eps, r in cells]
@@ -141,16 +146,12 @@ def affine_required_n(records: Sequence[dict], delta: float) -> AffineFit:
     ``n_delta``). Lueker's and Pensia's bounds both predict a line; its slope is compared with the counting
     slope, the least any method can need."""
     ((_, _, R, _), _) = next(iter(_one_group(records)))
+    rows = montecarlo.required_n(records, delta)
     points = sorted(
-        (
-            (row["eps"], row["n_delta"])
-            for row in montecarlo.required_n(records, delta)
-            if row["n_delta"] is not None
-        ),
-        reverse=True,
+        ((row["eps"], row["n_delta"]) for row in rows if row["n_delta"] is not None), reverse=True
     )
     if len({eps for eps, _ in points}) < 2:
-        raise InvalidInput(f"records must give a finite n_delta for at least 2 eps values at delta={delta}")
+        raise FitNotComputable(_too_few_n_delta(rows, delta))
     eps, n_delta = zip(*points, strict=True)
     x = np.log(1 / np.asarray(eps))
     y = np.asarray(n_delta, dtype=np.float64)
@@ -175,10 +176,30 @@ def fit(records: Sequence[dict], deltas: Sequence[float]) -> LuekerFit:
     )
 
 
+def _too_few_n_delta(rows: list[dict], delta: float) -> str:
+    """Why the affine law cannot be fitted: what each eps reached, and which way to widen the grid."""
+    n_max = max(row["n_max"] for row in rows)
+    found = [f"n_delta={row['n_delta']} at eps={row['eps']:g}" for row in rows if row["n_delta"] is not None]
+    missed = [f"{row['eps']:g}" for row in rows if row["n_delta"] is None]
+    advice = []
+    if missed:
+        found.append(f"no n up to {n_max} reaches it at eps={', '.join(missed)}")
+        advice.append(f"add n above {n_max}")
+    if len(rows) < 2:
+        advice.append("add eps values")
+    return (
+        f"the affine law n_delta ~ slope * log(1/eps) + intercept needs n_delta, the smallest n with "
+        f"p >= {1 - delta:g} (delta={delta:g}), at 2 or more eps values: {'; '.join(found)}; widen the grid: "
+        f"{', or '.join(advice)}"
+    )
+
+
 def _one_group(records: Sequence[dict]) -> dict:
     """:func:`theory.montecarlo.group_cells`, checked to hold exactly one ``(distribution, model, R, t)``."""
     groups = montecarlo.group_cells(records)
     names = {group for group, _ in groups}
+    if not names:
+        raise FitNotComputable("records must hold at least one cell")
     if len(names) != 1:
         raise InvalidInput(
             f"records must come from exactly one (distribution, model, R, t), got {sorted(names)}"

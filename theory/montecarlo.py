@@ -84,20 +84,14 @@ def success_probabilities(
     R = validation.integer_at_least("R", R, 1)
     if model == "none" and R != 1:
         raise InvalidInput(f"R must be 1 for model 'none' (one draw per slot), got {R}")
-    n_values = _grid("n_values", n_values, lambda name, n: validation.integer_at_least(name, n, 1))
-    eps_values = _grid("eps_values", eps_values, validation.positive)
+    n_values = grid("n_values", n_values, lambda name, n: validation.integer_at_least(name, n, 1))
+    eps_values = grid("eps_values", eps_values, validation.positive)
     t = validation.positive("t", t)
     trials = validation.integer_at_least("trials", trials, 1)
     seed = validation.integer_at_least("seed", seed, 0)
     confidence = validation.fraction("confidence", confidence, low_open=True, high_open=True)
     workers = validation.integer_at_least("workers", workers, 1)
-    cell_bytes = 8 * trials * max(n_values) * R
-    if cell_bytes > MAX_CELL_BYTES:
-        limit = f"{MAX_CELL_BYTES // 8:,} samples per cell ({_size(MAX_CELL_BYTES)} of float64)"
-        raise InvalidInput(
-            f"trials * n * R must be at most {limit}, got {trials:,} * {max(n_values):,} * {R:,} "
-            f"({_size(cell_bytes)}); lower trials or n"
-        )
+    check_cell_size(trials, max(n_values), R)
 
     cell = partial(
         _cell_records,
@@ -225,14 +219,30 @@ def _collect(cells, records: list[dict], bar: tqdm) -> None:
         bar.update()
 
 
-def _grid(name: str, values, check: Callable) -> list:
-    """The checked entries of a grid axis: a non-empty sequence without repeats."""
+def check_cell_size(trials: int, n: int, R: int) -> None:
+    """Refuse (``InvalidInput``) a cell of ``trials * n * R`` samples larger than ``MAX_CELL_BYTES``; a caller
+    that runs several grids checks them all with this before sampling any."""
+    cell_bytes = 8 * trials * n * R
+    if cell_bytes > MAX_CELL_BYTES:
+        limit = f"{MAX_CELL_BYTES // 8:,} samples per cell ({_size(MAX_CELL_BYTES)} of float64)"
+        raise InvalidInput(
+            f"trials * n * R must be at most {limit}, got {trials:,} * {n:,} * {R:,} "
+            f"({_size(cell_bytes)}); lower trials or n"
+        )
+
+
+def grid(name: str, values, check: Callable, *, allow_empty: bool = False) -> list:
+    """The entries of a grid axis ``name`` (a parameter), each checked by ``check(f"{name}[i]", value)``: a
+    list without repeats, non-empty unless ``allow_empty``."""
+    # A string is a sequence too: "uniform" would be read as the names "u", "n", ...
+    if isinstance(values, (str, bytes, dict)):
+        raise InvalidInput(f"{name} must be a list, got {values!r}")
     try:
         entries = list(values)
     except TypeError:
-        raise InvalidInput(f"{name} must be a sequence, got {values!r}") from None
+        raise InvalidInput(f"{name} must be a list, got {values!r}") from None
     checked = [check(f"{name}[{i}]", v) for i, v in enumerate(entries)]
-    if not checked:
+    if not checked and not allow_empty:
         raise InvalidInput(f"{name} must have at least 1 entry")
     if len(set(checked)) != len(checked):
         raise InvalidInput(f"{name} must not repeat a value, got {checked}")

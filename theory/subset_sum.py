@@ -38,6 +38,13 @@ _MAX_PAIRS_PER_CHUNK = 2**20
 # a pass holds a few times that (R + 1 shifted copies, the sort order) at once, about 1 GiB for R = 1.
 MAX_INTERVALS = 2**23
 _BYTES_PER_INTERVAL = 16
+_BYTES_IN_USE_PER_INTERVAL = 128  # measured: about 8 times the endpoints, at R = 1
+# The largest max_intervals accepted (about 16 GiB in use at R = 1): a cap beyond what a machine holds
+# is no cap, and the pass would die of a MemoryError (or the OOM killer) instead of stopping with advice.
+MAX_INTERVALS_LIMIT = 2**27
+
+# Messages name the samples as the command line does, not by the argument name ``x``.
+SAMPLES = "samples"
 
 
 class ResolutionTooFine(InvalidInput):
@@ -89,9 +96,9 @@ def worst_case_error(
     small ``E*`` is known to be and suggests ``eps``; many samples without ``eps`` end so within seconds
     instead of running out of memory. ``progress``, if given, receives a line before each exact pass.
     """
-    x = validation.samples(x)
+    x = validation.samples(x, SAMPLES)
     t = validation.positive("t", t)
-    max_intervals = validation.integer_at_least("max_intervals", max_intervals, 1)
+    max_intervals = _max_intervals(max_intervals)
     megabytes = max_intervals * _BYTES_PER_INTERVAL / 2**20
     limit = f"{max_intervals:,} intervals ({megabytes:.3g} MiB of endpoints)"
     if eps is not None:
@@ -103,6 +110,8 @@ def worst_case_error(
                 f"deciding E* <= {eps:g} for these {x.shape[0]} samples needs more than {limit}; "
                 "decide at a larger eps"
             ) from None
+        except MemoryError:
+            raise _out_of_memory(x, max_intervals, f"deciding E* <= {eps:g}", "a larger --eps") from None
     counting_bound = t * float(_choices_per_slot(x)) ** -x.shape[0]  # underflows to 0, never overflows
     eps = t / 2.0
     try:
@@ -119,13 +128,17 @@ def worst_case_error(
             f"the exact E* of these {x.shape[0]} samples is below {4 * eps:.3g} and needs a finer resolution "
             f"than {limit} allow; decide E* <= EPS instead (--eps EPS, exact and fast for EPS >= {eps:.3g})"
         ) from None
+    except MemoryError:
+        raise _out_of_memory(
+            x, max_intervals, f"resolving E* below {4 * eps:.3g}", f"--eps EPS (fast for EPS >= {eps:.3g})"
+        ) from None
 
 
 def worst_case_error_brute(x, t: float = 1.0) -> float:
     """``E*(x)`` by enumerating all ``(R + 1)^n`` sums (reference for tests; at most 2^22 sums)."""
-    x = validation.samples(x)
+    x = validation.samples(x, SAMPLES)
     t = validation.positive("t", t)
-    sums = np.sort(_enumerate_sums(_options(x), "x"))
+    sums = np.sort(_enumerate_sums(_options(x), SAMPLES))
     return _sup_distance(sums, sums, t)
 
 
@@ -136,9 +149,11 @@ def best_subset(x, z) -> tuple[np.ndarray, np.ndarray]:
     shapes ``z.shape`` and ``z.shape + (n,)`` (bool). Same algorithm, error and tie-breaking as
     :func:`best_choice`.
     """
-    x = validation.samples(x)
+    x = validation.samples(x, SAMPLES)
     if x.ndim != 1:
-        raise InvalidInput(f"x must have shape (n,) for model A (use best_choice for (n, R)), got {x.shape}")
+        raise InvalidInput(
+            f"{SAMPLES} must have shape (n,) for model A (use best_choice for (n, R)), got {x.shape}"
+        )
     errors, choice = best_choice(x[:, None], z)
     return errors, choice >= 0
 
@@ -157,12 +172,12 @@ def best_choice(x, z) -> tuple[np.ndarray, np.ndarray]:
     monotone in ``b`` on each side, also in floating point), so the minimum over all choices is exact.
     Ties (equal errors) go to the smallest enumeration index (see the module docstring).
     """
-    options = _options(validation.samples(x))
+    options = _options(validation.samples(x, SAMPLES))
     targets = validation.targets(z)
     n, k = options.shape
     h = n // 2
-    left, left_index = _sorted_with_first_index(_enumerate_sums(options[:h], "x"))
-    right, right_index = _sorted_with_first_index(_enumerate_sums(options[h:], "x"))
+    left, left_index = _sorted_with_first_index(_enumerate_sums(options[:h], SAMPLES))
+    right, right_index = _sorted_with_first_index(_enumerate_sums(options[h:], SAMPLES))
     # Sentinels make "no neighbour on this side" an infinite error, so it never wins.
     right = np.concatenate(([-np.inf], right, [np.inf]))
     right_index = np.concatenate(([0], right_index, [0]))
@@ -195,9 +210,9 @@ def best_choice_brute(x, z) -> tuple[np.ndarray, np.ndarray]:
     summed slot by slot, which can differ from :func:`best_choice` in the last ulps unless all sums are
     exact in float64 (e.g. dyadic samples).
     """
-    options = _options(validation.samples(x))
+    options = _options(validation.samples(x, SAMPLES))
     targets = validation.targets(z)
-    sums = _enumerate_sums(options, "x")
+    sums = _enumerate_sums(options, SAMPLES)
     flat = targets.reshape(-1)
     chunk = max(1, _MAX_PAIRS_PER_CHUNK // sums.size)
     index = np.concatenate(
@@ -211,6 +226,25 @@ def best_choice_brute(x, z) -> tuple[np.ndarray, np.ndarray]:
     return errors.reshape(targets.shape), choice.reshape(targets.shape + (options.shape[0],))
 
 
+def _max_intervals(value) -> int:
+    value = validation.integer_at_least("max_intervals", value, 1)
+    if value > MAX_INTERVALS_LIMIT:
+        in_use = f"about {MAX_INTERVALS_LIMIT * _BYTES_IN_USE_PER_INTERVAL / 2**30:.0f} GiB of memory in use"
+        raise InvalidInput(
+            f"max_intervals must be at most {MAX_INTERVALS_LIMIT:,} ({in_use}), got {value:,}; "
+            "for many samples decide E* <= EPS instead (--eps EPS)"
+        )
+    return value
+
+
+def _out_of_memory(x: np.ndarray, max_intervals: int, doing: str, instead: str) -> ResolutionTooFine:
+    # A cap below MAX_INTERVALS_LIMIT can still be more than this machine holds; say which knob helps.
+    return ResolutionTooFine(
+        f"{doing} for these {x.shape[0]} samples ran out of memory before the cap of {max_intervals:,} "
+        f"intervals (--max-intervals) was reached; use {instead}, or a smaller --max-intervals"
+    )
+
+
 def _choices_per_slot(x: np.ndarray) -> int:
     return 2 if x.ndim == 1 else x.shape[1] + 1
 
@@ -221,6 +255,9 @@ def _options(x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros((draws.shape[0], 1)), draws], axis=1)
 
 
+# A sum beyond the float64 range (1e308 + 1e308) is +-inf, far from every target, which is the right
+# answer: numpy's overflow warning would only alarm (it was printed beside a correct E*).
+@np.errstate(over="ignore")
 def _enumerate_sums(options: np.ndarray, name: str) -> np.ndarray:
     """All sums, position ``i`` holding the choice with enumeration index ``i`` (slot 0 least significant)."""
     count = options.shape[1] ** options.shape[0]
@@ -250,6 +287,7 @@ def _decode(index: np.ndarray, n: int, k: int) -> np.ndarray:
     return (digits - 1).astype(np.int16)
 
 
+@np.errstate(over="ignore")
 def _sup_distance(lo: np.ndarray, hi: np.ndarray, t: float) -> float:
     """``sup_{z in [-t, t]} dist(z, U)`` for ``U`` the union of sorted disjoint ``[lo_j, hi_j]`` (non-empty).
 
@@ -265,6 +303,10 @@ def _sup_distance(lo: np.ndarray, hi: np.ndarray, t: float) -> float:
     return value
 
 
+# Samples near the float64 limit (1e308) overflow the totals and some sums to +-inf. The answer stays right:
+# an infinite sum is never near [-t, t], an infinite window only keeps more sums (always safe), and two
+# infinite ends (inf - inf is nan, and nan > tau is false) merge into one interval that stays far away.
+@np.errstate(over="ignore", invalid="ignore")
 def _interval_sup_distance(x: np.ndarray, t: float, tau: float, max_intervals: int) -> float:
     """One pass of the interval method (see :func:`worst_case_error`) with merge resolution ``tau >= 0``;
     ``_TooManyIntervals`` as soon as the interval list outgrows ``max_intervals``."""

@@ -30,6 +30,7 @@ DATA_ENV = "ITERAND_CIFAR10"  # the one variable naming a CIFAR-10 copy, shared 
 SYNTHETIC = "synthetic"
 CIFAR10_NAME = "cifar10"
 TEACHER_NAME = "synthetic teacher"
+NO_CIFAR10 = f"no CIFAR-10 named: set data_root or ${DATA_ENV}"
 
 # ITU-R BT.601 luma: the usual RGB -> gray weights.
 LUMA = (0.299, 0.587, 0.114)
@@ -67,8 +68,12 @@ def load_task(data_root: str | None, image_size: int, seed: int = 0) -> Task:
     is ``"synthetic"``); ``seed`` draws the synthetic task."""
     image_size = validation.integer_at_least("image_size", image_size, 1)
     root = data_root if data_root is not None else os.environ.get(DATA_ENV) or None
-    if root is None or root == SYNTHETIC:
+    if root is None:
         return synthetic_teacher(image_size * image_size, seed)
+    if root == SYNTHETIC:
+        # Chosen on purpose: "no CIFAR-10 named" would be wrong, and with $ITERAND_CIFAR10 set, misleading.
+        where = "data_root" if data_root is not None else f"${DATA_ENV}"
+        return synthetic_teacher(image_size * image_size, seed, why=f"chosen by {where} {SYNTHETIC!r}")
     return cifar10(root, image_size)
 
 
@@ -100,10 +105,11 @@ def cifar10(data_root: str, image_size: int) -> Task:
     )
 
 
-def synthetic_teacher(input_dim: int, seed: int = 0) -> Task:
+def synthetic_teacher(input_dim: int, seed: int = 0, why: str = NO_CIFAR10) -> Task:
     """N(0, I) inputs labelled by ``argmax`` of a random bias-free ReLU network ``input_dim -> 16 -> 10``
     (N(0, 1) weights, hidden rows of norm 1, readout rows summing to 0, so the classes are about equally
-    frequent): a task with a learnable rule and no data files."""
+    frequent): a task with a learnable rule and no data files. ``why``: the reason the description gives
+    for using it."""
     input_dim = validation.integer_at_least("input_dim", input_dim, 1)
     rng = np.random.default_rng([validation.integer_at_least("seed", seed, 0), _TEACHER_STREAM])
     hidden = rng.standard_normal((TEACHER_HIDDEN, input_dim))
@@ -115,7 +121,7 @@ def synthetic_teacher(input_dim: int, seed: int = 0) -> Task:
     inputs = rng.standard_normal((TEACHER_TRAIN + TEACHER_TEST, input_dim))
     labels = np.argmax(np.maximum(inputs @ hidden.T, 0.0) @ readout.T, axis=1).astype(np.int64)
     description = (
-        f"synthetic teacher task (no CIFAR-10 named: set data_root or ${DATA_ENV}): N(0, I) inputs of "
+        f"synthetic teacher task ({why}): N(0, I) inputs of "
         f"dimension {input_dim}, labels from a random ReLU network {input_dim}-{TEACHER_HIDDEN}-{CLASSES}"
     )
     split = TEACHER_TRAIN

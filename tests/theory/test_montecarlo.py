@@ -184,7 +184,8 @@ def test_required_n_groups_and_rejects_repeats():
         ({"n_values": []}, "n_values must have at least 1 entry"),
         ({"n_values": [3, 3]}, "n_values must not repeat"),
         ({"n_values": [3, 0]}, r"n_values\[1\] must be an integer >= 1"),
-        ({"n_values": 3}, "n_values must be a sequence"),
+        ({"n_values": 3}, "n_values must be a list"),
+        ({"eps_values": "0.1"}, "eps_values must be a list, got '0.1'"),  # was read as "0", ".", "1"
         ({"eps_values": [0.1, -0.1]}, r"eps_values\[1\] must be a finite number > 0"),
         ({"trials": 0}, "trials must be an integer >= 1"),
         ({"t": 0}, "t must be a finite number > 0"),
@@ -285,9 +286,13 @@ def test_fit_rejects_mixed_or_thin_records():
     with pytest.raises(ValueError, match=r"exactly one \(distribution, model, R, t\)"):
         lueker_fit.lueker_constant(mixed)
     thin = [_record(5, 0.1, 10, 10), _record(5, 0.01, 0, 10)]
-    with pytest.raises(ValueError, match="at least 2 eps values"):
+    with pytest.raises(lueker_fit.FitNotComputable, match="at 2 or more eps values") as error:
         lueker_fit.affine_required_n(thin, 0.1)
-    with pytest.raises(ValueError, match="eps < 1"):
+    # What each eps reached and how to widen the grid, not only that the fit failed.
+    assert "n_delta=5 at eps=0.1; no n up to 5 reaches it at eps=0.01; widen the grid: add n above 5" in str(
+        error.value
+    )
+    with pytest.raises(lueker_fit.FitNotComputable, match="eps < 1"):
         lueker_fit.lueker_constant([_record(5, 1.5, 10, 10)])
     with pytest.raises(ValueError, match=r"deltas\[0\] must be a number in \(0, 1\)"):
         lueker_fit.pensia_constant(thin, [1.0])

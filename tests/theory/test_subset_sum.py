@@ -7,10 +7,13 @@ Tie-breaking and exact equality are tested on dyadic samples and targets, where 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from theory import distributions
+from bookkeeping.errors import InvalidInput
+from theory import distributions, subset_sum
 from theory.subset_sum import (
     best_choice,
     best_choice_brute,
@@ -231,20 +234,56 @@ def test_shapes_of_scalar_and_vector_targets():
         (lambda: worst_case_error([0.5], t=-1.0), "t must be"),
         (lambda: worst_case_error([0.5], eps=0.0), "eps must be"),
         (lambda: worst_case_error([0.5], eps=float("nan")), "eps must be"),
-        (lambda: worst_case_error([0.5, float("nan")]), "x must contain only finite"),
-        (lambda: worst_case_error(np.zeros((2, 2, 2))), "x must have shape"),
-        (lambda: worst_case_error([]), "x must have shape"),
-        (lambda: worst_case_error_brute(np.zeros(23)), "x is too large"),
+        (lambda: worst_case_error([0.5, float("nan")]), "^samples must contain only finite"),
+        (lambda: worst_case_error(np.zeros((2, 2, 2))), "^samples must have shape"),
+        (lambda: worst_case_error([]), "^samples must have shape"),
+        (lambda: worst_case_error_brute(np.zeros(23)), "^samples is too large"),
         (lambda: worst_case_error_brute([0.5], t=0), "t must be"),
-        (lambda: best_subset(np.zeros((3, 2)), 0.0), "x must have shape"),
+        (lambda: best_subset(np.zeros((3, 2)), 0.0), "^samples must have shape"),
         (lambda: best_subset([0.5], [[0.1]]), "z must be"),
         (lambda: best_subset([0.5], [float("inf")]), "z must contain only finite"),
         (lambda: best_subset([0.5], "a"), "z must be"),
-        (lambda: best_subset(np.zeros(46), 0.0), "x is too large"),
+        (lambda: best_subset(np.zeros(46), 0.0), "^samples is too large"),
         (lambda: best_choice(np.zeros((4, 1)), np.zeros((2, 2))), "z must be"),
-        (lambda: best_choice_brute(np.zeros((12, 3)), 0.0), "x is too large"),
+        (lambda: best_choice_brute(np.zeros((12, 3)), 0.0), "^samples is too large"),
     ],
 )
 def test_invalid_input_names_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_samples_near_the_float64_limit_give_e_star_without_a_warning():
+    # Hostile-use review: `worst-case 1e308 1e308` printed numpy's overflow RuntimeWarning beside E* = 1.
+    # Sums past the float64 range are +-inf, far from every target: E* is that of the ordinary samples.
+    huge = [1e308, 1e308, -1e308, 0.3, -0.2]
+    drawn = [[1e308, 0.3], [1e308, -1e308], [-0.2, 1e308]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert worst_case_error([1e308, 1e308]) == worst_case_error_brute([1e308, 1e308]) == 1.0
+        expected = worst_case_error([0.3, -0.2], t=0.25)  # 0.1
+        assert worst_case_error(huge, t=0.25) == worst_case_error_brute(huge, t=0.25) == expected
+        assert worst_case_error(drawn, t=0.25) == worst_case_error_brute(drawn, t=0.25) == expected
+        assert worst_case_error(huge, t=0.25, eps=0.01) == expected
+
+
+def test_max_intervals_beyond_any_machine_is_refused_naming_it():
+    # Hostile-use review: --max-intervals 100000000000 ran into a MemoryError traceback.
+    limit = subset_sum.MAX_INTERVALS_LIMIT
+    with pytest.raises(
+        InvalidInput, match=f"^max_intervals must be at most {limit:,} .* got 100,000,000,000"
+    ):
+        worst_case_error([0.5, 0.25], max_intervals=100_000_000_000)
+    assert worst_case_error([0.5, -0.5], max_intervals=limit) == 0.5
+
+
+@pytest.mark.parametrize(("eps", "advice"), [(None, "use --eps EPS"), (1e-6, "use a larger --eps")])
+def test_running_out_of_memory_is_an_error_suggesting_eps(monkeypatch, eps, advice):
+    # Under memory pressure a cap the machine cannot hold ended in a MemoryError traceback.
+    def no_memory(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(subset_sum, "_interval_sup_distance", no_memory)
+    with pytest.raises(subset_sum.ResolutionTooFine, match="ran out of memory") as error:
+        worst_case_error(np.linspace(-1, 1, 60), eps=eps, max_intervals=10**8)
+    assert "100,000,000 intervals (--max-intervals)" in str(error.value) and advice in str(error.value)

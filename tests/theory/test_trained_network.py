@@ -236,6 +236,27 @@ def test_data_location_falls_back_to_the_labelled_synthetic_task(monkeypatch, tm
         target_data.load_task(str(missing), image_size=5)
 
 
+def test_the_synthetic_task_says_why_it_was_used(monkeypatch):
+    # Hostile-use review: with --data-root synthetic and $ITERAND_CIFAR10 set, target.json said
+    # "no CIFAR-10 named: set data_root or $ITERAND_CIFAR10".
+    monkeypatch.setenv(target_data.DATA_ENV, "/data/cifar10-jpeg.tar.gz")
+    chosen = target_data.load_task(target_data.SYNTHETIC, image_size=2).description
+    assert "(chosen by data_root 'synthetic')" in chosen and "no CIFAR-10 named" not in chosen
+    monkeypatch.setenv(target_data.DATA_ENV, target_data.SYNTHETIC)
+    assert "(chosen by $ITERAND_CIFAR10 'synthetic')" in target_data.load_task(None, image_size=2).description
+    monkeypatch.delenv(target_data.DATA_ENV)
+    fallback = target_data.load_task(None, image_size=2).description
+    assert "(no CIFAR-10 named: set data_root or $ITERAND_CIFAR10)" in fallback
+
+
+def test_the_docs_name_the_variable_the_code_reads():
+    # README and the benchmark's --help named $THEORY_CIFAR10, which nothing reads: set as told, the run
+    # silently used the synthetic task.
+    root = Path(__file__).resolve().parents[2]
+    for path in (root / "README.md", root / "benchmarks" / "theory_trained_network.py"):
+        assert set(re.findall(r"\b[A-Z_]+_CIFAR10\b", path.read_text())) == {target_data.DATA_ENV}, path
+
+
 def _write_class_folders(root: Path) -> None:
     rng = np.random.default_rng(0)
     for split, count in (("train", 3), ("test", 1)):

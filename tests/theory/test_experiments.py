@@ -1,0 +1,99 @@
+"""``theory.experiments``: parameters checked before any sampling, and the sampled tables kept when the grid
+is too small for a part of the fit."""
+
+import pytest
+import yaml
+
+from bookkeeping import files, paths, tables
+from theory import cli, experiments, montecarlo
+
+# Seconds of sampling; at n <= 4 no eps of the grid reaches p >= 1 - delta, so the affine law is impossible.
+SMALL = dict(
+    seed=0,
+    trials=50,
+    t=1.0,
+    delta=0.1,
+    distributions=["uniform"],
+    n_values=[2, 3, 4],
+    oracle_n_values=[2, 3],
+    eps_values=[0.1, 0.01],
+    R_values=[1, 2],
+    workers=1,
+)
+
+
+def test_a_grid_too_small_for_the_affine_law_keeps_the_tables_and_says_why(tmp_path, capsys):
+    # Hostile-use review: 12 s of sampling, then "records must give a finite n_delta for at least 2 eps
+    # values at delta=0.1" and nothing written, not even success_probability.csv.
+    results = experiments.run("subset_sums", SMALL, tmp_path)
+    assert len(tables.read_csv(tmp_path / "success_probability.csv")) == 3 * 2 + 2 * 2
+    assert tables.read_csv(tmp_path / "required_n.csv")
+    fit = files.read_json(tmp_path / "lueker_fit.json")
+    assert fit["not_computable"] == results["lueker_fit"]["not_computable"]
+    assert fit["affine"] == [] and fit["lueker"]["C"] >= 0 and fit["pensia"]["C"] >= 0
+    reason = fit["not_computable"]["affine"]
+    assert "at 2 or more eps values" in reason and "no n up to 4 reaches it at eps=0.1, 0.01" in reason
+    assert reason.endswith("widen the grid: add n above 4")
+    err = capsys.readouterr().err
+    assert f"warning: lueker_fit: affine not computable: {reason}" in err
+
+
+def test_without_uniform_samples_the_fit_is_marked_not_computable(tmp_path):
+    # The fit's records were empty: an internal "records must come from exactly one (...)" after sampling.
+    results = experiments.subset_sums(**{**SMALL, "distributions": ["normal"], "R_values": [1]})
+    assert results["success_probability"]
+    assert results["lueker_fit"]["not_computable"] == {
+        "all": "the fit uses model A with 'uniform' samples; add it to distributions"
+    }
+
+
+def test_the_command_writes_every_table_when_the_fit_is_impossible(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    params = tmp_path / "small.yaml"
+    params.write_text(yaml.safe_dump(SMALL))
+    assert cli.main(["experiment", "subset_sums", "--params", str(params)]) == 0
+    out, err = capsys.readouterr()
+    assert "wrote success_probability, required_n, lueker_fit to" in out
+    assert "warning: lueker_fit: affine not computable" in err
+    (out_dir,) = (tmp_path / "runs").glob("*/subset_sums/small-*")
+    assert {p.name for p in out_dir.iterdir()} >= {
+        "success_probability.csv",
+        "required_n.csv",
+        "lueker_fit.json",
+        paths.PROVENANCE_FILE,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"distributions": "uniform"}, "^distributions must be a list, got 'uniform'$"),
+        ({"distributions": ["uniform", "cauchy"]}, r"^distributions\[1\] must be one of 'uniform'"),
+        ({"R_values": [2, 2]}, r"^R_values must not repeat a value, got \[2, 2\]$"),
+        ({"R_values": [0, -3]}, r"^R_values\[0\] must be an integer >= 1, got 0$"),
+        ({"n_values": [2, 0]}, r"^n_values\[1\] must be an integer >= 1"),
+        ({"oracle_n_values": 3}, "^oracle_n_values must be a list, got 3$"),
+        ({"eps_values": []}, "^eps_values must have at least 1 entry$"),
+        ({"delta": 1.5}, r"^delta must be a number in \(0, 1\), got 1.5$"),
+        ({"trials": 0}, "^trials must be an integer >= 1"),
+        # Only model B's cells are too large: refused before model A's grid is sampled.
+        (
+            {"trials": 10**6, "oracle_n_values": [100], "R_values": [1, 8]},
+            "^trials \\* n \\* R must be at most",
+        ),
+    ],
+)
+def test_subset_sums_parameters_are_checked_before_any_sampling(monkeypatch, change, message):
+    def sampling(*args, **kwargs):
+        raise AssertionError("sampled before the parameters were checked")
+
+    monkeypatch.setattr(montecarlo, "success_probabilities", sampling)
+    with pytest.raises(ValueError, match=message):
+        experiments.subset_sums(**{**SMALL, **change})
+
+
+def test_r_values_may_be_empty_or_hold_only_model_a():
+    # Model B runs only for R > 1: an empty list (no model B) stays allowed.
+    for R_values in ([], [1]):
+        records = experiments.subset_sums(**{**SMALL, "R_values": R_values})["success_probability"]
+        assert {r["model"] for r in records} == {"none"}
