@@ -176,7 +176,8 @@ def layout_help(path: Path) -> str:
         "(run without --data-root, or with --data-root pointing at an existing folder, on a machine with "
         "internet access); (b) a folder or .tar.gz/.tgz/.tar archive of class folders train/<class>/*.jpg "
         f"and test/<class>/*.jpg with the classes {', '.join(CLASSES)}, such as cifar10-jpeg.tar.gz: "
-        f"pass its location with --data-root PATH (train, sweep and eval take it) or ${CIFAR10_ENV}."
+        "give its location with --data-root PATH (or a notebook's data_root parameter), or set "
+        f"${CIFAR10_ENV}."
     )
 
 
