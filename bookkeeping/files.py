@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,15 +63,28 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 as PyYAML reads it, except that a number in exponent form without a dot (``1e-2``) is a
+    float, as in YAML 1.2, and not the string ``'1e-2'`` that a parameter check would then refuse."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
 def read_yaml(path: str | Path) -> Any:
-    """The YAML document in ``path``; a syntax error is an ``InvalidInput`` naming the file and the line."""
+    """The YAML document in ``path`` (``_Loader``: safe, and ``1e-2`` is a number); a syntax error is an
+    ``InvalidInput`` naming the file and the line."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as error:
         raise UserError(f"cannot read {path} ({error.strerror or error})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)

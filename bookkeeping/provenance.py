@@ -3,10 +3,15 @@
 The commit is the checkout's HEAD when the packages run from a git checkout; for an installed package it
 is the commit pip recorded for a ``git+...`` install (``direct_url.json``), and the installed version of
 ``iterand`` is among the package versions either way.
+
+A result drawn from training runs (a figure) also names the commits those runs were trained at, and
+whether their trees were dirty (``run_commits``): the code that drew a figure is not the code that
+trained its runs.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import json
 import platform
@@ -17,6 +22,10 @@ from pathlib import Path
 
 from bookkeeping import paths
 from bookkeeping.files import write_json
+
+# The columns of a per-run table (iterand.experiments.results.row) naming the code a run was trained at.
+RUN_COMMIT_COLUMN = "git_commit"
+RUN_DIRTY_COLUMN = "git_dirty"
 
 DISTRIBUTION = "iterand"
 TRACKED_PACKAGES = (DISTRIBUTION, "numpy", "sympy", "torch", "torchvision", "matplotlib", "papermill")
@@ -91,3 +100,28 @@ def collect(parameters: dict, seed=None, **extra) -> dict:
 def write(out_dir: Path, parameters: dict, seed=None, **extra) -> Path:
     """Write the provenance record of a run into ``out_dir`` and return its path."""
     return write_json(out_dir / paths.PROVENANCE_FILE, collect(parameters, seed, **extra))
+
+
+def run_commits(out_dir: Path) -> list[dict]:
+    """The commits of the training runs listed in the tables in ``out_dir`` (CSV files with a
+    ``git_commit`` column): one entry per commit and dirty flag, with the tables and how many rows.
+    ``dirty`` is None for a table written before the per-run rows carried it (it is unknown)."""
+    found: dict[tuple, dict] = {}
+    for table in sorted(Path(out_dir).glob("*.csv")):
+        try:
+            with table.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error):
+            continue
+        for row in rows:
+            if not row.get(RUN_COMMIT_COLUMN):
+                continue
+            dirty = {"True": True, "False": False}.get(row.get(RUN_DIRTY_COLUMN) or "")
+            entry = found.setdefault(
+                (row[RUN_COMMIT_COLUMN], dirty),
+                {"commit": row[RUN_COMMIT_COLUMN], "dirty": dirty, "tables": [], "rows": 0},
+            )
+            entry["rows"] += 1
+            if table.name not in entry["tables"]:
+                entry["tables"].append(table.name)
+    return list(found.values())

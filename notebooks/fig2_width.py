@@ -47,7 +47,8 @@
 # python -m repro fig2_width --params paper
 # ```
 #
-# (`scripts/slurm_sweep.sh` does the same as a Slurm array.) Runs land in `runs/train`, which `paper` reads.
+# (`scripts/slurm_sweep.sh` does the same as a Slurm array.) Runs land in `runs/train` (`$ITERAND_RUNS/train`
+# when that is set), which `paper` reads.
 #
 # `cpu` is a reproduction two CPU cores can carry: Conv6 at widths 1/8 and 1/4, signed constant weights,
 # edge-popup and IteRand, seeds 1-3, the paper's settings (batch 128, 50% pruned, K_per = 300, r = 0.1,

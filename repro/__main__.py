@@ -8,7 +8,11 @@ Examples::
     python -m repro theory_network --params my_params.yaml
 
 Outputs (executed notebook, figures, their data, provenance.json) go to runs/notebooks/NAME/SET/, SET
-being the set's name or, for a parameter file, its name and a hash of its parameters (my_params-3fa2b1c0).
+being the set's name or, for a parameter file, its name and a hash of its parameters (my_params-3fa2b1c0),
+followed by the kind of data when it is not the kind the notebook reads by default (quick-cifar10 for the
+trained-network notebook on CIFAR-10, quick-synthetic for a CIFAR-10 notebook on synthetic data).
+Its provenance.json says whether the run succeeded, failed or was interrupted; until a new run succeeds,
+the outputs of the last successful one are kept in runs/notebooks/NAME/SET.previous/.
 Status: 0 success, 1 a notebook failed (the line says where its traceback is), 2 invalid input (one line
 error: ...), 130 interrupted.
 """
@@ -19,7 +23,6 @@ import argparse
 import sys
 
 from bookkeeping.errors import run_command
-from repro import notebooks
 
 
 def main(argv=None) -> int:
@@ -27,6 +30,10 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
+    # Imported here, under run_command: papermill and jupytext take a second or two to import, and a
+    # Ctrl-C meanwhile must end as any other (one line, status 130), not with an import traceback.
+    from repro import notebooks
+
     parser = argparse.ArgumentParser(
         prog="python -m repro",
         description=__doc__.split("\n\n")[0],

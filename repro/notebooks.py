@@ -10,7 +10,21 @@ parameters it holds (``set_label``), so that two files never share a folder and 
 built-in set's outputs. The parameter ``out_dir`` is injected by the runner and is not part of the
 parameter files; any other parameter must be one the notebook's ``parameters`` cell declares.
 The kernel runs in the current working directory, so relative paths in a parameter set mean the same as
-on the command line.
+on the command line. A string parameter starting with ``{runs}`` means the runs root (``$ITERAND_RUNS``,
+else ``runs/``): ``{runs}/train`` is where ``python -m iterand sweep`` trains.
+
+A parameter set need not name every parameter: the others keep the ``parameters`` cell's defaults. The
+provenance records the values used (``parameters``, ``effective_parameters``) and those the set or file
+gave (``given_parameters``).
+When a run reads another kind of data than the notebook's default (a ``data_root``, or
+``$ITERAND_CIFAR10`` for the trained-network notebook), the folder name says so (``SET-KIND``,
+``output_label``); the provenance names the source either way.
+
+A folder holds one execution. Before the next one starts, the outputs of the last successful one move to
+``SET.previous/`` and stay there until a new execution succeeds; the new one writes its provenance at
+the end, with ``status`` "succeeded", "failed" or "interrupted", so a folder without a provenance is an
+execution that never finished (killed). Training runs (``runs/``) stay in place: each holds its own
+summary, finished ones are reused and interrupted ones resume.
 """
 
 from __future__ import annotations
@@ -19,10 +33,13 @@ import ast
 import fnmatch
 import hashlib
 import json
+import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import jupytext
 import papermill
@@ -30,10 +47,28 @@ from papermill.exceptions import PapermillExecutionError
 
 from bookkeeping import paths, provenance
 from bookkeeping.errors import InvalidInput
-from bookkeeping.files import read_yaml
+from bookkeeping.files import read_json, read_yaml
 
 INJECTED = ("out_dir",)
 PARAMETER_FILE_SUFFIXES = (".yaml", ".yml")
+RUNS_PLACEHOLDER = "{runs}"
+PREVIOUS_SUFFIX = ".previous"
+# Subfolders that outlive an execution: the training runs of the figure notebooks, which the next
+# execution reuses (finished) or resumes (interrupted) instead of training again.
+KEPT = ("runs",)
+SUCCEEDED, FAILED, INTERRUPTED = "succeeded", "failed", "interrupted"
+SYNTHETIC = "synthetic"
+CIFAR10_ENV = "ITERAND_CIFAR10"  # the variable iterand.engine.data and theory.target_data read
+OFFICIAL_DOWNLOAD = "official download"
+# The notebooks whose data_root None falls back to $ITERAND_CIFAR10, and what they read without it
+# (theory.target_data's synthetic teacher task; iterand.engine.data's download folder). fig3's data_root
+# is ImageNet's, which no variable names.
+CIFAR10_NOTEBOOKS = {
+    "theory_trained_network": SYNTHETIC,
+    "fig1_r_sweep": OFFICIAL_DOWNLOAD,
+    "fig2_width": OFFICIAL_DOWNLOAD,
+    "walkthrough": OFFICIAL_DOWNLOAD,
+}
 
 
 def available() -> list[str]:
@@ -90,9 +125,78 @@ def set_label(param_set: str, parameters: Mapping) -> str:
     return f"{Path(param_set).stem}-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
 
 
+def output_label(name: str, param_set: str, parameters: Mapping) -> str:
+    """The output folder name of notebook ``name`` run with ``param_set`` (whose given ``parameters`` are
+    those of ``load_parameters``, with any override): ``set_label``, with the kind of data appended when
+    the run reads another kind than the notebook's default (``data_source``): ``quick-cifar10`` for the
+    trained-network notebook on CIFAR-10, ``quick-synthetic`` for a CIFAR-10 notebook on synthetic data.
+    Runs on different kinds of data never share a folder; which copy of a kind was read (the JPEG copy or
+    the official images) is in the provenance, and a new execution never leaves an older one's outputs
+    beside its own (``execute``)."""
+    label = set_label(param_set, parameters)
+    source = data_source(name, effective_parameters(name, parameters))
+    kind = _data_kind(name, source)
+    if source is None or kind == _data_kind(name, default_data_source(name)):
+        return label
+    return f"{label}-{kind}"
+
+
+def _data_kind(name: str, source: str | None) -> str | None:
+    if source is None or source == SYNTHETIC:
+        return source
+    return "cifar10" if name in CIFAR10_NOTEBOOKS else "data"
+
+
 def output_dir(name: str, param_set: str, root: Path | None = None) -> Path:
     """Where executing notebook ``name`` with ``param_set`` writes (``runs/notebooks/NAME/SET``)."""
-    return paths.notebook_output_dir(name, set_label(param_set, load_parameters(name, param_set)), root)
+    return paths.notebook_output_dir(
+        name, output_label(name, param_set, load_parameters(name, param_set)), root
+    )
+
+
+def previous_dir(out_dir: Path) -> Path:
+    """Where the outputs of the last successful execution wait while ``out_dir`` holds a newer one."""
+    return out_dir.with_name(out_dir.name + PREVIOUS_SUFFIX)
+
+
+def effective_parameters(name: str, parameters: Mapping) -> dict:
+    """The values notebook ``name`` runs with: its ``parameters`` cell's defaults (``out_dir`` aside),
+    replaced by the given ``parameters``, with ``{runs}`` expanded (``resolve_runs``)."""
+    defaults = {key: value for key, value in declared_parameters(name).items() if key not in INJECTED}
+    return {key: resolve_runs(value) for key, value in {**defaults, **parameters}.items()}
+
+
+def resolve_runs(value: Any) -> Any:
+    """A string starting with ``{runs}`` with that part replaced by the runs root
+    (``bookkeeping.paths.runs_root``, the rule every command follows); any other value as it is."""
+    if isinstance(value, str) and (value == RUNS_PLACEHOLDER or value.startswith(RUNS_PLACEHOLDER + "/")):
+        return str(paths.runs_root()) + value[len(RUNS_PLACEHOLDER) :]
+    return value
+
+
+def data_source(name: str, parameters: Mapping) -> str | None:
+    """The data a run of notebook ``name`` with its effective ``parameters`` reads: its ``data_root``,
+    else for the CIFAR-10 notebooks ``$ITERAND_CIFAR10``, else the notebook's default
+    (``default_data_source``); an existing path is made absolute. None for a notebook without
+    ``data_root`` and in ``mode`` "read", which trains nothing (the runs it reads record their data)."""
+    if "data_root" not in parameters or parameters.get("mode") == "read":
+        return None
+    named = parameters["data_root"]
+    if named is None and name in CIFAR10_NOTEBOOKS:
+        named = os.environ.get(CIFAR10_ENV) or None
+    if named is None:
+        return default_data_source(name)
+    if named != SYNTHETIC and Path(named).expanduser().exists():
+        return str(Path(named).expanduser().resolve())
+    return str(named)
+
+
+def default_data_source(name: str) -> str | None:
+    """What notebook ``name`` reads when no data is named: ``CIFAR10_NOTEBOOKS``; None: its own default."""
+    default = CIFAR10_NOTEBOOKS.get(name)
+    if default == OFFICIAL_DOWNLOAD:
+        return f"{OFFICIAL_DOWNLOAD} in {paths.data_root()}"
+    return default
 
 
 def declared_parameters(name: str) -> dict:
@@ -111,14 +215,17 @@ def declared_parameters(name: str) -> dict:
 
 
 def execute(name: str, param_set: str = "quick", root: Path | None = None, progress: bool = False) -> Path:
-    """Run notebook ``name`` with a parameter set; return its output folder."""
-    parameters = load_parameters(name, param_set)
-    set_name = set_label(param_set, parameters)
+    """Run notebook ``name`` with a parameter set; return its output folder (the module docstring says
+    what it holds after a success, a failure or an interrupt)."""
+    given = load_parameters(name, param_set)
+    parameters = effective_parameters(name, given)
+    set_name = output_label(name, param_set, given)
     out_dir = paths.notebook_output_dir(name, set_name, root)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = _clear_for_execution(out_dir)
     source = out_dir / f"{name}.source.ipynb"
     jupytext.write(jupytext.read(paths.notebook_source(name)), source)
     started = time.perf_counter()
+    status = FAILED
     try:
         papermill.execute_notebook(
             str(source),
@@ -127,20 +234,70 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
             kernel_name="python3",
             cwd=str(Path.cwd()),
             progress_bar=progress,
-            # the kernel's start-up warning about unencrypted local TCP says nothing about the notebook
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # The kernel's own log says nothing about the notebook, whose errors come back as cell outputs:
+            # a warning about unencrypted local TCP at start-up, and at shut-down "KeyboardInterrupt
+            # caught in kernel" (shut-down begins with an interrupt) or, after a Ctrl-C that stopped a
+            # cell, a ZMQError traceback from replying on a closed socket.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
+        status = SUCCEEDED
+    except KeyboardInterrupt:
+        status = INTERRUPTED
+        raise
     finally:
         source.unlink(missing_ok=True)
-    provenance.write(
-        out_dir,
-        parameters,
-        seed=parameters.get("seed"),
-        notebook=name,
-        parameter_set=set_name,
-        seconds=round(time.perf_counter() - started, 1),
-    )
+        provenance.write(
+            out_dir,
+            parameters,
+            seed=parameters.get("seed"),
+            status=status,
+            notebook=name,
+            parameter_set=set_name,
+            given_parameters=given,
+            data_source=data_source(name, parameters),
+            runs=provenance.run_commits(out_dir),
+            seconds=round(time.perf_counter() - started, 1),
+            **({} if status == SUCCEEDED or not previous.is_dir() else {"last_success": str(previous)}),
+        )
+        if status == SUCCEEDED:
+            shutil.rmtree(previous, ignore_errors=True)
     return out_dir
+
+
+def succeeded(out_dir: Path) -> bool:
+    """Whether ``out_dir`` holds the outputs of a successful execution (a provenance that says so; one
+    written before provenances had a status is one of a success, the only kind written then)."""
+    try:
+        record = read_json(out_dir / paths.PROVENANCE_FILE)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("status", SUCCEEDED) == SUCCEEDED
+
+
+def _clear_for_execution(out_dir: Path) -> Path:
+    """Empty ``out_dir`` but for ``KEPT`` and return ``previous_dir(out_dir)``, which then holds the
+    outputs of the last successful execution, if there was one.
+
+    A success in ``out_dir`` replaces an older one in ``previous`` by one rename of the whole folder, so a
+    kill at any moment leaves it complete in one of the two places; the outputs of an execution that did
+    not succeed describe nothing and are removed.
+    """
+    previous = previous_dir(out_dir)
+    if succeeded(out_dir):
+        shutil.rmtree(previous, ignore_errors=True)
+        out_dir.rename(previous)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for entry in out_dir.iterdir():
+        if entry.name in KEPT:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    for name in KEPT:
+        if (previous / name).exists() and not (out_dir / name).exists():
+            (previous / name).rename(out_dir / name)
+    return previous
 
 
 def select(patterns: list[str]) -> list[str]:
@@ -170,13 +327,25 @@ def run_batch(patterns: list[str], param_set: str) -> int:
         print(f"running {name} [{param_set}] ...", flush=True)
         try:
             out_dir = execute(name, param_set)
+        except KeyboardInterrupt:
+            out_dir = output_dir(name, param_set)
+            kept = f"; the last successful outputs are in {previous_dir(out_dir)}"
+            raise KeyboardInterrupt(
+                f"interrupted: notebook {name} did not finish ({out_dir})"
+                + (kept if previous_dir(out_dir).is_dir() else "")
+            ) from None
         except PapermillExecutionError as err:
             print(
                 f"error: notebook {name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}",
                 file=sys.stderr,
             )
-            failed = paths.executed_notebook(output_dir(name, param_set), name)
-            print(f"the executed notebook with the traceback is {failed}", file=sys.stderr)
+            out_dir = output_dir(name, param_set)
+            print(
+                f"the executed notebook with the traceback is {paths.executed_notebook(out_dir, name)}",
+                file=sys.stderr,
+            )
+            if previous_dir(out_dir).is_dir():
+                print(f"the last successful outputs are in {previous_dir(out_dir)}", file=sys.stderr)
             return 1
         print(f"  done in {time.perf_counter() - started:.1f} s -> {out_dir}", flush=True)
     return 0

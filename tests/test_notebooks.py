@@ -2,6 +2,11 @@
 the runner's output folders, parameter checks and messages."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +43,12 @@ def test_the_notebooks_that_need_cifar_exist():
     assert set(NEEDS_CIFAR) <= set(NOTEBOOKS)
 
 
+def test_the_runner_knows_which_notebooks_read_cifar_and_through_which_variable():
+    # The runner imports no iterand: it spells the variable itself, for the output folder's data label.
+    assert notebooks.CIFAR10_ENV == CIFAR10_ENV
+    assert set(NEEDS_CIFAR) <= set(notebooks.CIFAR10_NOTEBOOKS) <= set(NOTEBOOKS)
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_quick_and_saves_figure_data(name, tmp_path):
     if name in NEEDS_CIFAR and not os.environ.get(CIFAR10_ENV):
@@ -45,7 +56,10 @@ def test_notebook_runs_quick_and_saves_figure_data(name, tmp_path):
     out_dir = notebooks.execute(name, "quick", root=tmp_path)
     assert paths.executed_notebook(out_dir, name).is_file()
     record = files.read_json(out_dir / paths.PROVENANCE_FILE)
-    assert record["parameters"] == notebooks.load_parameters(name, "quick")
+    assert record["status"] == "succeeded"
+    assert record["parameters"] == notebooks.effective_parameters(
+        name, notebooks.load_parameters(name, "quick")
+    )
     assert record["packages"]["numpy"]
     figures = sorted(out_dir.glob("*.png"))
     assert figures, "every notebook draws at least one figure"
@@ -73,13 +87,23 @@ def test_figure_notebooks_are_parameters_calls_and_prose(name):
     assert len(code) <= 60, f"{name}: {len(code)} lines of code"
 
 
-def _fake_papermill(monkeypatch, failure: Exception | None = None) -> list[dict]:
-    """papermill.execute_notebook replaced: records its calls, writes the output notebook, may fail."""
+def _fake_papermill(
+    monkeypatch,
+    failure: BaseException | None = None,
+    writes: dict[str, str] | None = None,
+    during: Callable[[Path], None] | None = None,
+) -> list[dict]:
+    """papermill.execute_notebook replaced: records its calls, calls ``during`` with the output folder,
+    writes the output notebook and ``writes`` (file name -> text) into it, may fail."""
     calls = []
 
     def execute_notebook(source, output, parameters, **kwargs):
         calls.append(parameters)
+        if during is not None:
+            during(Path(parameters["out_dir"]))
         Path(output).write_text("{}")
+        for file_name, text in (writes or {}).items():
+            (Path(parameters["out_dir"]) / file_name).write_text(text)
         if failure is not None:
             raise failure
 
@@ -149,3 +173,211 @@ def test_a_yaml_syntax_error_is_one_line_naming_the_file_and_line(tmp_path, caps
     assert repro_main(["theory_network", "--params", str(params)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {params}, line 3, column 1: not valid YAML")
+
+
+def _provenance(out_dir: Path) -> dict:
+    return files.read_json(out_dir / paths.PROVENANCE_FILE)
+
+
+def test_a_failed_execution_never_shows_the_last_successful_outputs_as_its_own(tmp_path, monkeypatch):
+    # A failed run left the previous run's figures and provenance beside its failed notebook, unmarked.
+    name, root = "theory_network", tmp_path / "runs"
+    _fake_papermill(monkeypatch, writes={"figure.png": "first", "runs_note.txt": "x"})
+    out_dir = notebooks.execute(name, "quick", root=root)
+    (out_dir / "runs").mkdir()
+    (out_dir / "runs" / "summary.json").write_text("{}")
+    assert _provenance(out_dir)["status"] == "succeeded"
+    failure = PapermillExecutionError(3, 2, "source", "OSError", "no CIFAR-10", [])
+    _fake_papermill(monkeypatch, failure, writes={"partial.csv": "second"})
+    with pytest.raises(PapermillExecutionError):
+        notebooks.execute(name, "quick", root=root)
+    previous = notebooks.previous_dir(out_dir)
+    record = _provenance(out_dir)
+    assert record["status"] == "failed" and record["last_success"] == str(previous)
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "partial.csv",
+        paths.PROVENANCE_FILE,
+        "runs",
+        f"{name}.ipynb",
+    ]
+    assert (out_dir / "runs" / "summary.json").is_file(), "training runs are reused, never set aside"
+    assert (previous / "figure.png").read_text() == "first" and notebooks.succeeded(previous)
+    # a second failure keeps the same last success; a success replaces it
+    with pytest.raises(PapermillExecutionError):
+        notebooks.execute(name, "quick", root=root)
+    assert (previous / "figure.png").read_text() == "first"
+    _fake_papermill(monkeypatch, writes={"figure.png": "third"})
+    notebooks.execute(name, "quick", root=root)
+    assert not previous.exists() and (out_dir / "figure.png").read_text() == "third"
+    assert not (out_dir / "partial.csv").exists() and _provenance(out_dir)["status"] == "succeeded"
+
+
+def test_while_a_notebook_runs_its_folder_holds_no_provenance_and_no_old_outputs(tmp_path, monkeypatch):
+    # A run killed after its cells but before its provenance left new tables under the old provenance.
+    name, root = "theory_network", tmp_path / "runs"
+    _fake_papermill(monkeypatch, writes={"figure.png": "first"})
+    notebooks.execute(name, "quick", root=root)
+    seen = []
+    _fake_papermill(monkeypatch, during=lambda folder: seen.append(sorted(p.name for p in folder.iterdir())))
+    notebooks.execute(name, "quick", root=root)
+    assert seen == [[f"{name}.source.ipynb"]]
+
+
+def test_an_interrupted_execution_says_so_in_its_provenance(tmp_path, monkeypatch):
+    name, root = "theory_network", tmp_path / "runs"
+    _fake_papermill(monkeypatch, KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        notebooks.execute(name, "quick", root=root)
+    out_dir = paths.notebook_output_dir(name, "quick", root)
+    assert _provenance(out_dir)["status"] == "interrupted" and not notebooks.succeeded(out_dir)
+
+
+def test_a_failure_names_the_folder_holding_the_last_success(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    _fake_papermill(monkeypatch)
+    assert repro_main(["theory_network"]) == 0
+    _fake_papermill(monkeypatch, PapermillExecutionError(3, 2, "source", "ValueError", "bad", []))
+    assert repro_main(["theory_network"]) == 1
+    out_dir = notebooks.output_dir("theory_network", "quick")
+    assert capsys.readouterr().err.splitlines()[2] == (
+        f"the last successful outputs are in {notebooks.previous_dir(out_dir)}"
+    )
+
+
+def _trained_network_folder(tmp_path, monkeypatch, cifar: str | None) -> Path:
+    if cifar is None:
+        monkeypatch.delenv(CIFAR10_ENV, raising=False)
+    else:
+        monkeypatch.setenv(CIFAR10_ENV, cifar)
+    _fake_papermill(monkeypatch)
+    return notebooks.execute("theory_trained_network", "quick", root=tmp_path / "runs")
+
+
+def test_runs_on_other_data_get_a_folder_of_their_own_and_name_their_data(tmp_path, monkeypatch):
+    # With and without $ITERAND_CIFAR10 both runs wrote runs/notebooks/theory_trained_network/quick, and
+    # the provenance said data_root null both times.
+    archive = tmp_path / "cifar.tar.gz"
+    archive.write_bytes(b"")
+    synthetic = _trained_network_folder(tmp_path, monkeypatch, None)
+    cifar = _trained_network_folder(tmp_path, monkeypatch, str(archive))
+    assert synthetic.name == "quick" and cifar.name == "quick-cifar10"
+    assert _provenance(synthetic)["data_source"] == "synthetic"
+    assert _provenance(cifar)["data_source"] == str(archive.resolve())
+    assert _provenance(synthetic)["status"] == _provenance(cifar)["status"] == "succeeded"
+    assert notebooks.output_dir("theory_trained_network", "quick", tmp_path / "runs") == cifar
+
+
+def test_the_data_folder_label_ignores_cifar_for_notebooks_that_do_not_read_it(monkeypatch):
+    monkeypatch.setenv(CIFAR10_ENV, "/somewhere/cifar.tar.gz")
+    for name in ("fig3_imagenet", "theory_network"):
+        assert notebooks.output_label(name, "quick", notebooks.load_parameters(name, "quick")) == "quick"
+    fig2 = notebooks.load_parameters("fig2_width", "quick")
+    assert notebooks.output_label("fig2_width", "quick", fig2) == "quick"  # CIFAR-10 either way
+    assert notebooks.output_label("fig2_width", "paper", fig2 | {"mode": "read"}) == "paper"
+    trained = notebooks.load_parameters("theory_trained_network", "quick")
+    assert notebooks.output_label("theory_trained_network", "quick", trained) == "quick-cifar10"
+    assert (
+        notebooks.output_label("theory_trained_network", "quick", trained | {"data_root": "synthetic"})
+        == "quick"
+    )
+    assert notebooks.output_label("fig3_imagenet", "quick", {"data_root": "synthetic"}) == "quick-synthetic"
+
+
+def test_the_provenance_records_every_parameter_used_and_the_ones_given(tmp_path, monkeypatch):
+    # A partial parameter file recorded only its own keys ({} for an empty file).
+    calls = _fake_papermill(monkeypatch)
+    defaults = {k: v for k, v in notebooks.declared_parameters("theory_network").items() if k != "out_dir"}
+    for text, given in (("trials: 400\n", {"trials": 400}), ("", {})):
+        params = tmp_path / "partial.yaml"
+        params.write_text(text)
+        record = _provenance(notebooks.execute("theory_network", str(params), root=tmp_path / "runs"))
+        assert record["parameters"] == {**defaults, **given} and record["given_parameters"] == given
+        assert {k: v for k, v in calls[-1].items() if k != "out_dir"} == record["parameters"]
+
+
+def test_the_paper_sets_read_the_runs_where_the_sweep_trains_them(tmp_path, monkeypatch):
+    # paper hard-coded runs/train, ignoring $ITERAND_RUNS, where `python -m iterand sweep` trains.
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "elsewhere"))
+    calls = _fake_papermill(monkeypatch)
+    for name in ("fig1_r_sweep", "fig2_width", "fig3_imagenet"):
+        notebooks.execute(name, "paper", root=tmp_path / "out")
+        assert calls[-1]["runs_dir"] == str(paths.default_out()) == str(tmp_path / "elsewhere" / "train")
+    assert notebooks.resolve_runs("{runs}") == str(tmp_path / "elsewhere")
+    assert notebooks.resolve_runs("x/{runs}/train") == "x/{runs}/train"
+
+
+def test_the_provenance_names_the_commits_and_dirtiness_of_the_runs_drawn(tmp_path, monkeypatch):
+    # A figure drawn from runs trained on a modified tree said dirty: false (its own checkout's state).
+    runs_table = "run_name,git_commit,git_dirty\na,c0ffee,True\nb,c0ffee,True\nc,c0ffee,False\n"
+    _fake_papermill(monkeypatch, writes={"results-runs.csv": runs_table})
+    record = _provenance(notebooks.execute("fig2_width", "cpu-committed", root=tmp_path / "runs"))
+    assert record["runs"] == [
+        {"commit": "c0ffee", "dirty": True, "tables": ["results-runs.csv"], "rows": 2},
+        {"commit": "c0ffee", "dirty": False, "tables": ["results-runs.csv"], "rows": 1},
+    ]
+
+
+def test_a_number_in_exponent_form_is_a_float(tmp_path):
+    # PyYAML (YAML 1.1) read 1e-2 as the string '1e-2', which the notebook then refused.
+    params = tmp_path / "exp.yaml"
+    params.write_text("eps: 1e-2\n")
+    assert notebooks.load_parameters("theory_symbolic", str(params)) == {"eps": 0.01}
+
+
+def _kernels_of(pid: int) -> list[int]:
+    """The kernels a process started that are still alive (jupyter_client marks them JPY_PARENT_PID)."""
+    kernels = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"JPY_PARENT_PID={pid}\0".encode() in environ.read_bytes():
+                kernels.append(int(environ.parent.name))
+        except OSError:
+            pass
+    return kernels
+
+
+def _running_cell(notebook: Path, text: str) -> bool:
+    """Whether papermill has saved ``notebook`` with the code cell containing ``text`` started."""
+    try:
+        cells = files.read_json(notebook)["cells"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return any(
+        text in "".join(cell["source"]) and cell["metadata"].get("papermill", {}).get("status") == "running"
+        for cell in cells
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="finds kernels through /proc")
+def test_ctrl_c_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tmp_path):
+    # Ctrl-C printed the kernel's ZMQError traceback ("Socket operation on non-socket") before the line.
+    params = tmp_path / "long.yaml"
+    params.write_text("trials: 1000000\n")  # minutes of Monte Carlo: the cell is still running at Ctrl-C
+    env = {**os.environ, "ITERAND_RUNS": str(tmp_path / "runs"), "MPLBACKEND": "Agg"}
+    repro = subprocess.Popen(
+        [sys.executable, "-m", "repro", "theory_subset_sums", "--params", str(params)],
+        cwd=paths.SOURCE_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a child of a non-interactive shell may inherit SIGINT ignored; a terminal's Ctrl-C is not
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        out_dir = notebooks.output_dir("theory_subset_sums", str(params), tmp_path / "runs")
+        deadline = time.monotonic() + 120
+        while not _running_cell(paths.executed_notebook(out_dir, "theory_subset_sums"), "experiments.run("):
+            assert repro.poll() is None and time.monotonic() < deadline, repro.communicate()
+            time.sleep(0.2)
+        time.sleep(1)  # into the cell: the kernel replies on a closed socket when it is stopped
+        assert _kernels_of(repro.pid), "the kernel is found through /proc"
+        repro.send_signal(signal.SIGINT)
+        out, err = repro.communicate(timeout=60)
+    finally:
+        if repro.poll() is None:
+            repro.kill()
+    assert repro.returncode == 130
+    assert err.splitlines() == [f"interrupted: notebook theory_subset_sums did not finish ({out_dir})"]
+    assert files.read_json(out_dir / paths.PROVENANCE_FILE)["status"] == "interrupted"
+    assert _kernels_of(repro.pid) == []

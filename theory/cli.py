@@ -160,19 +160,43 @@ def _estimate(args) -> int:
 
 def _experiment(args) -> int:
     validation.choice("experiment", args.name, experiments.EXPERIMENTS)
-    parameters = notebooks.load_parameters(NOTEBOOK_PREFIX + args.name, args.params)
+    notebook = NOTEBOOK_PREFIX + args.name
+    given = notebooks.load_parameters(notebook, args.params)
     if args.data_root is not None:
-        if "data_root" not in parameters:
-            raise InvalidInput(f"data-root applies only to experiments that read data, not to {args.name}")
-        parameters["data_root"] = args.data_root
-    out_dir = paths.experiment_output_dir(args.name, notebooks.set_label(args.params, parameters))
+        # The experiment decides, not the parameter file: a file may leave data_root to the default.
+        readers = [name for name in experiments.EXPERIMENTS if "data_root" in _declared(name)]
+        if args.name not in readers:
+            raise InvalidInput(
+                f"data-root applies only to experiments that read data ({', '.join(readers)}), "
+                f"not to {args.name}"
+            )
+        given = {**given, "data_root": args.data_root}
+    # What the notebook would run with: parameters the set leaves out keep the notebook's defaults.
+    parameters = notebooks.effective_parameters(notebook, given)
+    out_dir = paths.experiment_output_dir(args.name, notebooks.output_label(notebook, args.params, given))
     started = time.perf_counter()
     results = experiments.EXPERIMENTS[args.name](**parameters)
     seconds = round(time.perf_counter() - started, 1)
+    # Tables and provenance are written one after the other: without this, a kill between them would
+    # leave the new tables under the provenance of the previous run.
+    (out_dir / paths.PROVENANCE_FILE).unlink(missing_ok=True)
     tables.write_tables(results, out_dir)
-    provenance.write(out_dir, parameters, seed=parameters.get("seed"), experiment=args.name, seconds=seconds)
+    provenance.write(
+        out_dir,
+        parameters,
+        seed=parameters.get("seed"),
+        status=notebooks.SUCCEEDED,
+        experiment=args.name,
+        given_parameters=given,
+        data_source=notebooks.data_source(notebook, parameters),
+        seconds=seconds,
+    )
     print(f"wrote {', '.join(results)} to {out_dir} in {seconds} s")
     return 0
+
+
+def _declared(experiment: str) -> dict:
+    return notebooks.declared_parameters(NOTEBOOK_PREFIX + experiment)
 
 
 def _figures(args) -> int:

@@ -128,6 +128,8 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
         **{size: results.get(size) for size in (*SIZES, "dense_float32_bytes")},
         "images_per_second": results.get("images_per_second"),
         "git_commit": summary.get("git", {}).get("commit"),
+        # A figure drawn at a clean commit from runs trained on a modified tree must say so.
+        "git_dirty": summary.get("git", {}).get("dirty"),
         # A letter first: an all-digit hash would come back from the CSV as a number.
         "setting": "h" + hashlib.sha256(json.dumps(setting, sort_keys=True).encode()).hexdigest()[:8],
         "run_dir": str(run_dir),

@@ -1,9 +1,9 @@
-"""Reading back the per-epoch metrics a run appends."""
+"""Reading back the per-epoch metrics a run appends, and YAML files."""
 
 import pytest
 
 from bookkeeping.errors import UserError
-from bookkeeping.files import append_metrics, read_metrics
+from bookkeeping.files import append_metrics, read_metrics, read_yaml
 
 
 def test_a_torn_last_line_is_not_a_record_and_a_damaged_one_is_named(tmp_path):
@@ -18,3 +18,12 @@ def test_a_torn_last_line_is_not_a_record_and_a_damaged_one_is_named(tmp_path):
     with pytest.raises(UserError, match="metrics.jsonl, line 2: not a JSON record"):
         read_metrics(path)
     assert read_metrics(tmp_path / "missing.jsonl") == []
+
+
+def test_yaml_numbers_in_exponent_form_are_floats_and_quoted_ones_stay_text(tmp_path):
+    # PyYAML (YAML 1.1) read 1e-2 as the string '1e-2': parameter files and --config files then failed.
+    path = tmp_path / "numbers.yaml"
+    path.write_text("a: 1e-2\nb: 2E3\nc: -.5e-1\nd: '1e-2'\ne: 3\nf: [1e-3]\ng: 1.5\nh: 0x10\n")
+    assert read_yaml(path) == {
+        "a": 0.01, "b": 2000.0, "c": -0.05, "d": "1e-2", "e": 3, "f": [0.001], "g": 1.5, "h": 16
+    }  # fmt: skip

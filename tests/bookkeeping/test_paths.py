@@ -45,3 +45,17 @@ def test_a_checkout_reports_its_head(tmp_path):
     subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert provenance.git_commit(Path(tmp_path)) == {"commit": head, "dirty": False}
+
+
+def test_run_commits_reads_per_run_tables_old_and_new(tmp_path):
+    (tmp_path / "results-runs.csv").write_text("run_name,git_commit,git_dirty\na,abc,True\nb,def,\n")
+    (tmp_path / "figure.csv").write_text("x,y\n1,2\n")
+    assert provenance.run_commits(tmp_path) == [
+        {"commit": "abc", "dirty": True, "tables": ["results-runs.csv"], "rows": 1},
+        {"commit": "def", "dirty": None, "tables": ["results-runs.csv"], "rows": 1},
+    ]
+    # a committed table written before the rows carried git_dirty: its commits, dirtiness unknown
+    committed = Path(__file__).resolve().parents[2] / "results" / "fig2_width-cpu"
+    assert {(entry["commit"], entry["dirty"]) for entry in provenance.run_commits(committed)} == {
+        ("2bd73256086e98be6b3796e4a68082eadc227063", None)
+    }

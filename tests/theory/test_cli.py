@@ -2,13 +2,14 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bookkeeping import files, paths, tables
 from repro import notebooks
-from theory import cli, subset_sum
+from theory import cli, experiments, subset_sum
 
 
 def run(capsys, *argv):
@@ -32,7 +33,6 @@ def test_worst_case_model_b_and_decision(capsys):
     assert "E* <= eps" in out and out.strip().endswith("yes")
 
 
-
 def test_worst_case_with_eps_prints_e_star_only_when_it_is_exact(capsys):
     samples = ["0.5", "-0.5", "0.5", "-0.5", "0.25", "-0.25"]
     exact = subset_sum.worst_case_error_brute([float(s) for s in samples])  # 0.125
@@ -42,13 +42,14 @@ def test_worst_case_with_eps_prints_e_star_only_when_it_is_exact(capsys):
     # Below eps the value is only a lower bound: never printed as "E* = ..." (it was "E* = 0" here).
     assert "E* =" not in below and "<= E* <= 0.13" in below and below.strip().endswith("yes")
 
+
 @pytest.mark.parametrize(
     "argv, parameter",
     [
         (["worst-case", "0.5", "--t", "0"], "t"),
         (["worst-case", "0.5", "--t", "-1"], "t"),
         (["worst-case", "0.5", "--eps", "0"], "eps"),
-        (["worst-case", "0.5", "nan"], "x"),
+        (["worst-case", "0.5", "nan"], "samples"),
         (["worst-case", "0.5", "0.2", "0.1", "--draws", "2"], "samples"),
         (["worst-case", "0.5", "--draws", "0"], "draws"),
         (["estimate", "--n", "0", "--eps", "0.1", "--trials", "10"], "n_values"),
@@ -155,3 +156,94 @@ def test_an_unwritable_estimate_out_is_refused_before_computing(capsys, tmp_path
     status, out, err = run(capsys, "estimate", "--n", "4", "--eps", "0.1", "--out", str(blocker / "p.csv"))
     assert status == 2 and not out
     assert _one_error_line(err) == f"error: --out: {blocker} is a file, not a folder"
+
+
+def test_a_partial_parameter_file_runs_with_the_notebooks_defaults(capsys, tmp_path, monkeypatch):
+    # `experiment symbolic --params partial.yaml` crashed: symbolic_checks() missing 9 required arguments.
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    defaults = {k: v for k, v in notebooks.declared_parameters("theory_symbolic").items() if k != "out_dir"}
+    for text, given in (("eps: 0.02\n", {"eps": 0.02}), ("", {})):
+        params = tmp_path / "partial.yaml"
+        params.write_text(text)
+        status, out, err = run(capsys, "experiment", "symbolic", "--params", str(params))
+        assert status == 0, err
+        label = notebooks.set_label(str(params), given)
+        record = files.read_json(paths.experiment_output_dir("symbolic", label) / paths.PROVENANCE_FILE)
+        assert record["parameters"] == {**defaults, **given} and record["given_parameters"] == given
+
+
+def test_an_exponent_without_a_dot_is_a_number(capsys, tmp_path, monkeypatch):
+    # `eps: 1e-2` reached the experiment as the string '1e-2' and was refused.
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    params = tmp_path / "eps.yaml"
+    params.write_text("eps: 1e-2\n")
+    status, _, err = run(capsys, "experiment", "symbolic", "--params", str(params))
+    assert status == 0, err
+
+
+@pytest.fixture
+def trained_network_calls(monkeypatch, tmp_path) -> list[dict]:
+    """experiments.EXPERIMENTS["trained_network"] replaced by a recorder returning one small table."""
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv(notebooks.CIFAR10_ENV, raising=False)
+    calls = []
+
+    def fake(**parameters):
+        calls.append(parameters)
+        return {"target": {"data": "fake"}}
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "trained_network", fake)
+    return calls
+
+
+def test_data_root_is_decided_by_the_experiment_not_by_the_file(capsys, tmp_path, trained_network_calls):
+    # A file without data_root: --data-root was refused ("not to trained_network"), and without it the
+    # experiment got no data_root at all (TypeError).
+    params = tmp_path / "tn.yaml"
+    params.write_text("epochs: 1\n")
+    assert (
+        run(capsys, "experiment", "trained_network", "--params", str(params), "--data-root", "synthetic")[0]
+        == 0
+    )
+    assert run(capsys, "experiment", "trained_network", "--params", str(params))[0] == 0
+    assert [call["data_root"] for call in trained_network_calls] == ["synthetic", None]
+    assert all(call["epochs"] == 1 for call in trained_network_calls)
+    status, _, err = run(capsys, "experiment", "network", "--data-root", "synthetic")
+    assert status == 2
+    assert _one_error_line(err) == (
+        "error: data-root applies only to experiments that read data (trained_network), not to network"
+    )
+
+
+def test_runs_on_other_data_never_share_a_folder(capsys, tmp_path, monkeypatch, trained_network_calls):
+    # `--data-root synthetic` and CIFAR via $ITERAND_CIFAR10 both wrote runs/theory/trained_network/quick,
+    # with data_root null in both provenances.
+    archive = tmp_path / "cifar.tar.gz"
+    archive.write_bytes(b"")
+    folders = {}
+    for case, argv, cifar in (
+        ("synthetic", ["--data-root", "synthetic"], None),
+        ("default", [], None),
+        ("named", ["--data-root", str(archive)], None),
+        ("environment", [], str(archive)),
+    ):
+        if cifar:
+            monkeypatch.setenv(notebooks.CIFAR10_ENV, cifar)
+        status, out, _ = run(capsys, "experiment", "trained_network", *argv)
+        assert status == 0
+        folders[case] = Path(out.split(" to ")[1].split(" in ")[0])
+    assert (
+        folders["synthetic"] == folders["default"] == paths.experiment_output_dir("trained_network", "quick")
+    )
+    assert folders["named"] == folders["environment"] != folders["default"]
+    assert folders["named"].name == "quick-cifar10"
+    sources = {
+        case: files.read_json(folder / paths.PROVENANCE_FILE)["data_source"]
+        for case, folder in folders.items()
+    }
+    assert sources == {
+        "synthetic": "synthetic",
+        "default": "synthetic",
+        "named": str(archive.resolve()),
+        "environment": str(archive.resolve()),
+    }

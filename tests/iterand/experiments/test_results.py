@@ -89,6 +89,7 @@ def test_collect_reads_finished_runs_only_into_flat_rows(runs_dir):
         "test_acc_last": 80.0, "test_acc_best": 79.0, "val_acc_last": 50.0, "val_acc_best": 50.0,
         "compact_bytes": 200, "compact_bits_per_weight": 1.6, "dense_float32_bytes": 4100,
         "images_per_second": 123.0, "git_commit": "4b96fb0848d28cdedebe2e6732011fafa3a00c74",
+        "git_dirty": False,
         "setting": first["setting"], "run_dir": str(runs_dir / run_name(CONV6_SC)),
     }  # fmt: skip
     (sgd,) = [r for r in rows if r["method"] == "sgd"]
@@ -225,6 +226,27 @@ def test_tables_round_trip_through_csv(runs_dir, tmp_path):
     assert results.read_table(written["aggregated"]) == aggregated
     assert results.read_table(written["runs"]) == rows
     assert results.read_table(written["reference"]) == results.compare(aggregated)
+
+
+def test_per_run_rows_say_whether_the_run_was_trained_on_a_dirty_tree(tmp_path):
+    # A figure's provenance said dirty: false while its runs were trained on a modified tree: the rows
+    # carried the runs' commit but not their dirty flag.
+    for seed, dirty in ((1, True), (2, False)):
+        summary_path = RunFiles(_write_run(tmp_path / "runs", CONV6_SC.replace(seed=seed), 80.0)).summary
+        summary = read_json(summary_path)
+        summary["git"]["dirty"] = dirty
+        write_json(summary_path, summary)
+    rows = results.collect(tmp_path / "runs")
+    assert [(row["seed"], row["git_dirty"]) for row in rows] == [(1, True), (2, False)]
+    written = results.write_results(rows, tmp_path / "table.csv")["runs"]
+    assert [row["git_dirty"] for row in results.read_table(written)] == [True, False]
+
+
+def test_a_committed_per_run_table_without_the_dirty_column_still_reads():
+    committed = Path(__file__).resolve().parents[3] / "results" / "fig2_width-cpu" / "results-runs.csv"
+    rows = results.read_table(committed)
+    assert rows and all("git_dirty" not in row and row["git_commit"] for row in rows)
+    assert results.aggregate(rows)
 
 
 def test_default_table_is_below_the_runs_root(monkeypatch, tmp_path):
