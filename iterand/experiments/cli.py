@@ -104,9 +104,10 @@ EXIT_DIVERGED = 1
 EXIT_RUN_FAILED = 1  # a sweep went on past a failed run
 EXIT_USAGE = EXIT_USER_ERROR
 SET_HELP = "override a field (--set help lists every field)"
+# steps_per_epoch and setting (a hash of every other field) tell apart rows that would look alike.
 RESULT_COLUMNS = (
-    "model", "width", "method", "init", "r", "pruned_fraction", "dataset", "epochs", "lossy_jpeg", "count",
-    "test_acc_last_mean", "test_acc_last_std", "weights_kept",
+    "model", "width", "method", "init", "r", "pruned_fraction", "dataset", "epochs", "steps_per_epoch",
+    "lossy_jpeg", "setting", "count", "test_acc_last_mean", "test_acc_last_std", "weights_kept",
 )  # fmt: skip
 REFERENCE_COLUMNS = (
     "model", "width", "method", "init", "pruned_fraction", "epochs", "ours_mean", "ours_std", "published",
