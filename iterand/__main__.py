@@ -1,8 +1,13 @@
 """``python -m iterand``: see ``iterand.experiments.cli`` for the commands (one GPU, torchrun, multi-node)."""
 
+import signal
 import sys
 
 from bookkeeping.errors import EXIT_INTERRUPTED
+
+# A process started in the background by a non-interactive shell inherits SIGINT ignored; a concurrent
+# sweep stops its training processes with SIGINT all the same, so it must always mean "save and stop".
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 try:
     from iterand.experiments.cli import main

@@ -280,8 +280,10 @@ def test_an_interrupted_concurrent_sweep_stops_its_runs_and_starts_no_more(tmp_p
     # Ctrl-C once let the queued runs start anyway and counted the stopped ones as failed.
     started = tmp_path / "started"
     started.mkdir()
+    # As `python -m iterand` does: a process started in the background inherits SIGINT ignored.
     child = (
-        "import os, pathlib, sys, time\n"
+        "import os, pathlib, signal, sys, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"pathlib.Path({str(started)!r}, str(os.getpid())).touch()\n"
         "try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n"
     )
@@ -296,8 +298,12 @@ def test_an_interrupted_concurrent_sweep_stops_its_runs_and_starts_no_more(tmp_p
     threading.Thread(target=interrupt_once_two_run, daemon=True).start()
     sweep = Sweep("four", ("fig2-conv6-ku-sgd",), {"lr": (0.01, 0.02, 0.03, 0.04)}, "four runs")
     lines: list[str] = []
-    with pytest.raises(KeyboardInterrupt, match="resume when the same sweep runs again"):
-        launcher.run(sweep, tmp_path / "runs", overrides=TINY, concurrent=2, progress=lines.append)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest may run with it ignored
+    try:
+        with pytest.raises(KeyboardInterrupt, match="resume when the same sweep runs again"):
+            launcher.run(sweep, tmp_path / "runs", overrides=TINY, concurrent=2, progress=lines.append)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(list(started.iterdir())) == 2
     assert sum(line.startswith("interrupted ") for line in lines) == 2
     assert lines[-1] == "four shard 1/1: 4 runs, 0 trained, 0 skipped, 0 failed, 2 interrupted, 2 not started"
