@@ -14,9 +14,18 @@ from typing import Any
 import torch
 
 from bookkeeping.errors import UserError
-from bookkeeping.files import atomic_path
+from bookkeeping.files import atomic_path, read_metrics
+from bookkeeping.paths import RunFiles
 
-__all__ = ["CheckpointError", "load", "restore_rng_states", "rng_states", "save"]
+__all__ = [
+    "CheckpointError",
+    "load",
+    "missing_model_message",
+    "other_model_hint",
+    "restore_rng_states",
+    "rng_states",
+    "save",
+]
 
 
 class CheckpointError(UserError):
@@ -62,3 +71,25 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["cpu"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def missing_model_message(files: RunFiles, which: str, val_fraction: float) -> str:
+    """Why a run directory has no model file ``which`` ("last" or "best"), and what to read instead."""
+    name = files.model_checkpoint(which).name
+    if which == "best" and val_fraction == 0:
+        return (
+            f"{files.root} has no {name}: the run has no validation set (val_fraction 0), so it keeps no "
+            "best-validation model; use --checkpoint last"
+        )
+    epochs = len(read_metrics(files.metrics))
+    if epochs == 0:
+        return f"{files.root} has no {name}: no epoch of the run has finished yet; train it first"
+    removed = f"{files.root} has no {name} although {epochs} epoch(s) finished: it was removed"
+    return removed + other_model_hint(files, which)
+
+
+def other_model_hint(files: RunFiles, which: str) -> str:
+    """How to read the run's other model file, if it has one."""
+    other = "best" if which == "last" else "last"
+    path = files.model_checkpoint(other)
+    return f"; or evaluate {path.name} with --checkpoint {other}" if path.is_file() else ""

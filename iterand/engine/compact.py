@@ -467,20 +467,20 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
     config = load_yaml(files.config)
     _check_subnetwork(config)
     if not path.is_file():
-        from iterand.engine.posthoc import missing_model_message  # posthoc imports train, which imports us
-
-        raise checkpoints.CheckpointError(missing_model_message(files, checkpoint, config))
+        raise checkpoints.CheckpointError(
+            checkpoints.missing_model_message(files, checkpoint, config.val_fraction)
+        )
+    if out_dir is not None and Path(out_dir).suffix == COMPACT_SUFFIX:
+        target = writable_file(out_dir, "--out")
+    else:
+        folder = files.root if out_dir is None else writable_folder(out_dir, "--out")
+        target = compact_file(folder, run_name(config), checkpoint)
     saved = checkpoints.load(path)
     num_classes = _num_classes(saved["model"])
     model = build_model(config, num_classes)
     model.load_state_dict(saved["model"])
     data = encode(model, config, num_classes, saved.get("weight_update"), checkpoint=checkpoint)
     _check_same(model, rebuild(data))
-    if out_dir is not None and Path(out_dir).suffix == COMPACT_SUFFIX:
-        target = writable_file(out_dir, "--out")
-    else:
-        folder = files.root if out_dir is None else writable_folder(out_dir, "--out")
-        target = compact_file(folder, run_name(config), checkpoint)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return target

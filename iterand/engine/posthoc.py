@@ -13,7 +13,6 @@ from typing import Any
 from torch import nn
 
 from bookkeeping.errors import InvalidInput
-from bookkeeping.files import read_metrics
 from bookkeeping.paths import EXPORT_CONFIG_FILE, RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.models import classifier_outputs
@@ -23,7 +22,7 @@ from iterand.engine.data import DataError
 from iterand.engine.factories import build_model
 from iterand.engine.train import evaluate, load_data, uses_amp
 
-__all__ = ["evaluate_run", "load_trained", "missing_model_message"]
+__all__ = ["evaluate_run", "load_trained"]
 
 
 def load_trained(path: str | Path, which: str = "last") -> tuple[nn.Module, TrainConfig]:
@@ -57,36 +56,14 @@ def _model_state(files: RunFiles, which: str, config: TrainConfig) -> dict[str, 
     """The saved model of checkpoint ``which``, or a ``CheckpointError`` that says what the run holds."""
     path = files.model_checkpoint(which)
     if not path.is_file():
-        raise checkpoint.CheckpointError(missing_model_message(files, which, config))
+        raise checkpoint.CheckpointError(checkpoint.missing_model_message(files, which, config.val_fraction))
     try:
         return checkpoint.load(path)["model"]
     except checkpoint.CheckpointError as error:
         raise checkpoint.CheckpointError(
             f"{error}; the rest of the run directory is intact: restore the file from a copy"
-            f"{_instead(files, which)}"
+            f"{checkpoint.other_model_hint(files, which)}"
         ) from None
-
-
-def missing_model_message(files: RunFiles, which: str, config: TrainConfig) -> str:
-    """Why a run directory has no model file ``which``, and what to read instead."""
-    name = files.model_checkpoint(which).name
-    if which == "best" and config.val_fraction == 0:
-        return (
-            f"{files.root} has no {name}: the run has no validation set (val_fraction 0), so it keeps no "
-            "best-validation model; use --checkpoint last"
-        )
-    epochs = len(read_metrics(files.metrics))
-    if epochs == 0:
-        return f"{files.root} has no {name}: no epoch of the run has finished yet; train it first"
-    removed = f"{files.root} has no {name} although {epochs} epoch(s) finished: it was removed"
-    return removed + _instead(files, which)
-
-
-def _instead(files: RunFiles, which: str) -> str:
-    """How to read the run's other model file, if it has one."""
-    other = "best" if which == "last" else "last"
-    path = files.model_checkpoint(other)
-    return f"; or evaluate {path.name} with --checkpoint {other}" if path.is_file() else ""
 
 
 def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None = None) -> dict[str, Any]:

@@ -55,19 +55,24 @@ def export_run(
         "checkpoint_file": files.model_checkpoint(which).name,
     }
     target = Path(out) if out is not None else files.export_dir(format_name, which)
-    _check_target(target, source["run_dir"])
+    _check_target(target, source["run_name"])
     return FORMATS[format_name](model, config, target, source)
 
 
-def _check_target(target: Path, run_dir: str) -> None:
+def _check_target(target: Path, run_name: str) -> None:
     """Refuse a folder whose files an export would overwrite or mix with: a run directory, or the export
-    of another run (which would then load as this run's model)."""
+    of another run (which would then load as this run's model). Runs are told apart by name, which the
+    experiment decides, so a run moved or copied elsewhere still re-exports into its own folders."""
     if RunFiles(target).config.is_file() or RunFiles(target).checkpoint.is_file():
         raise InvalidInput(f"--out: {target} is a run directory; export into a folder of its own")
     if exported.is_export(target):
-        other = read_json(ExportFiles(target).config).get("source", {}).get("run_dir")
-        if other != run_dir:
+        try:
+            other = read_json(ExportFiles(target).config).get("source", {}).get("run_name")
+        except (OSError, ValueError, AttributeError):
+            other = None
+        if other != run_name:
             raise InvalidInput(
-                f"--out: {target} holds the export of another run ({other}); choose another folder"
+                f"--out: {target} holds the export of another run ({other or 'unreadable config.json'}); "
+                "choose another folder"
             )
     writable_folder(target, "--out")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -86,7 +87,7 @@ def test_out_is_checked_before_anything_is_written(run_dir, tmp_path, capsys):
     assert_usage_error(["export", str(run_dir), "--out", str(other)], "is a run directory", capsys)
     foreign = export_run(run_dir, out=tmp_path / "foreign")
     record = read_json(ExportFiles(foreign).config)
-    record["source"]["run_dir"] = "/elsewhere/run"
+    record["source"]["run_name"] = "conv6-w1-iterand-sc-p0.5-s1-00000000"
     ExportFiles(foreign).config.write_text(json.dumps(record))
     assert_usage_error(["export", str(run_dir), "--out", str(foreign)], "export of another run", capsys)
     a_file = tmp_path / "a-file"
@@ -96,6 +97,14 @@ def test_out_is_checked_before_anything_is_written(run_dir, tmp_path, capsys):
             ["export", str(run_dir), "--format", fmt, "--out", str(a_file)], "is a file", capsys
         )
     assert export_run(run_dir, out=tmp_path / "again") == export_run(run_dir, out=tmp_path / "again")
+
+
+def test_a_moved_run_exports_again_into_its_own_folder(run_dir, tmp_path):
+    # The check compared paths: a run copied elsewhere was refused its own default export folder.
+    export_run(run_dir)
+    moved = tmp_path / "moved" / run_dir.name
+    shutil.copytree(run_dir, moved)
+    assert export_run(moved) == RunFiles(moved).export_dir("dense", "last")
 
 
 def test_a_compact_out_ending_in_ticket_is_the_file(run_dir, tmp_path, capsys):
