@@ -100,16 +100,20 @@ def run(
         with (
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
             ThreadPoolExecutor(at_once) as pool,
-            _sigterm_as_interrupt(),
+            _stop_signals_as_interrupt(),
         ):
-            jobs = [
-                pool.submit(_train_subprocess, c, r, out, Path(folder), env, progress, children)
-                for c, r in todo
-            ]
+            jobs = []
             try:
+                for config, record in todo:
+                    jobs.append(
+                        pool.submit(
+                            _train_subprocess, config, record, out, Path(folder), env, progress, children
+                        )
+                    )
                 for job in jobs:
                     job.result()
             except KeyboardInterrupt:
+                _ignore_stop_signals()  # a second signal must not cut short the stopping
                 children.stop()
                 wait(jobs)  # the running jobs end once their process has saved and exited
                 _report(sweep, shard, records, progress)
@@ -172,10 +176,15 @@ class _Children:
                 child.send_signal(signal.SIGINT)
 
 
+# Signals that stop a concurrent sweep as Ctrl-C does: a scheduler's or kill's SIGTERM, and the SIGHUP of
+# a closed terminal. Killed outright, the sweep would leave its training processes (in sessions of their
+# own) running on, holding their run directories.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's or ``kill``'s stop) stops the sweep as Ctrl-C does, instead of killing it
-    and leaving its training processes running on their own."""
+def _stop_signals_as_interrupt() -> Iterator[None]:
+    """Within the block (main thread only), SIGINT, SIGTERM and SIGHUP raise ``KeyboardInterrupt``."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -183,11 +192,20 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+    for number in _STOP_SIGNALS:
+        signal.signal(number, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _ignore_stop_signals() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for number in _STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
 
 
 def _kept_fields(planned: Sequence[planning.Planned]) -> dict[str, list[str]]:
