@@ -195,3 +195,11 @@ class ExportFiles:
     @property
     def masks(self) -> Path:
         return self.root / EXPORT_MASKS_FILE
+
+
+def damaged_summary_advice(files: RunFiles) -> str:
+    """What to do about a run's unreadable ``summary.json``. Deleting it makes the same command evaluate
+    the run again from its checkpoint, but only when there is one: without, it would train from scratch."""
+    if files.checkpoint.is_file():
+        return "restore the file, or delete it to evaluate the run again from its last checkpoint"
+    return f"restore the file (the run has no {files.checkpoint.name} left to evaluate it again from)"

@@ -65,7 +65,7 @@ from bookkeeping import provenance
 from bookkeeping.errors import UserError
 from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_metrics, write_json
 from bookkeeping.locks import RunLock
-from bookkeeping.paths import RunFiles
+from bookkeeping.paths import RunFiles, damaged_summary_advice
 from iterand.core.accounting import count_weights
 from iterand.engine import checkpoint, compact, cpu_runtime, distributed
 from iterand.engine.config import TrainConfig, experiment_dict, load_yaml, save_yaml
@@ -346,7 +346,7 @@ class Trainer:
             summary = self._read_summary() if self.files.summary.is_file() else None
             saved = None
             if summary is not None:
-                saved_configs.append((self.files.summary, _summary_config(summary, self.files.summary)))
+                saved_configs.append((self.files.summary, _summary_config(summary, self.files)))
             elif self.files.checkpoint.is_file():
                 saved = self._read_checkpoint()
                 saved_configs.append((self.files.checkpoint, TrainConfig.from_dict(saved["config"])))
@@ -374,8 +374,8 @@ class Trainer:
             return read_json(self.files.summary)
         except (OSError, ValueError) as error:
             raise UserError(
-                f"{self.files.summary} is unreadable ({error}); the run's results are in it: restore the "
-                "file, or delete it to evaluate the run again from its last checkpoint"
+                f"{self.files.summary} is unreadable ({error}); the run's results are in it: "
+                f"{damaged_summary_advice(self.files)}"
             ) from None
 
     def _read_checkpoint(self) -> dict[str, Any]:
@@ -627,13 +627,13 @@ def _absolute_data_root(config: TrainConfig) -> TrainConfig:
     return config.replace(data_root=str(Path(config.data_root).resolve()))
 
 
-def _summary_config(summary: dict[str, Any], path: Path) -> TrainConfig:
+def _summary_config(summary: dict[str, Any], files: RunFiles) -> TrainConfig:
     try:
         return TrainConfig.from_dict(summary["parameters"])
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(
-            f"{path} does not hold a run summary this code reads ({error}): restore the file, or delete "
-            "it to evaluate the run again from its last checkpoint"
+            f"{files.summary} does not hold a run summary this code reads ({error}): "
+            f"{damaged_summary_advice(files)}"
         ) from None
 
 

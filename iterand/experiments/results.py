@@ -42,7 +42,7 @@ from typing import Any
 from bookkeeping import paths, tables
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json
-from bookkeeping.paths import SUMMARY_FILE
+from bookkeeping.paths import SUMMARY_FILE, RunFiles, damaged_summary_advice
 from iterand.core.names import METHOD_REGISTRY, ignored_fields, init_alias
 from iterand.engine.config import TrainConfig, experiment_dict
 
@@ -153,8 +153,8 @@ def _summary_row(path: Path) -> dict[str, Any]:
         return row(read_json(path), path.parent)
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise InvalidInput(
-            f"{path} is not a readable run summary ({type(error).__name__}: {error}): restore it, or "
-            "delete it and run the same train command again to evaluate the run from its last checkpoint"
+            f"{path} is not a readable run summary ({type(error).__name__}: {error}): "
+            f"{damaged_summary_advice(RunFiles(path.parent))}, then run the same train command again"
         ) from None
 
 

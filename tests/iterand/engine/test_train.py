@@ -452,6 +452,11 @@ def test_a_damaged_summary_is_named_and_nothing_is_retrained(tmp_path, damage):
     with pytest.raises(UserError, match="summary.json .*restore the file, or delete it"):
         train(config, tmp_path, data=fake_data())
     assert files.metrics.read_bytes() == metrics
+    # Without a checkpoint, deleting the summary would train the run again from scratch: not advised.
+    files.checkpoint.unlink()
+    with pytest.raises(UserError, match=r"restore the file \(the run has no checkpoint.pt") as caught:
+        train(config, tmp_path, data=fake_data())
+    assert "delete" not in str(caught.value)
 
 
 def test_train_accepts_a_path_or_string(tmp_path):
