@@ -10,7 +10,7 @@ Examples::
 Outputs (executed notebook, figures, their data, provenance.json) go to runs/notebooks/NAME/SET/, SET
 being the set's name or, for a parameter file, its name and a hash of its parameters (my_params-3fa2b1c0),
 followed by the kind of data when it is not the kind the notebook reads by default (quick-cifar10 for the
-trained-network notebook on CIFAR-10, quick-synthetic for a CIFAR-10 notebook on synthetic data).
+trained-network notebook on CIFAR-10, quick-synthetic for a figure whose runs train on synthetic data).
 Its provenance.json says whether the run succeeded, failed or was interrupted; until a new run succeeds,
 the outputs of the last successful one are kept in runs/notebooks/NAME/SET.previous/.
 Status: 0 success, 1 a notebook failed (the line says where its traceback is), 2 invalid input (one line

@@ -14,8 +14,8 @@ on the command line. A string parameter starting with ``{runs}`` means the runs 
 else ``runs/``): ``{runs}/train`` is where ``python -m iterand sweep`` trains.
 
 A parameter set need not name every parameter: the others keep the ``parameters`` cell's defaults. The
-provenance records the values used (``parameters``, ``effective_parameters``) and those the set or file
-gave (``given_parameters``).
+provenance records the values used (``parameters``, see ``effective_parameters``) and those the set or
+file gave (``given_parameters``).
 When a run reads another kind of data than the notebook's default (a ``data_root``, or
 ``$ITERAND_CIFAR10`` for the trained-network notebook), the folder name says so (``SET-KIND``,
 ``output_label``); the provenance names the source either way.
@@ -45,7 +45,7 @@ import jupytext
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from bookkeeping import paths, provenance
+from bookkeeping import locks, paths, provenance
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json, read_yaml
 
@@ -53,6 +53,7 @@ INJECTED = ("out_dir",)
 PARAMETER_FILE_SUFFIXES = (".yaml", ".yml")
 RUNS_PLACEHOLDER = "{runs}"
 PREVIOUS_SUFFIX = ".previous"
+LOCK_SUFFIX = ".lock"
 # Subfolders that outlive an execution: the training runs of the figure notebooks, which the next
 # execution reuses (finished) or resumes (interrupted) instead of training again.
 KEPT = ("runs",)
@@ -129,7 +130,8 @@ def output_label(name: str, param_set: str, parameters: Mapping) -> str:
     """The output folder name of notebook ``name`` run with ``param_set`` (whose given ``parameters`` are
     those of ``load_parameters``, with any override): ``set_label``, with the kind of data appended when
     the run reads another kind than the notebook's default (``data_source``): ``quick-cifar10`` for the
-    trained-network notebook on CIFAR-10, ``quick-synthetic`` for a CIFAR-10 notebook on synthetic data.
+    trained-network notebook on CIFAR-10, ``quick-synthetic`` for a figure whose runs train on the
+    synthetic set (``overrides: {dataset: synthetic}``).
     Runs on different kinds of data never share a folder; which copy of a kind was read (the JPEG copy or
     the official images) is in the provenance, and a new execution never leaves an older one's outputs
     beside its own (``execute``)."""
@@ -181,6 +183,8 @@ def data_source(name: str, parameters: Mapping) -> str | None:
     ``data_root`` and in ``mode`` "read", which trains nothing (the runs it reads record their data)."""
     if "data_root" not in parameters or parameters.get("mode") == "read":
         return None
+    if name in CIFAR10_NOTEBOOKS and (parameters.get("overrides") or {}).get("dataset") == SYNTHETIC:
+        return SYNTHETIC  # a CIFAR-10 figure's runs told to train on the synthetic set read no data_root
     named = parameters["data_root"]
     if named is None and name in CIFAR10_NOTEBOOKS:
         named = os.environ.get(CIFAR10_ENV) or None
@@ -221,6 +225,14 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
     parameters = effective_parameters(name, given)
     set_name = output_label(name, param_set, given)
     out_dir = paths.notebook_output_dir(name, set_name, root)
+    # Two executions of one set would clear and overwrite each other's outputs: the second is refused.
+    with locks.RunLock(out_dir.with_name(out_dir.name + LOCK_SUFFIX)):
+        return _execute_locked(name, parameters, given, set_name, out_dir, progress)
+
+
+def _execute_locked(
+    name: str, parameters: dict, given: dict, set_name: str, out_dir: Path, progress: bool
+) -> Path:
     previous = _clear_for_execution(out_dir)
     source = out_dir / f"{name}.source.ipynb"
     jupytext.write(jupytext.read(paths.notebook_source(name)), source)
@@ -255,13 +267,22 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
             parameter_set=set_name,
             given_parameters=given,
             data_source=data_source(name, parameters),
-            runs=provenance.run_commits(out_dir),
+            runs=_run_commits(out_dir, parameters),
             seconds=round(time.perf_counter() - started, 1),
             **({} if status == SUCCEEDED or not previous.is_dir() else {"last_success": str(previous)}),
         )
         if status == SUCCEEDED:
             shutil.rmtree(previous, ignore_errors=True)
     return out_dir
+
+
+def _run_commits(out_dir: Path, parameters: Mapping) -> list[dict]:
+    """The commits of the training runs the outputs draw on: the per-run tables written into ``out_dir``,
+    or beside a ``results_table`` the figure was drawn from."""
+    folders = [out_dir]
+    if parameters.get("results_table"):
+        folders.append(Path(parameters["results_table"]).parent)
+    return [entry for folder in folders for entry in provenance.run_commits(folder)]
 
 
 def succeeded(out_dir: Path) -> bool:

@@ -14,6 +14,7 @@ import yaml
 from papermill.exceptions import PapermillExecutionError
 
 from bookkeeping import files, paths
+from bookkeeping.locks import Locked
 from iterand.engine.data import CIFAR10_ENV
 from repro import notebooks
 from repro.__main__ import main as repro_main
@@ -311,10 +312,46 @@ def test_the_provenance_names_the_commits_and_dirtiness_of_the_runs_drawn(tmp_pa
     runs_table = "run_name,git_commit,git_dirty\na,c0ffee,True\nb,c0ffee,True\nc,c0ffee,False\n"
     _fake_papermill(monkeypatch, writes={"results-runs.csv": runs_table})
     record = _provenance(notebooks.execute("fig2_width", "cpu-committed", root=tmp_path / "runs"))
-    assert record["runs"] == [
+    drawn = [entry for entry in record["runs"] if entry["commit"] == "c0ffee"]
+    assert drawn == [
         {"commit": "c0ffee", "dirty": True, "tables": ["results-runs.csv"], "rows": 2},
         {"commit": "c0ffee", "dirty": False, "tables": ["results-runs.csv"], "rows": 1},
     ]
+
+
+def test_a_figure_drawn_from_a_results_table_names_the_commits_of_its_runs(tmp_path, monkeypatch):
+    # With results_table the figure writes no per-run table of its own: "runs" was empty.
+    _fake_papermill(monkeypatch)
+    table = tmp_path / "committed" / "results.csv"
+    table.parent.mkdir()
+    table.write_text("model\nconv6\n")
+    (table.parent / "results-runs.csv").write_text("run_name,git_commit\na,abc\n")
+    params = tmp_path / "committed.yaml"
+    params.write_text(f"mode: read\nresults_table: {table}\n")
+    record = _provenance(notebooks.execute("fig2_width", str(params), root=tmp_path / "runs"))
+    assert record["runs"] == [{"commit": "abc", "dirty": None, "tables": ["results-runs.csv"], "rows": 1}]
+
+
+def test_a_figure_trained_on_synthetic_data_says_so(monkeypatch):
+    monkeypatch.delenv(CIFAR10_ENV, raising=False)
+    fig2 = notebooks.load_parameters("fig2_width", "quick")
+    synthetic = fig2 | {"overrides": {**fig2["overrides"], "dataset": "synthetic"}}
+    assert notebooks.output_label("fig2_width", "quick", synthetic) == "quick-synthetic"
+    assert notebooks.data_source("fig2_width", notebooks.effective_parameters("fig2_width", synthetic)) == (
+        "synthetic"
+    )
+
+
+def test_a_second_execution_of_the_same_set_is_refused_while_the_first_runs(tmp_path, monkeypatch):
+    # It cleared the first one's folder, outputs in flight included.
+    def second(out_dir: Path) -> None:
+        with pytest.raises(Locked):
+            notebooks.execute("theory_network", "quick", root=tmp_path / "runs")
+
+    _fake_papermill(monkeypatch, during=second)
+    assert _provenance(notebooks.execute("theory_network", "quick", root=tmp_path / "runs"))["status"] == (
+        "succeeded"
+    )
 
 
 def test_a_number_in_exponent_form_is_a_float(tmp_path):
