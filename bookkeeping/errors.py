@@ -12,12 +12,15 @@ catch ``ValueError`` for bad arguments keep working.
   says where it can be resumed from), status 130;
 - a closed output pipe (``... | head``): silent, status 141 (what a process killed by SIGPIPE reports);
 - anything else is a bug, or a failure the program cannot explain: its traceback is kept.
+
+Warnings (``warnings.warn``: say, a figure's chosen width without runs) are one line ``warning: MESSAGE``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable
 
 EXIT_USER_ERROR = 2
@@ -37,6 +40,7 @@ class InvalidInput(UserError, ValueError):
 
 def run_command(command: Callable[[], int | None]) -> int:
     """Run ``command`` (a command line's body) and return its exit status, reporting as the module says."""
+    warnings.formatwarning = _warning_line
     try:
         return command() or 0
     except UserError as error:
@@ -51,3 +55,10 @@ def run_command(command: Callable[[], int | None]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CLOSED_PIPE
+
+
+def _warning_line(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line=None
+) -> str:
+    # A warning of a command line is said to its user: one line, not the source location that raised it.
+    return f"warning: {message}\n"

@@ -87,11 +87,9 @@ tables.save_figure(fig, out_dir, "success_probability_vs_n", shown)
 # smallest $C$ that makes it hold on every simulated cell.
 
 # %%
-# A grid too small for a fit leaves that part empty, with the reason (`fit["not_computable"]`).
+# A grid too small for a fit leaves that part empty; the warning above and `fit["not_computable"]` say why.
 affine = fit["affine"][0] if fit["affine"] else None
 pensia = fit["pensia"]
-for part, reason in fit["not_computable"].items():
-    print(f"not computable on this grid: {part}: {reason}")
 fig, ax = plt.subplots(figsize=(5.5, 4))
 shown = []
 for dist in distributions:

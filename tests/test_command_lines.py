@@ -95,3 +95,13 @@ def test_a_closed_output_pipe_is_silent():
             assert done.stderr == b"" and done.returncode == EXIT_CLOSED_PIPE, (command, done.stderr[-500:])
     finally:
         os.close(write_end)
+
+
+def test_a_warning_is_one_line_without_the_source_location():
+    # theory experiment printed "/…/theory/cli.py:178: UserWarning: …" and the source line below it.
+    code = (
+        "import warnings; from bookkeeping.errors import run_command; "
+        "run_command(lambda: warnings.warn('a chosen width has no runs'))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stderr == "warning: a chosen width has no runs\n"

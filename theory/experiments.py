@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -97,25 +97,14 @@ def subset_sums(
 
 
 def _lueker_fit(records: list[dict], delta: float) -> dict:
-    """:func:`theory.lueker_fit.fit` as a table, each part the grid cannot give replaced by its reason."""
-    fitted: dict[str, Any] = {"lueker": None, "pensia": None, "affine": [], "not_computable": {}}
+    """:func:`theory.lueker_fit.fit` as a table; each part the grid cannot give is named in a warning."""
+    fitted = dataclasses.asdict(lueker_fit.fit(records, [delta]))
     if not records:
-        fitted["not_computable"]["all"] = (
-            f"the fit uses model A with {FIT_DISTRIBUTION!r} samples; add it to distributions"
-        )
-    else:
-        parts = {
-            "lueker": lambda: dataclasses.asdict(lueker_fit.lueker_constant(records)),
-            "pensia": lambda: dataclasses.asdict(lueker_fit.pensia_constant(records, [delta])),
-            "affine": lambda: [dataclasses.asdict(lueker_fit.affine_required_n(records, delta))],
+        fitted["not_computable"] = {
+            "all": f"the fit uses model A with {FIT_DISTRIBUTION!r} samples; add it to distributions"
         }
-        for part, compute in parts.items():
-            try:
-                fitted[part] = compute()
-            except lueker_fit.FitNotComputable as error:
-                fitted["not_computable"][part] = str(error)
     for part, reason in fitted["not_computable"].items():
-        print(f"warning: lueker_fit: {part} not computable: {reason}", file=sys.stderr)
+        warnings.warn(f"lueker_fit: {part} not computable: {reason}", stacklevel=3)
     return fitted
 
 

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -68,11 +69,13 @@ class AffineFit:
 @dataclass(frozen=True)
 class LuekerFit:
     """:func:`fit`'s result: the Lueker constant, the Pensia constant over all ``deltas``, one affine fit per
-    ``delta``."""
+    ``delta``; a part the records cannot give is None (or missing from ``affine``) and ``not_computable``
+    says why, part by part."""
 
-    lueker: ConstantEstimate
-    pensia: ConstantEstimate
+    lueker: ConstantEstimate | None
+    pensia: ConstantEstimate | None
     affine: tuple[AffineFit, ...]
+    not_computable: dict[str, str]
 
 
 def lueker_cell_constant(n: int, eps: float, p: float) -> float:
@@ -168,12 +171,25 @@ def affine_required_n(records: Sequence[dict], delta: float) -> AffineFit:
 
 
 def fit(records: Sequence[dict], deltas: Sequence[float]) -> LuekerFit:
-    """The Lueker constant, the Pensia constant over ``deltas``, and the affine fit at each ``delta``."""
-    return LuekerFit(
-        lueker=lueker_constant(records),
-        pensia=pensia_constant(records, deltas),
-        affine=tuple(affine_required_n(records, delta) for delta in deltas),
-    )
+    """The Lueker constant, the Pensia constant over ``deltas``, and the affine fit at each ``delta``. A
+    part that a grid too small cannot give (:class:`FitNotComputable`) is left out with its reason, so
+    that the rest of the fit, and the Monte Carlo work behind it, is kept."""
+    reasons: dict[str, str] = {}
+
+    def attempt(part: str, compute: Callable[[], Any]) -> Any:
+        try:
+            return compute()
+        except FitNotComputable as error:
+            reasons[part] = str(error)
+            return None
+
+    lueker = attempt("lueker", lambda: lueker_constant(records))
+    pensia = attempt("pensia", lambda: pensia_constant(records, deltas))
+    affine = [
+        attempt(f"affine at delta={delta:g}", lambda d=delta: affine_required_n(records, d))
+        for delta in deltas
+    ]
+    return LuekerFit(lueker, pensia, tuple(a for a in affine if a is not None), reasons)
 
 
 def _too_few_n_delta(rows: list[dict], delta: float) -> str:
