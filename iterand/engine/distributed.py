@@ -136,6 +136,15 @@ def broadcast_object(obj: Any, ctx: Context) -> Any:
     return holder[0]
 
 
+def gather_objects(obj: Any, ctx: Context) -> list[Any]:
+    """Every rank's ``obj``, in rank order, on every rank."""
+    if not ctx.distributed:
+        return [obj]
+    gathered: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 def sync_buffers(model: nn.Module, ctx: Context) -> None:
     """Give every rank rank 0's buffers (BatchNorm running statistics).
 

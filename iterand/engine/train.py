@@ -212,10 +212,18 @@ def load_data(config: TrainConfig, ctx: distributed.Context) -> DataBundle:
     from iterand.engine.data import load, prepare  # the data stack loads only when a run needs it
 
     if ctx.distributed:
-        # One process per node downloads and decodes into the cache; the others wait, then read it.
+        # One process per node downloads and decodes into the cache; the others wait, then read it. A
+        # failure there (data missing, say) reaches every rank, which all stop with its one line instead
+        # of the others dying in a broken collective.
+        failure = None
         if ctx.local_rank == 0:
-            prepare(config)
-        distributed.barrier(ctx)
+            try:
+                prepare(config)
+            except UserError as error:
+                failure = error
+        failures = [error for error in distributed.gather_objects(failure, ctx) if error is not None]
+        if failures:
+            raise failures[0]
     return load(config, ctx.device, rank=ctx.rank, world_size=ctx.world_size)
 
 

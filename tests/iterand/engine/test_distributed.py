@@ -152,6 +152,34 @@ def test_the_command_line_under_torchrun(tmp_path):
     assert finished.stdout.count('"test_acc_last"') == 1
 
 
+def test_missing_data_stops_every_rank_with_its_one_line(tmp_path):
+    # Rank 0 said so in one line; rank 1 died in the broken barrier with a gloo traceback.
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [
+        *torchrun,
+        "-m",
+        "iterand",
+        "train",
+        "--preset",
+        "fig2-conv6-sc-iterand",
+        "--set",
+        "model=conv2",
+    ]
+    command += [
+        "--set",
+        "device=cpu",
+        "--data-root",
+        str(tmp_path / "nowhere"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    finished = _run_killing_on_timeout(command, TORCHRUN_TIMEOUT_S, cwd=REPO, env=env)
+    assert finished.returncode != 0
+    assert finished.stdout.count(f"error: CIFAR-10 data root {tmp_path / 'nowhere'} does not exist") == 2
+    assert "[rank1]: Traceback" not in finished.stdout and "exitcode  : 2" in finished.stdout
+
+
 def test_single_process_context_from_an_empty_environment(monkeypatch):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         monkeypatch.delenv(name, raising=False)
