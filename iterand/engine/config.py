@@ -130,6 +130,19 @@ def _at_least(minimum: int) -> Rule:
     )
 
 
+def _seed(maximum: int, why: str) -> Rule:
+    def check_seed(field: str, value: Any) -> int:
+        try:
+            seed = check.integer_at_least(field, value, 0)
+        except InvalidInput:
+            seed = None
+        if seed is None or seed > maximum:
+            raise InvalidInput(f"{field} must be an integer from 0 to {maximum} ({why}), got {value!r}")
+        return seed
+
+    return Rule(f"an integer from 0 to {maximum}", check_seed)
+
+
 def _optional_at_least(minimum: int) -> Rule:
     rule = _at_least(minimum)
     return Rule(
@@ -275,7 +288,9 @@ class TrainConfig:
         "ImageNet 0.01)",
     )
     split_seed: int = _field(
-        777, _at_least(0), "seed of the validation split, independent of seed (777 in the official code)"
+        777,
+        _seed(2**32 - 1, "NumPy's RandomState draws the split"),
+        "seed of the validation split, independent of seed (777 in the official code)",
     )
     # optimisation
     epochs: int = _field(100, _at_least(1), "total epochs, warm-up and fine-tuning included")
@@ -295,7 +310,11 @@ class TrainConfig:
         0.0, _fraction(high_open=True), "label smoothing of the cross-entropy loss"
     )
     # run
-    seed: int = _field(1, _at_least(0), "seeds the weights and scores, the data order and the augmentation")
+    seed: int = _field(
+        1,
+        _seed(2**63 - 1, "torch.manual_seed's range"),
+        "seeds the weights and scores, the data order and the augmentation",
+    )
     device: str = _field(
         "auto", Rule("auto, cpu, cuda or cuda:N", _device), "auto: cuda when available, else cpu"
     )
@@ -405,6 +424,8 @@ def _check_consistency(c: TrainConfig) -> None:
         raise InvalidInput(
             f"ranking must be {method.ranking!r} when method is {c.method!r}, got {c.ranking!r}"
         )
+    if c.nesterov and c.momentum == 0:
+        raise InvalidInput("momentum must be > 0 when nesterov is true (Nesterov momentum needs momentum)")
     if c.warmup_epochs + c.finetune_epochs >= c.epochs:
         raise InvalidInput(
             f"warmup_epochs + finetune_epochs must be < epochs (at least one cosine epoch), got "

@@ -46,7 +46,7 @@ ALTERNATIVES = {
     "epochs": 50,
     "batch_size": 256,
     "lr": 0.3,
-    "momentum": 0.0,
+    "momentum": 0.5,
     "weight_decay": 5e-4,
     "nesterov": True,
     "warmup_epochs": 2,
@@ -174,6 +174,8 @@ def test_every_field_has_an_invalid_value_test():
             {"epochs": 10, "warmup_epochs": 5, "finetune_epochs": 5},
             ("warmup_epochs", "finetune_epochs", "epochs"),
         ),
+        # torch's SGD refused it only at the first step, with a traceback.
+        ({"nesterov": True, "momentum": 0.0}, ("momentum", "nesterov")),
     ],
 )
 def test_inconsistent_fields_are_rejected_naming_all_of_them(fields, names):
@@ -377,3 +379,11 @@ def test_the_data_path_is_not_part_of_the_run_identity(tmp_path, monkeypatch):
     names = {run_name(TrainConfig(seed=3, data_root=root)) for root in spellings}
     assert names == {run_name(TrainConfig(seed=3))}
     assert run_name(TrainConfig(data_root="/elsewhere/cifar")) == "conv6-w1-iterand-sc-p0.5-s1-a8e15c08"
+
+
+@pytest.mark.parametrize(("field", "largest"), [("seed", 2**63 - 1), ("split_seed", 2**32 - 1)])
+def test_seeds_stay_in_the_range_their_generator_takes(field, largest):
+    # 2**64 crashed in torch.manual_seed and 2**32 in NumPy's RandomState, after the run directory existed.
+    TrainConfig(**{field: largest})
+    with pytest.raises(ValueError, match=f"{field} must be an integer from 0 to {largest}"):
+        TrainConfig(**{field: largest + 1})
