@@ -289,8 +289,18 @@ def rebuild(data: bytes) -> nn.Module:
 
     Each subnetwork layer holds the kept weights' values and zeros where it prunes, and its scores are
     its mask as 0/1 (which selects that mask again); buffers are the stored ones. ``CompactError`` when
-    the kept weights do not match the file's checksum of the trained ones.
+    the kept weights do not match the file's checksum of the trained ones, or when the header (which no
+    checksum covers) does not describe a model.
     """
+    try:
+        return _rebuild(data)
+    except CompactError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise CompactError(f"the file's header is damaged ({type(error).__name__}: {error})") from None
+
+
+def _rebuild(data: bytes) -> nn.Module:
     header, masks, records, buffers = contents(data)
     config = TrainConfig.from_dict(header["network"])
     model = build_model(config, header["num_classes"])

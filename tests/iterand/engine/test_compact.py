@@ -196,6 +196,22 @@ def test_damaged_files_are_refused_with_a_message():
         compact.rebuild(data[:14] + b"garbage" + data[21:])
 
 
+def test_a_header_that_no_longer_describes_a_model_is_a_compact_error(monkeypatch):
+    # No checksum covers the header: a flipped bit gave a KeyError, TypeError or a config error.
+    data = base64.b64decode("".join(GOLDEN_FILE))
+    real = compact.contents
+    for damage in (lambda h: h.pop("network"), lambda h: h["network"].update(madel="conv6")):
+
+        def damaged(raw, damage=damage):
+            header, *rest = real(raw)
+            damage(header)
+            return (header, *rest)
+
+        monkeypatch.setattr(compact, "contents", damaged)
+        with pytest.raises(compact.CompactError, match="header is damaged"):
+            compact.rebuild(data)
+
+
 def test_a_machine_that_draws_other_initial_weights_is_refused(monkeypatch):
     # Stands for another torch version (or CPU) drawing the initial weights otherwise.
     def other_draws(config, num_classes):
