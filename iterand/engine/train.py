@@ -126,8 +126,11 @@ class Progress:
 def train(config: TrainConfig, run_dir: str | Path, *, data: DataBundle | None = None) -> dict[str, Any]:
     """Train ``config`` in ``run_dir`` (resuming if it holds a checkpoint) and return the summary.
 
-    ``data`` replaces ``iterand.engine.data.load(config, ...)`` (e.g. your own loaders). Under ``torchrun``
-    the process group is joined here and left at the end.
+    ``data`` replaces ``iterand.engine.data.load(config, ...)``: a ``DataBundle`` of your own loaders,
+    each an iterable of (images, labels) batches with ``len`` and a ``set_epoch(epoch)`` method
+    (``iterand.engine.data.Loader``; wrap a ``DataLoader`` to give it one). Its ``description`` is what the
+    run records about its data, so give it one that names the data. Under ``torchrun`` the process group
+    is joined here and left at the end.
     """
     ctx = distributed.setup(config.device)
     trainer = None

@@ -167,7 +167,8 @@ def load_bundle(
 ) -> DataBundle:
     root = Path(config.data_root).expanduser() if config.data_root else default_data_root() / "imagenet"
     if not root.is_dir():
-        raise DataError(f"ImageNet data root {root} does not exist. {layout_help(root)}")
+        state = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(f"ImageNet data root {root} {state}. {layout_help(root)}")
     train_samples, classes = scan(root / "train", root)
     test_samples, test_classes = scan(root / "val", root)
     if test_classes != classes:
