@@ -119,6 +119,14 @@ def test_two_ranks_rerandomise_identically_and_match_one_process(tmp_path):
     assert saved["progress"]["global_step"] == 8
 
 
+def _torchrun_train(*arguments: str) -> subprocess.CompletedProcess:
+    """``python -m iterand train --preset fig2-conv6-sc-iterand ARGUMENTS`` under torchrun, two ranks."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command = [*torchrun, "-m", "iterand", "train", "--preset", "fig2-conv6-sc-iterand", *arguments]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return _run_killing_on_timeout(command, TORCHRUN_TIMEOUT_S, cwd=REPO, env=env)
+
+
 def test_the_command_line_under_torchrun(tmp_path):
     # The real entry point: process group from torchrun's environment, data via iterand.engine.data, rank 0
     # writes and prints alone.
@@ -130,21 +138,9 @@ def test_the_command_line_under_torchrun(tmp_path):
         "epochs=1",
         "steps_per_epoch=2",
     ]
-    sets = [arg for item in overrides for arg in ("--set", item)]
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    command = [
-        *torchrun,
-        "-m",
-        "iterand",
-        "train",
-        "--preset",
-        "fig2-conv6-sc-iterand",
-        *sets,
-        "--out",
-        str(tmp_path),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    finished = _run_killing_on_timeout(command, TORCHRUN_TIMEOUT_S, cwd=REPO, env=env)
+    finished = _torchrun_train(
+        *(arg for item in overrides for arg in ("--set", item)), "--out", str(tmp_path)
+    )
     assert finished.returncode == 0, finished.stdout[-4000:]
     (run_dir,) = tmp_path.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -154,29 +150,19 @@ def test_the_command_line_under_torchrun(tmp_path):
 
 def test_missing_data_stops_every_rank_with_its_one_line(tmp_path):
     # Rank 0 said so in one line; rank 1 died in the broken barrier with a gloo traceback.
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    command = [
-        *torchrun,
-        "-m",
-        "iterand",
-        "train",
-        "--preset",
-        "fig2-conv6-sc-iterand",
+    nowhere = tmp_path / "nowhere"
+    finished = _torchrun_train(
         "--set",
         "model=conv2",
-    ]
-    command += [
         "--set",
         "device=cpu",
         "--data-root",
-        str(tmp_path / "nowhere"),
+        str(nowhere),
         "--out",
         str(tmp_path / "out"),
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    finished = _run_killing_on_timeout(command, TORCHRUN_TIMEOUT_S, cwd=REPO, env=env)
+    )
     assert finished.returncode != 0
-    assert finished.stdout.count(f"error: CIFAR-10 data root {tmp_path / 'nowhere'} does not exist") == 2
+    assert finished.stdout.count(f"error: CIFAR-10 data root {nowhere} does not exist") == 2
     assert "[rank1]: Traceback" not in finished.stdout and "exitcode  : 2" in finished.stdout
 
 
