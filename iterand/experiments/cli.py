@@ -88,14 +88,14 @@ from typing import NoReturn
 
 import yaml
 
-from bookkeeping.errors import EXIT_USER_ERROR, InvalidInput, UserError, run_command
+from bookkeeping.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, InvalidInput, UserError, run_command
 from bookkeeping.files import read_json, writable_file, writable_folder
 from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
 from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
 from iterand.engine.posthoc import evaluate_run
-from iterand.engine.train import TrainingDiverged, train
+from iterand.engine.train import RunInterrupted, TrainingDiverged, train
 from iterand.experiments import launcher, planning, presets, results, sweeps
 from iterand.experiments.export import FORMATS, export_run
 from iterand.experiments.results import default_table
@@ -294,3 +294,7 @@ def _main(argv: Sequence[str] | None) -> int | None:
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_DIVERGED
+    except RunInterrupted:
+        if process_rank() == 0:
+            raise
+        return EXIT_INTERRUPTED  # rank 0 alone says what the run directory keeps, as it alone logs

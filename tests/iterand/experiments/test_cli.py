@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bookkeeping.errors import EXIT_INTERRUPTED
 from bookkeeping.files import read_json
 from bookkeeping.paths import RunFiles
 from iterand.engine.config import TrainConfig, run_name
+from iterand.engine.train import RunInterrupted
 from iterand.experiments import launcher, planning, presets, results
 from iterand.experiments.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
 
@@ -269,3 +271,15 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
     )
     assert main(["eval", str(run_dir)]) == EXIT_USAGE
     assert "/moved does not exist" in (line := _error_line(capsys)) and "give eval --data-root PATH" in line
+
+
+def test_under_torchrun_rank_0_alone_says_where_an_interrupted_run_resumes(monkeypatch, capsys):
+    # Every rank printed the same "interrupted: ... keeps 9 of 30 epochs" line.
+    def interrupted(config, run_dir):
+        raise RunInterrupted("interrupted: the run keeps 1 of 3 epochs")
+
+    monkeypatch.setattr("iterand.experiments.cli.train", interrupted)
+    for rank, said in (("1", ""), ("0", "interrupted: the run keeps 1 of 3 epochs\n")):
+        monkeypatch.setenv("RANK", rank)
+        assert main(TINY) == EXIT_INTERRUPTED
+        assert capsys.readouterr().err == said
