@@ -410,6 +410,15 @@ class Trainer:
             self.update.load_state_dict(saved["weight_update"])
         checkpoint.restore_rng_states(saved["rng"])
         self.progress = Progress(**saved["progress"])
+        saved_world = saved.get("world_size", self.ctx.world_size)  # older checkpoints did not record it
+        if saved_world != self.ctx.world_size and self.ctx.is_main:
+            log.warning(
+                "resuming %s, saved by %d process(es), with %d: every global batch holds the same examples, "
+                "but each process takes another share of it and draws its own augmentations",
+                self.files.checkpoint,
+                saved_world,
+                self.ctx.world_size,
+            )
 
     def _data_identity(self) -> dict[str, Any]:
         from iterand.engine.data import data_identity  # loaded already, unless the caller gave the data
@@ -426,6 +435,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "weight_update": None if self.update is None else self.update.state_dict(),
             "rng": checkpoint.rng_states(),
+            "world_size": self.ctx.world_size,
         }
 
     # -- one epoch -------------------------------------------------------------------------------

@@ -509,3 +509,16 @@ def test_a_missing_best_model_is_reported_before_training_resumes(tmp_path, monk
     monkeypatch.setattr(Trainer, "_epoch", lambda *a: pytest.fail("trained without best.pt"))
     with pytest.raises(UserError, match="best.pt is missing, although checkpoint.pt records epoch 0"):
         train(tiny_config(epochs=1), tmp_path, data=fake_data())
+
+
+def test_resuming_with_another_number_of_processes_says_so(tmp_path, caplog):
+    # It resumed silently, and the summary then named only the last world size.
+    train(tiny_config(epochs=1), tmp_path, data=fake_data())
+    files = RunFiles(tmp_path)
+    saved = torch.load(files.checkpoint, weights_only=False)
+    saved["world_size"] = 2
+    torch.save(saved, files.checkpoint)
+    files.summary.unlink()
+    with caplog.at_level(logging.WARNING, logger="iterand"):
+        train(tiny_config(epochs=1), tmp_path, data=fake_data())
+    assert "saved by 2 process(es), with 1" in caplog.text
