@@ -474,15 +474,24 @@ def _coerce(field: str, value: Any) -> Any:
 
 
 def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
-    """The config in YAML file ``path``: its fields replace those of ``base`` (default ``TrainConfig()``)."""
+    """The config in YAML file ``path``: its fields replace those of ``base`` (default ``TrainConfig()``).
+
+    The file holds the fields, or what ``python -m iterand presets NAME`` prints (its ``config`` holds
+    them), so that a preset can be saved, edited and given back with ``--config``."""
     path = Path(path)
     values = read_yaml(path) or {}
     if not isinstance(values, dict):
         raise InvalidInput(f"{path}: expected a mapping of TrainConfig fields, got {type(values).__name__}")
+    if isinstance(values.get("config"), dict) and set(values) <= _PRESET_KEYS:
+        values = values["config"]
     try:
         return (base or TrainConfig()).replace(**values)
     except InvalidInput as error:
         raise InvalidInput(f"{path}: {error}") from None
+
+
+# The keys of a preset as ``python -m iterand presets NAME`` prints it.
+_PRESET_KEYS = {"name", "description", "config"}
 
 
 def save_yaml(config: TrainConfig, path: str | Path) -> None:

@@ -283,3 +283,14 @@ def test_under_torchrun_rank_0_alone_says_where_an_interrupted_run_resumes(monke
         monkeypatch.setenv("RANK", rank)
         assert main(TINY) == EXIT_INTERRUPTED
         assert capsys.readouterr().err == said
+
+
+def test_a_preset_as_presets_prints_it_is_a_config_file(tmp_path, capsys):
+    # Its name/description/config wrapping was refused, listing every field three times.
+    assert main(["presets", PRESET]) == 0
+    printed = capsys.readouterr().out
+    lr = presets.get(PRESET).lr
+    assert f"  lr: {lr}\n" in printed
+    saved = tmp_path / "mine.yaml"
+    saved.write_text(printed.replace(f"  lr: {lr}\n", "  lr: 0.05\n"))
+    assert build_config(None, saved) == presets.get(PRESET).replace(lr=0.05)
