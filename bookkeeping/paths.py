@@ -54,6 +54,10 @@ NOTEBOOK_PARAMS = NOTEBOOK_SOURCES / "params"
 
 RUNS_ENV = "ITERAND_RUNS"
 DATA_ENV = "ITERAND_DATA"
+# The one variable naming a CIFAR-10 copy, read by iterand.engine.data, theory.target_data and the runner.
+CIFAR10_ENV = "ITERAND_CIFAR10"
+# The data_root (theory) and dataset (iterand) that choose a synthetic set instead of real data.
+SYNTHETIC = "synthetic"
 
 PROVENANCE_FILE = "provenance.json"
 

@@ -20,7 +20,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from bookkeeping import paths
+from bookkeeping import paths, tables
 from bookkeeping.files import write_json
 
 # The columns of a per-run table (iterand.experiments.results.row) naming the code a run was trained at.
@@ -109,17 +109,15 @@ def run_commits(out_dir: Path) -> list[dict]:
     found: dict[tuple, dict] = {}
     for table in sorted(Path(out_dir).glob("*.csv")):
         try:
-            with table.open(newline="") as f:
-                rows = list(csv.DictReader(f))
+            rows = tables.read_csv(table)
         except (OSError, UnicodeDecodeError, csv.Error):
             continue
         for row in rows:
             if not row.get(RUN_COMMIT_COLUMN):
                 continue
-            dirty = {"True": True, "False": False}.get(row.get(RUN_DIRTY_COLUMN) or "")
+            commit, dirty = str(row[RUN_COMMIT_COLUMN]), row.get(RUN_DIRTY_COLUMN)
             entry = found.setdefault(
-                (row[RUN_COMMIT_COLUMN], dirty),
-                {"commit": row[RUN_COMMIT_COLUMN], "dirty": dirty, "tables": [], "rows": 0},
+                (commit, dirty), {"commit": commit, "dirty": dirty, "tables": [], "rows": 0}
             )
             entry["rows"] += 1
             if table.name not in entry["tables"]:

@@ -48,6 +48,7 @@ from papermill.exceptions import PapermillExecutionError
 from bookkeeping import locks, paths, provenance
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json, read_yaml
+from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC
 
 INJECTED = ("out_dir",)
 PARAMETER_FILE_SUFFIXES = (".yaml", ".yml")
@@ -58,8 +59,6 @@ LOCK_SUFFIX = ".lock"
 # execution reuses (finished) or resumes (interrupted) instead of training again.
 KEPT = ("runs",)
 SUCCEEDED, FAILED, INTERRUPTED = "succeeded", "failed", "interrupted"
-SYNTHETIC = "synthetic"
-CIFAR10_ENV = "ITERAND_CIFAR10"  # the variable iterand.engine.data and theory.target_data read
 OFFICIAL_DOWNLOAD = "official download"
 # The notebooks whose data_root None falls back to $ITERAND_CIFAR10, and what they read without it
 # (theory.target_data's synthetic teacher task; iterand.engine.data's download folder). fig3's data_root
@@ -126,7 +125,7 @@ def set_label(param_set: str, parameters: Mapping) -> str:
     return f"{Path(param_set).stem}-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
 
 
-def output_label(name: str, param_set: str, parameters: Mapping) -> str:
+def output_label(name: str, param_set: str, parameters: Mapping, effective: Mapping | None = None) -> str:
     """The output folder name of notebook ``name`` run with ``param_set`` (whose given ``parameters`` are
     those of ``load_parameters``, with any override): ``set_label``, with the kind of data appended when
     the run reads another kind than the notebook's default (``data_source``): ``quick-cifar10`` for the
@@ -134,9 +133,12 @@ def output_label(name: str, param_set: str, parameters: Mapping) -> str:
     synthetic set (``overrides: {dataset: synthetic}``).
     Runs on different kinds of data never share a folder; which copy of a kind was read (the JPEG copy or
     the official images) is in the provenance, and a new execution never leaves an older one's outputs
-    beside its own (``execute``)."""
+    beside its own (``execute``). ``effective``: ``effective_parameters(name, parameters)``, when the
+    caller has them already."""
+    if effective is None:
+        effective = effective_parameters(name, parameters)
     label = set_label(param_set, parameters)
-    source = data_source(name, effective_parameters(name, parameters))
+    source = data_source(name, effective)
     kind = _data_kind(name, source)
     if source is None or kind == _data_kind(name, default_data_source(name)):
         return label
@@ -223,7 +225,7 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
     what it holds after a success, a failure or an interrupt)."""
     given = load_parameters(name, param_set)
     parameters = effective_parameters(name, given)
-    set_name = output_label(name, param_set, given)
+    set_name = output_label(name, param_set, given, parameters)
     out_dir = paths.notebook_output_dir(name, set_name, root)
     # Two executions of one set would clear and overwrite each other's outputs: the second is refused.
     with locks.RunLock(out_dir.with_name(out_dir.name + LOCK_SUFFIX)):

@@ -164,8 +164,8 @@ def _experiment(args) -> int:
     given = notebooks.load_parameters(notebook, args.params)
     if args.data_root is not None:
         # The experiment decides, not the parameter file: a file may leave data_root to the default.
-        readers = [name for name in experiments.EXPERIMENTS if "data_root" in _declared(name)]
-        if args.name not in readers:
+        if "data_root" not in _declared(args.name):
+            readers = [name for name in experiments.EXPERIMENTS if "data_root" in _declared(name)]
             raise InvalidInput(
                 f"data-root applies only to experiments that read data ({', '.join(readers)}), "
                 f"not to {args.name}"
@@ -173,7 +173,9 @@ def _experiment(args) -> int:
         given = {**given, "data_root": args.data_root}
     # What the notebook would run with: parameters the set leaves out keep the notebook's defaults.
     parameters = notebooks.effective_parameters(notebook, given)
-    out_dir = paths.experiment_output_dir(args.name, notebooks.output_label(notebook, args.params, given))
+    out_dir = paths.experiment_output_dir(
+        args.name, notebooks.output_label(notebook, args.params, given, parameters)
+    )
     started = time.perf_counter()
     results = experiments.EXPERIMENTS[args.name](**parameters)
     seconds = round(time.perf_counter() - started, 1)

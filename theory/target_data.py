@@ -25,12 +25,11 @@ import numpy as np
 
 from bookkeeping import validation
 from bookkeeping.errors import InvalidInput
+from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC
 
-DATA_ENV = "ITERAND_CIFAR10"  # the one variable naming a CIFAR-10 copy, shared with iterand.engine.data
-SYNTHETIC = "synthetic"
 CIFAR10_NAME = "cifar10"
 TEACHER_NAME = "synthetic teacher"
-NO_CIFAR10 = f"no CIFAR-10 named: set data_root or ${DATA_ENV}"
+NO_CIFAR10 = f"no CIFAR-10 named: set data_root or ${CIFAR10_ENV}"
 
 # ITU-R BT.601 luma: the usual RGB -> gray weights.
 LUMA = (0.299, 0.587, 0.114)
@@ -67,12 +66,12 @@ def load_task(data_root: str | None, image_size: int, seed: int = 0) -> Task:
     vectors, or the synthetic teacher task of the same dimension when neither names a copy (or ``data_root``
     is ``"synthetic"``); ``seed`` draws the synthetic task."""
     image_size = validation.integer_at_least("image_size", image_size, 1)
-    root = data_root if data_root is not None else os.environ.get(DATA_ENV) or None
+    root = data_root if data_root is not None else os.environ.get(CIFAR10_ENV) or None
     if root is None:
         return synthetic_teacher(image_size * image_size, seed)
     if root == SYNTHETIC:
         # Chosen on purpose: "no CIFAR-10 named" would be wrong, and with $ITERAND_CIFAR10 set, misleading.
-        where = "data_root" if data_root is not None else f"${DATA_ENV}"
+        where = "data_root" if data_root is not None else f"${CIFAR10_ENV}"
         return synthetic_teacher(image_size * image_size, seed, why=f"chosen by {where} {SYNTHETIC!r}")
     return cifar10(root, image_size)
 

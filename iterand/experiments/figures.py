@@ -180,13 +180,7 @@ def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], l
     grid = FIGURES[figure]
     # The table rows read (train_or_read's rule): the given results_table, else the one rows wrote.
     table = parameters["results_table"] or _written_table(parameters)
-    runs = [
-        item
-        for item in results.matching(
-            results.read_table(companion_table(table, "runs")), **_filters(grid, parameters)
-        )
-        if item["seed"] in parameters["seeds"]
-    ]
+    runs = results.matching(_runs_of_seeds(table, parameters["seeds"]), **_filters(grid, parameters))
     names = {item["run_name"] for item in runs}
     epochs = [
         item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names
@@ -198,10 +192,14 @@ def _over_seeds(table: Path, seeds: Collection[int]) -> list[dict[str, Any]]:
     """``table``'s rows aggregated over ``seeds`` only: a figure averages its chosen seeds, never every seed
     a runs folder happens to hold. That needs the per-run table beside it; an aggregated table given
     alone is read as it is (``_missing`` names its rows of other seeds)."""
-    runs = companion_table(table, "runs")
-    if not runs.is_file():
+    if not companion_table(table, "runs").is_file():
         return results.read_table(table)
-    return results.aggregate(item for item in results.read_table(runs) if item["seed"] in seeds)
+    return results.aggregate(_runs_of_seeds(table, seeds))
+
+
+def _runs_of_seeds(table: str | Path, seeds: Collection[int]) -> list[dict[str, Any]]:
+    """The rows of the per-run table beside ``table`` (``companion_table``) whose seed is in ``seeds``."""
+    return [item for item in results.read_table(companion_table(table, "runs")) if item["seed"] in seeds]
 
 
 def _missing(grid: Grid, parameters: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[str]:

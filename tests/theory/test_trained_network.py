@@ -21,7 +21,7 @@ from theory.torch_network import to_torch
 
 # The CIFAR-10 copy the training package would read (`make test` sets the variable when the project's
 # JPEG copy is beside the repository).
-CIFAR_ARCHIVE = Path(os.environ.get(target_data.DATA_ENV) or "/nonexistent/cifar10-jpeg.tar.gz")
+CIFAR_ARCHIVE = Path(os.environ.get(target_data.CIFAR10_ENV) or "/nonexistent/cifar10-jpeg.tar.gz")
 # Float sums of a few dozen terms of size <= 1 differ from exact ones by far less than this.
 ROUNDING = 1e-12
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -221,14 +221,14 @@ def test_invalid_sweeps_name_the_parameter(sweeps, message):
 
 
 def test_data_location_falls_back_to_the_labelled_synthetic_task(monkeypatch, tmp_path):
-    monkeypatch.delenv(target_data.DATA_ENV, raising=False)
+    monkeypatch.delenv(target_data.CIFAR10_ENV, raising=False)
     task = target_data.load_task(None, image_size=3)
     assert task.name == target_data.TEACHER_NAME and "synthetic teacher" in task.description
     assert task.train_inputs.shape == (target_data.TEACHER_TRAIN, 9)
     assert task.test_inputs.shape == (target_data.TEACHER_TEST, 9)
     assert set(np.unique(task.train_labels)) == set(range(10))
     missing = tmp_path / "no-cifar-here"
-    monkeypatch.setenv(target_data.DATA_ENV, str(missing))
+    monkeypatch.setenv(target_data.CIFAR10_ENV, str(missing))
     with pytest.raises(UserError, match=re.escape(str(missing))):
         target_data.load_task(None, image_size=4)
     assert target_data.load_task(target_data.SYNTHETIC, image_size=4).name == target_data.TEACHER_NAME
@@ -239,12 +239,12 @@ def test_data_location_falls_back_to_the_labelled_synthetic_task(monkeypatch, tm
 def test_the_synthetic_task_says_why_it_was_used(monkeypatch):
     # Hostile-use review: with --data-root synthetic and $ITERAND_CIFAR10 set, target.json said
     # "no CIFAR-10 named: set data_root or $ITERAND_CIFAR10".
-    monkeypatch.setenv(target_data.DATA_ENV, "/data/cifar10-jpeg.tar.gz")
+    monkeypatch.setenv(target_data.CIFAR10_ENV, "/data/cifar10-jpeg.tar.gz")
     chosen = target_data.load_task(target_data.SYNTHETIC, image_size=2).description
     assert "(chosen by data_root 'synthetic')" in chosen and "no CIFAR-10 named" not in chosen
-    monkeypatch.setenv(target_data.DATA_ENV, target_data.SYNTHETIC)
+    monkeypatch.setenv(target_data.CIFAR10_ENV, target_data.SYNTHETIC)
     assert "(chosen by $ITERAND_CIFAR10 'synthetic')" in target_data.load_task(None, image_size=2).description
-    monkeypatch.delenv(target_data.DATA_ENV)
+    monkeypatch.delenv(target_data.CIFAR10_ENV)
     fallback = target_data.load_task(None, image_size=2).description
     assert "(no CIFAR-10 named: set data_root or $ITERAND_CIFAR10)" in fallback
 
@@ -254,7 +254,7 @@ def test_the_docs_name_the_variable_the_code_reads():
     # silently used the synthetic task.
     root = Path(__file__).resolve().parents[2]
     for path in (root / "README.md", root / "benchmarks" / "theory_trained_network.py"):
-        assert set(re.findall(r"\b[A-Z_]+_CIFAR10\b", path.read_text())) == {target_data.DATA_ENV}, path
+        assert set(re.findall(r"\b[A-Z_]+_CIFAR10\b", path.read_text())) == {target_data.CIFAR10_ENV}, path
 
 
 def _write_class_folders(root: Path) -> None:
@@ -275,7 +275,7 @@ def test_cifar_layout_is_read_by_the_training_package(monkeypatch, tmp_path):
     monkeypatch.setattr(cifar, "PER_CLASS", {"train": 3, "test": 1})
     monkeypatch.setenv("ITERAND_DATA_CACHE", str(tmp_path / "cache"))
     _write_class_folders(tmp_path / "cifar")
-    monkeypatch.setenv(target_data.DATA_ENV, str(tmp_path / "cifar"))
+    monkeypatch.setenv(target_data.CIFAR10_ENV, str(tmp_path / "cifar"))
     task = target_data.load_task(None, image_size=8)
     assert task.name == target_data.CIFAR10_NAME and "grayscale 8x8" in task.description
     assert task.train_inputs.shape == (30, 64) and task.test_inputs.shape == (10, 64)
@@ -289,7 +289,7 @@ def test_cifar_layout_is_read_by_the_training_package(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(
     not (CIFAR_ARCHIVE.is_file() and CIFAR_ARCHIVE.name.endswith(".tar.gz")),
-    reason=f"needs the JPEG copy of CIFAR-10 named by ${target_data.DATA_ENV}",
+    reason=f"needs the JPEG copy of CIFAR-10 named by ${target_data.CIFAR10_ENV}",
 )
 def test_real_cifar_images(monkeypatch, tmp_path):
     # The first 20 train and 5 test images of every class of the real copy, as class folders.
@@ -315,7 +315,7 @@ def test_real_cifar_images(monkeypatch, tmp_path):
 
 def test_cli_runs_the_experiment_on_the_named_data(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv(target_data.DATA_ENV, str(tmp_path / "not-used"))
+    monkeypatch.setenv(target_data.CIFAR10_ENV, str(tmp_path / "not-used"))
     params = tmp_path / "tiny.yaml"
     params.write_text(
         "seed: 1\ndata_root: null\nimage_size: 2\nhidden: [4]\nepochs: 1\nbatch_size: 512\n"

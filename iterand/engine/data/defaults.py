@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bookkeeping.paths import data_root
-
-CIFAR10_ENV = "ITERAND_CIFAR10"
+from bookkeeping.paths import CIFAR10_ENV, data_root
 
 __all__ = ["CIFAR10_ENV", "configured_cifar", "default_cifar_source"]
 
