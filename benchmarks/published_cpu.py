@@ -44,7 +44,7 @@ import torch
 import torchvision
 import yaml
 from torch import nn
-from train_cpu import WIDTHS, add_row_options, chosen_rows, machine, spread
+from train_cpu import WIDTHS, add_row_options, chosen_rows, spread
 from train_step import emit, envelope
 
 from iterand.engine import cpu_runtime
@@ -325,7 +325,7 @@ def main() -> None:
         for (model, method, n), values in rates.items()
     ]
     env = {
-        "machine": machine(),
+        "machine": cpu_runtime.cpu_description(),
         "cores_available": cpu_runtime.available_cores(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

@@ -186,19 +186,9 @@ def spread(values: list[float], digits: int = 0) -> str:
     return f"{low:,.{digits}f} / {mid:,.{digits}f} / {high:,.{digits}f}"
 
 
-def machine() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def environment(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "machine": machine(),
+        "machine": cpu_runtime.cpu_description(),
         "cores_available": cpu_runtime.available_cores(),
         "torch": torch.__version__,
         "omp_wait_policy": os.environ.get(cpu_runtime.WAIT_POLICY, "unset (libgomp's default)"),

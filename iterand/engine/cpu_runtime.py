@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import sys
 
 # mallopt(3) parameters (glibc's malloc.h).
@@ -34,6 +35,7 @@ __all__ = [
     "THREAD_VARIABLES",
     "WAIT_POLICY",
     "available_cores",
+    "cpu_description",
     "keep_freed_memory",
     "thread_environment",
 ]
@@ -61,6 +63,36 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def cpu_description() -> str:
+    """The CPU as speed depends on it: its model name, family and model numbers where Linux gives them,
+    and the vector instructions PyTorch's CPU kernels use (``torch.backends.cpu.get_cpu_capability``).
+
+    The model name alone can hide a threefold difference: in virtual machines two generations of AMD
+    EPYC both report "AMD EPYC", and Conv6 x0.25 trains about 3x faster on the AVX-512 one (family 26)
+    than on the AVX2 one (family 25; ``benchmarks/results/train_cpu.md``).
+    """
+    import torch
+
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if not key.strip():
+                    break  # the first processor's block is enough
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine() or "unknown CPU"
+    numbers = ", ".join(
+        f"{label} {fields[key]}"
+        for key, label in (("cpu family", "family"), ("model", "model"))
+        if key in fields
+    )
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"{name} ({numbers}; {capability})" if numbers else f"{name} ({capability})"
 
 
 def thread_environment(threads: int) -> dict[str, str]:

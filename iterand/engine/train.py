@@ -320,7 +320,8 @@ class Trainer:
             )
             if self.ctx.device.type == "cpu":
                 log.info(
-                    "CPU: %d threads, %d cores available, %s=%s",
+                    "CPU: %s, %d threads, %d cores available, %s=%s",
+                    cpu_runtime.cpu_description(),
                     torch.get_num_threads(),
                     cpu_runtime.available_cores(),
                     cpu_runtime.WAIT_POLICY,
@@ -596,6 +597,7 @@ class Trainer:
             results=results,
             device=_device_name(self.ctx.device),
             world_size=self.ctx.world_size,
+            cpu=cpu_runtime.cpu_description(),
             cpu_threads=torch.get_num_threads(),
             torch=torch.__version__,
             data=self.data.description,

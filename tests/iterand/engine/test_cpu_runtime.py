@@ -65,3 +65,19 @@ def test_thread_environment_sets_every_thread_variable():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="threads must be an integer >= 1"):
             cpu_runtime.thread_environment(bad)
+
+
+def test_cpu_description_names_the_model_family_and_vector_instructions():
+    import torch
+
+    description = cpu_runtime.cpu_description()
+    assert description.endswith(f"{torch.backends.cpu.get_cpu_capability()})")
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        first = cpuinfo.read_text().split("\n\n", 1)[0]
+        fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        if "model name" in fields:
+            assert description.startswith(fields["model name"] + " (")
+        if "cpu family" in fields:
+            assert f"family {fields['cpu family']}, model {fields['model']};" in description

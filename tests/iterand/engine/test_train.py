@@ -22,7 +22,7 @@ from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.layers import named_subnet_layers
-from iterand.engine import distributed
+from iterand.engine import cpu_runtime, distributed
 from iterand.engine import train as train_module
 from iterand.engine.config import TrainConfig
 from iterand.engine.factories import build_model
@@ -317,6 +317,7 @@ def test_run_files_hold_config_metrics_best_and_summary(tmp_path):
     assert 0 <= results["test_acc_last"] <= 100 and 0 <= results["test_acc_best"] <= 100
     assert summary["parameters"] == config.to_dict()
     assert summary["device"] == "cpu" and summary["torch"] == torch.__version__
+    assert summary["cpu"] == cpu_runtime.cpu_description()
     assert "commit" in summary["git"] and summary["data"] == {"source": "in-memory test data"}
 
 
