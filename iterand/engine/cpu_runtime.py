@@ -69,9 +69,9 @@ def cpu_description() -> str:
     """The CPU as speed depends on it: its model name, family and model numbers where Linux gives them,
     and the vector instructions PyTorch's CPU kernels use (``torch.backends.cpu.get_cpu_capability``).
 
-    The model name alone can hide a threefold difference: in virtual machines two generations of AMD
-    EPYC both report "AMD EPYC", and Conv6 x0.25 trains about 3x faster on the AVX-512 one (family 26)
-    than on the AVX2 one (family 25; ``benchmarks/results/train_cpu.md``).
+    The model name alone can hide a near threefold difference: in virtual machines two generations of AMD
+    EPYC both report "AMD EPYC", and Conv6 x0.25 trained about 2.8x faster on one thread of the AVX-512
+    one (family 26) than of the AVX2 one (family 25; ``benchmarks/results/published_cpu.md``).
     """
     import torch
 
