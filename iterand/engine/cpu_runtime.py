@@ -21,6 +21,7 @@ Measured on 2 idle cores (AMD EPYC, Conv6 x0.25, batch 128, one thread; ``benchm
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import sys
@@ -65,6 +66,7 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
+@functools.cache  # read once per process: the start-up line and the summary both name the CPU
 def cpu_description() -> str:
     """The CPU as speed depends on it: its model name, family and model numbers where Linux gives them,
     and the vector instructions PyTorch's CPU kernels use (``torch.backends.cpu.get_cpu_capability``).
