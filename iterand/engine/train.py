@@ -320,12 +320,12 @@ class Trainer:
             )
             if self.ctx.device.type == "cpu":
                 log.info(
-                    "CPU: %s, %d threads, %d cores available, %s=%s",
-                    cpu_runtime.cpu_description(),
+                    "CPU: %d threads, %d cores available, %s=%s; %s",
                     torch.get_num_threads(),
                     cpu_runtime.available_cores(),
                     cpu_runtime.WAIT_POLICY,
                     os.environ.get(cpu_runtime.WAIT_POLICY, "unset"),
+                    cpu_runtime.cpu_description(),
                 )
             if self.config.tensorboard:
                 self.tensorboard = TensorBoardLog(self.files.tensorboard, progress.epochs_done)
