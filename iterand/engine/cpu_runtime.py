@@ -9,34 +9,43 @@ Measured on 2 idle cores (AMD EPYC, Conv6 x0.25, batch 128, one thread; ``benchm
   15 s of user time. ``keep_freed_memory`` makes malloc keep freed memory for the next step instead:
   0.24 s of system time, and 1.37x the images/s (1,448 -> 1,981 contiguous, 1,868 -> 2,559
   channels-last). The price: the process keeps its peak size until it exits.
-- Threads. ``available_cores`` counts the cores this process may run on (its affinity mask, e.g.
-  under ``taskset``), which is what the concurrent runs of a sweep share
+- Threads. ``available_cores`` counts the cores this process may run on: its affinity mask (e.g.
+  under ``taskset``), lowered to a cgroup CPU limit where one is set (``docker --cpus``, a Kubernetes
+  CPU limit), which the affinity mask does not show. PyTorch's default, a thread per core of the
+  machine, oversubscribes such a limit. The concurrent runs of a sweep share these cores
   (``iterand.experiments.launcher``); ``thread_environment`` is the environment that gives a child
-  process that many threads. The OpenMP wait policy is left to the user: on idle cores libgomp's
-  default (waiting threads spin a while) trained 2 threads 20 % faster than ``OMP_WAIT_POLICY=PASSIVE``
-  (4,400 vs 3,680 images/s); beside one busy process PASSIVE was 37 % faster (1,940 vs 1,420). Set
-  ``OMP_WAIT_POLICY=PASSIVE`` on a CPU you share.
+  process that many threads, and ``fit_threads`` lowers this process's threads to the cores. The
+  OpenMP wait policy is left to the user: on idle cores libgomp's default (waiting threads spin a
+  while) trained 2 threads 20 % faster than ``OMP_WAIT_POLICY=PASSIVE`` (4,400 vs 3,680 images/s);
+  beside one busy process PASSIVE was 37 % faster (1,940 vs 1,420). Set ``OMP_WAIT_POLICY=PASSIVE`` on
+  a CPU you share.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import platform
 import sys
+from pathlib import Path
 
 # mallopt(3) parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 WAIT_POLICY = "OMP_WAIT_POLICY"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Where a process sees its own cgroup: a container's is mounted at the root.
+CGROUP = Path("/sys/fs/cgroup")
 
 __all__ = [
     "THREAD_VARIABLES",
     "WAIT_POLICY",
     "available_cores",
     "cpu_description",
+    "cpu_limit",
+    "fit_threads",
     "keep_freed_memory",
     "thread_environment",
 ]
@@ -59,11 +68,51 @@ def keep_freed_memory() -> bool:
 
 
 def available_cores() -> int:
-    """The number of CPUs this process may run on (its affinity mask), or of the machine where the
-    platform has no affinity."""
+    """The number of CPUs this process may run on: its affinity mask (the machine's CPUs where the
+    platform has none), or fewer where a cgroup CPU limit grants less (``cpu_limit``)."""
     if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    limit = cpu_limit()
+    return cores if limit is None else min(cores, limit)
+
+
+def cpu_limit(cgroup: Path = CGROUP) -> int | None:
+    """The CPUs' worth of time per period that a cgroup CPU limit grants, rounded up; None without one.
+
+    Read from cgroup v2's ``cpu.max`` ("QUOTA PERIOD", or "max PERIOD" for none), else from cgroup v1's
+    ``cpu/cpu.cfs_quota_us`` and ``cpu/cpu.cfs_period_us`` (quota -1 for none).
+    """
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()
+    except (OSError, ValueError):
+        try:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except ValueError:  # "max": no limit
+        return None
+    if quota_us <= 0 or period_us <= 0:
+        return None
+    return max(1, math.ceil(quota_us / period_us))
+
+
+def fit_threads() -> int | None:
+    """Lower PyTorch's intra-op threads to ``available_cores`` unless the user chose a number (one of
+    ``THREAD_VARIABLES`` set); returns the number it had if it lowered it, else None."""
+    import torch
+
+    if any(variable in os.environ for variable in THREAD_VARIABLES):
+        return None
+    threads, cores = torch.get_num_threads(), available_cores()
+    if threads <= cores:
+        return None
+    torch.set_num_threads(cores)
+    return threads
 
 
 @functools.cache  # read once per process: the start-up line and the summary both name the CPU

@@ -278,6 +278,7 @@ class Trainer:
             torch.set_float32_matmul_precision("high")
         else:
             cpu_runtime.keep_freed_memory()  # no page faults per step (see there)
+            self.threads_lowered_from = cpu_runtime.fit_threads()
         torch.manual_seed(config.seed)
         self.data = data if data is not None else load_data(config, ctx)
         if saved is not None:
@@ -319,9 +320,11 @@ class Trainer:
                 self.config.epochs,
             )
             if self.ctx.device.type == "cpu":
+                lowered = self.threads_lowered_from
                 log.info(
-                    "CPU: %d threads, %d cores available, %s=%s; %s",
+                    "CPU: %d threads%s, %d cores available, %s=%s; %s",
                     torch.get_num_threads(),
+                    "" if lowered is None else f" (PyTorch's default, {lowered}, lowered to the cores)",
                     cpu_runtime.available_cores(),
                     cpu_runtime.WAIT_POLICY,
                     os.environ.get(cpu_runtime.WAIT_POLICY, "unset"),

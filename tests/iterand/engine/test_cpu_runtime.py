@@ -53,11 +53,54 @@ def test_kept_memory_is_reused_without_page_faults():
     assert kept < default // 20  # 1-500 here
 
 
-def test_available_cores_is_the_affinity_mask():
+def test_available_cores_is_the_affinity_mask_within_the_cgroup_limit(monkeypatch):
     cores = cpu_runtime.available_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)
     if hasattr(os, "sched_getaffinity"):
-        assert cores == len(os.sched_getaffinity(0))
+        mask = len(os.sched_getaffinity(0))
+        limit = cpu_runtime.cpu_limit()
+        assert cores == (mask if limit is None else min(mask, limit))
+        monkeypatch.setattr(cpu_runtime, "cpu_limit", lambda: 1)
+        assert cpu_runtime.available_cores() == 1
+        monkeypatch.setattr(cpu_runtime, "cpu_limit", lambda: mask + 5)
+        assert cpu_runtime.available_cores() == mask
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "200000 100000\n"}, 2),  # cgroup v2: docker --cpus 2
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs' time keeps 2 cores busy part of the time
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "400000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 4),  # cgroup v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage\n"}, None),
+        ({}, None),
+    ],
+)
+def test_cpu_limit_reads_cgroup_v2_then_v1(tmp_path, files, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cpu_runtime.cpu_limit(tmp_path) == expected
+
+
+def test_fit_threads_lowers_the_default_to_the_cores_but_not_a_users_choice(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(cpu_runtime, "available_cores", lambda: 1)
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert cpu_runtime.fit_threads() is None and torch.get_num_threads() == 2
+        for variable in cpu_runtime.THREAD_VARIABLES:
+            monkeypatch.delenv(variable, raising=False)
+        assert cpu_runtime.fit_threads() == 2 and torch.get_num_threads() == 1
+        assert cpu_runtime.fit_threads() is None and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_thread_environment_sets_every_thread_variable():

@@ -512,6 +512,21 @@ def test_a_missing_best_model_is_reported_before_training_resumes(tmp_path, monk
         train(tiny_config(epochs=1), tmp_path, data=fake_data())
 
 
+def test_a_cpu_run_lowers_pytorchs_default_threads_to_the_cores_and_says_so(tmp_path, caplog, monkeypatch):
+    before = torch.get_num_threads()
+    for variable in cpu_runtime.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(cpu_runtime, "available_cores", lambda: 1)  # e.g. a container's CPU limit
+    try:
+        torch.set_num_threads(2)
+        with caplog.at_level(logging.INFO, logger="iterand"):
+            Trainer(tiny_config(epochs=1), tmp_path, single_process(), data=fake_data()).run()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert "CPU: 1 threads (PyTorch's default, 2, lowered to the cores), 1 cores available" in caplog.text
+
+
 def test_resuming_with_another_number_of_processes_says_so(tmp_path, caplog):
     # It resumed silently, and the summary then named only the last world size.
     train(tiny_config(epochs=1), tmp_path, data=fake_data())
