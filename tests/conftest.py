@@ -1,4 +1,5 @@
-"""Shared by every test: off-screen figures, and a second process that holds a run directory's lock."""
+"""Shared by every test: off-screen figures, one intra-op thread, and a second process that holds a run
+directory's lock."""
 
 import os
 import subprocess
@@ -11,6 +12,10 @@ import pytest
 
 # Figures render off-screen in tests and notebooks alike.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One intra-op thread in this process and in every process a test starts (tests about threads set
+# their own), unless the caller chose. The tests' tensors are small, so a second thread buys little,
+# and OpenMP threads that wait for each other at every operation crawl on a loaded machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 # Takes the lock, says so on stdout, and holds it until its stdin closes (or it is killed).
