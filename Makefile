@@ -12,7 +12,7 @@ ifneq ($(SHARED_CIFAR10),)
 export ITERAND_CIFAR10 ?= $(SHARED_CIFAR10)
 endif
 
-.PHONY: setup quick full fig2-cpu test lint bench clean-runs
+.PHONY: setup quick full fig2-cpu fig2-cpu-30 test lint bench clean-runs
 
 setup: $(VENV)/.installed
 
@@ -31,8 +31,11 @@ quick: setup  ## the main job on a small default (CPU; README gives timings): th
 full: setup  ## the figures we would publish (about 15 minutes on 2 cores)
 	$(PY) -m theory figures --params full
 
-fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteRand, 3 seeds, 60 epochs (about 90 min on 2 cores)
+fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteRand, 3 seeds, 60 epochs (1 h 21 min on 2 fast cores, 3-4 h on slower ones)
 	$(PY) -m repro fig2_width --params cpu
+
+fig2-cpu-30: setup  ## the same grid for 30 epochs: for slower 2-core machines, where fig2-cpu takes 3-4 hours
+	$(PY) -m repro fig2_width --params cpu-30
 
 test: setup
 	$(PY) -m pytest
