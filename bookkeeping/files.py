@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,24 @@ def read_json(path: str | Path) -> Any:
 
 class _Loader(yaml.SafeLoader):
     """YAML 1.1 as PyYAML reads it, except that a number in exponent form without a dot (``1e-2``) is a
-    float, as in YAML 1.2, and not the string ``'1e-2'`` that a parameter check would then refuse."""
+    float, as in YAML 1.2, and not the string ``'1e-2'`` that a parameter check would then refuse, and
+    that a key given twice in one mapping is an error: PyYAML keeps the last one silently, so a
+    parameter set or configuration pasted twice ran with values nobody had read."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<: *defaults' brings keys that the mapping's own may override
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader refuses it with its own message
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _Loader.add_implicit_resolver(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bookkeeping.errors import UserError
+from bookkeeping.errors import InvalidInput, UserError
 from bookkeeping.files import append_metrics, read_metrics, read_yaml
 
 
@@ -27,3 +27,15 @@ def test_yaml_numbers_in_exponent_form_are_floats_and_quoted_ones_stay_text(tmp_
     assert read_yaml(path) == {
         "a": 0.01, "b": 2000.0, "c": -0.05, "d": "1e-2", "e": 3, "f": [0.001], "g": 1.5, "h": 16
     }  # fmt: skip
+
+
+def test_a_yaml_key_given_twice_is_named_with_its_line(tmp_path):
+    # PyYAML kept the last of two keys silently: a parameter file pasted twice over ran the second copy.
+    path = tmp_path / "params.yaml"
+    path.write_text("cpu:\n  epochs: 60\nquick:\n  epochs: 1\ncpu:\n  epochs: 30\n")
+    with pytest.raises(
+        InvalidInput, match=r"params.yaml, line 5, column 1: not valid YAML \(key 'cpu' given twice\)"
+    ):
+        read_yaml(path)
+    path.write_text("base: &base {lr: 0.1, epochs: 3}\nrun:\n  <<: *base\n  epochs: 5\n")
+    assert read_yaml(path)["run"] == {"lr": 0.1, "epochs": 5}  # a merged key may be overridden
