@@ -4,6 +4,7 @@ with status 2."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -266,9 +267,8 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
     assert evaluated["checkpoint"] == "export"
     assert evaluated["test_acc"] == pytest.approx(results["test_acc_last"], abs=1e-9)
     config_file = RunFiles(run_dir).config
-    config_file.write_text(
-        config_file.read_text().replace("dataset: synthetic", "dataset: cifar10") + "data_root: /moved\n"
-    )
+    text = config_file.read_text().replace("dataset: synthetic", "dataset: cifar10")
+    config_file.write_text(re.sub(r"(?m)^data_root: .*$", "data_root: /moved", text))
     assert main(["eval", str(run_dir)]) == EXIT_USAGE
     assert "/moved does not exist" in (line := _error_line(capsys)) and "give eval --data-root PATH" in line
 
