@@ -323,7 +323,7 @@ class TrainConfig:
         False, _BOOLEAN, "bf16 autocast on the CPU (off by default: it changes the arithmetic)"
     )
     channels_last: bool = _field(
-        True, _BOOLEAN, "channels-last memory format (GPU; CPU for CIFAR shapes only)"
+        True, _BOOLEAN, "channels-last memory format (on the CPU not for narrow ResNets: uses_channels_last)"
     )
     compile: bool = _field(False, _BOOLEAN, "torch.compile the model")
     workers: int = _field(4, _at_least(0), "DataLoader workers of the streamed datasets (ImageNet)")

@@ -29,8 +29,8 @@ checkpoint stays the last good one.
 
 Only the trained parameters change by gradient: the scores of the subnetwork methods, the weights of
 "sgd" (``iterand.engine.optim``). bf16 autocast: ``config.amp`` on CUDA, ``config.cpu_amp`` (off by
-default) on the CPU. Channels-last memory (``config.channels_last``) on CUDA, and on the CPU for CIFAR
-shapes (``uses_channels_last``), where oneDNN's channels-last convolutions are faster
+default) on the CPU. Channels-last memory (``config.channels_last``) on CUDA, and on the CPU where oneDNN
+computes it correctly (``uses_channels_last``), where its channels-last convolutions are faster
 (``benchmarks/results/train_cpu.md``); it changes only the order of floating-point sums (masks and
 re-draws are computed in logical order, pinned by tests). The CPU process keeps freed memory for reuse
 (``iterand.engine.cpu_runtime``). Under ``torchrun`` each rank
@@ -92,6 +92,7 @@ __all__ = [
     "train",
     "train_step",
     "uses_amp",
+    "onednn_unsafe_convolutions",
     "uses_channels_last",
 ]
 
@@ -154,12 +155,34 @@ def uses_amp(config: TrainConfig, device: torch.device) -> bool:
     return config.amp if device.type == "cuda" else config.cpu_amp
 
 
-def uses_channels_last(config: TrainConfig, device: torch.device) -> bool:
-    """Whether ``config`` trains in channels-last memory on ``device``: ``channels_last`` on CUDA, and on the
-    CPU for the CIFAR-shaped networks only, where it was measured (about 1.3x on Conv6). On the CPU, PyTorch
-    2.14's channels-last backward crashes the process (segmentation fault or "double free") for the
-    ImageNet-stem ResNet-18 at widths 1/16 and 1/8 on 224x224 images, so ImageNet shapes stay contiguous."""
-    return config.channels_last and (device.type == "cuda" or config.stem != "imagenet")
+# oneDNN's x86 1x1 convolution backward-weights kernel writes past its workspace when the input is
+# channels-last, the stride is above 1 and there are fewer input channels than its SIMD block (8 floats
+# with AVX2, 16 with AVX-512): the process hangs, crashes, or silently gets wrong weight gradients
+# (uxlfoundation/oneDNN#6035, open). Seen here with PyTorch 2.14: ResNet-18 at width 1/16 on AVX2 (a
+# 4-channel shortcut), ImageNet-stem ResNet-18 at widths 1/16 and 1/8 on AVX-512. The larger block bounds
+# both, so the rule does not depend on which kernel the machine picks.
+ONEDNN_STRIDED_1X1_MIN_CHANNELS = 16
+
+
+def onednn_unsafe_convolutions(model: nn.Module) -> list[str]:
+    """Names of ``model``'s convolutions whose channels-last backward oneDNN gets wrong on x86 CPUs:
+    1x1 kernel, stride above 1, fewer than ``ONEDNN_STRIDED_1X1_MIN_CHANNELS`` input channels."""
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv2d)
+        and module.kernel_size == (1, 1)
+        and module.stride != (1, 1)
+        and module.in_channels < ONEDNN_STRIDED_1X1_MIN_CHANNELS
+    ]
+
+
+def uses_channels_last(config: TrainConfig, device: torch.device, model: nn.Module) -> bool:
+    """Whether ``config`` trains ``model`` in channels-last memory on ``device``: ``channels_last`` on CUDA,
+    and on the CPU unless the model has a convolution oneDNN's channels-last backward gets wrong
+    (``onednn_unsafe_convolutions``: narrow ResNets). Channels-last was measured faster on the CPU for
+    Conv6 (about 1.3x, ``benchmarks/results/train_cpu.md``)."""
+    return config.channels_last and (device.type == "cuda" or not onednn_unsafe_convolutions(model))
 
 
 def train_step(
@@ -272,7 +295,6 @@ class Trainer:
         config, ctx = self.config, self.ctx
         on_gpu = ctx.device.type == "cuda"
         self.amp = uses_amp(config, ctx.device)
-        self.channels_last = uses_channels_last(config, ctx.device)
         if on_gpu:
             torch.backends.cudnn.benchmark = True
             torch.set_float32_matmul_precision("high")
@@ -284,6 +306,7 @@ class Trainer:
         if saved is not None:
             _check_same_data(saved.get("data"), self._data_identity(), self.files.checkpoint)
         self.model = build_model(config, self.data.num_classes).to(ctx.device)
+        self.channels_last = uses_channels_last(config, ctx.device, self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = distributed.wrap(self.model, ctx)

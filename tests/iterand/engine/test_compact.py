@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import fake_data, tiny_config
 from torch import nn
 
 from bookkeeping.files import read_json
@@ -26,19 +24,7 @@ from iterand.engine.posthoc import load_trained
 from iterand.engine.train import train
 from iterand.experiments.cli import EXIT_USAGE, main
 
-HERE = Path(__file__).resolve()
 INPUTS = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-
-
-def _test_train():
-    """tests/iterand/engine/test_train.py, which holds the in-memory data set (tests are not a package)."""
-    name = "_iterand_test_train"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE.with_name("test_train.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the file executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def trained_like(
@@ -230,10 +216,9 @@ def test_sgd_has_no_compact_form():
 
 
 def test_export_writes_the_size_training_reported_and_rebuilds_the_run(tmp_path, capsys):
-    tt = _test_train()
-    config = tt.tiny_config(method="iterand", init="ku", period=2, r=0.5, epochs=2)
+    config = tiny_config(method="iterand", init="ku", period=2, r=0.5, epochs=2)
     run_dir = tmp_path / "run"
-    results = train(config, run_dir, data=tt.fake_data())["results"]
+    results = train(config, run_dir, data=fake_data())["results"]
     assert results["weight_updates"] == 4
     assert main(["export", str(run_dir), "--format", "compact", "--out", str(tmp_path / "out")]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -253,16 +238,15 @@ def test_export_writes_the_size_training_reported_and_rebuilds_the_run(tmp_path,
 
 
 def test_export_errors_are_one_line_with_status_2(tmp_path, capsys):
-    tt = _test_train()
     run_dir = tmp_path / "sgd"
-    train(tt.tiny_config(method="sgd", epochs=1), run_dir, data=tt.fake_data())
+    train(tiny_config(method="sgd", epochs=1), run_dir, data=fake_data())
     assert read_json(RunFiles(run_dir).summary)["results"]["compact_bytes"] is None
     assert main(["export", str(run_dir), "--format", "compact"]) == EXIT_USAGE
     assert "method 'sgd'" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "nowhere"), "--format", "compact"]) == EXIT_USAGE
     assert "not a run directory" in capsys.readouterr().err
     no_val = tmp_path / "no-val"
-    train(tt.tiny_config(epochs=1, val_fraction=0.0), no_val, data=tt.fake_data())
+    train(tiny_config(epochs=1, val_fraction=0.0), no_val, data=fake_data())
     assert main(["export", str(no_val), "--format", "compact", "--checkpoint", "best"]) == EXIT_USAGE
     assert "no validation set (val_fraction 0)" in capsys.readouterr().err  # not just "no checkpoint"
     with pytest.raises(ValueError, match="no compact file"):

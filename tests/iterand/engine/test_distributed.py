@@ -8,7 +8,6 @@ halves) must give the single-process run with the same global batch, up to float
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -18,34 +17,26 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_runs import NUM_CLASSES, fake_data, tiny_config
 
 from iterand.core.layers import named_subnet_layers
 from iterand.engine import distributed
+from iterand.engine.factories import build_model
 from iterand.engine.train import Trainer
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[3]
+SUPPORT = REPO / "tests" / "support"  # fake_runs, for the torchrun workers
 TORCHRUN_TIMEOUT_S = 300
-
-
-def _test_train():
-    """tests/iterand/engine/test_train.py, which holds the in-memory data set (tests are not a package)."""
-    name = "_iterand_test_train"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE.with_name("test_train.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the file executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _config():
     # 128 examples / global batch 32 = 4 steps per epoch; period 2 re-draws before steps 1, 3, 5, 7.
-    return _test_train().tiny_config(method="iterand", period=2, r=0.5, epochs=2, batch_size=32)
+    return tiny_config(method="iterand", period=2, r=0.5, epochs=2, batch_size=32)
 
 
 def _run(run_dir: Path, ctx: distributed.Context) -> dict:
-    data = _test_train().fake_data(n_train=128, rank=ctx.rank, world_size=ctx.world_size)
+    data = fake_data(n_train=128, rank=ctx.rank, world_size=ctx.world_size)
     trainer = Trainer(_config(), run_dir, ctx, data=data)
     fired: list[int] = []
     apply = trainer.update.apply
@@ -94,7 +85,7 @@ def _outcome(run: dict) -> dict:
 
 
 def test_two_ranks_rerandomise_identically_and_match_one_process(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (REPO, SUPPORT))), "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     command = [*torchrun, str(HERE), str(tmp_path)]
     finished = _run_killing_on_timeout(command, TORCHRUN_TIMEOUT_S, cwd=REPO, env=env)
@@ -108,7 +99,7 @@ def test_two_ranks_rerandomise_identically_and_match_one_process(tmp_path):
     assert _outcome(ranks[0]) == _outcome(ranks[1])
     single = _run(tmp_path / "single", distributed.Context(0, 1, 0, torch.device("cpu")))
     assert single["fired"] == [1, 3, 5, 7]
-    model = _test_train().build_model(_config(), _test_train().NUM_CLASSES)
+    model = build_model(_config(), NUM_CLASSES)
     initial = {name: layer.weight.clone() for name, layer in named_subnet_layers(model)}
     for name in names:
         torch.testing.assert_close(ranks[0]["state"][name], single["state"][name], rtol=1e-4, atol=1e-5)

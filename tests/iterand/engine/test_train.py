@@ -1,21 +1,17 @@
-"""The training loop on in-memory data: schedule, what trains, when weights are re-drawn, files, NaN stop.
-
-``FakeData`` (also used by test_distributed.py) is a learnable CIFAR-shaped set: each class has its own
-mean image, plus noise. Its order is a pure function of (seed, epoch), and rank r of w takes the r-th
-strided share of every global batch, so w ranks together see exactly the single-process batches.
-"""
+"""The training loop on in-memory data (``fake_runs``): schedule, what trains, when weights are re-drawn,
+files, NaN stop."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from fake_runs import NUM_CLASSES, fake_data, tiny_config
 
 from bookkeeping.errors import UserError
 from bookkeeping.files import read_metrics
@@ -29,93 +25,6 @@ from iterand.engine.factories import build_model
 from iterand.engine.optim import learning_rate, make_optimizer, trained_parameters
 from iterand.engine.posthoc import load_trained
 from iterand.engine.train import ConfigMismatch, RunInterrupted, Trainer, TrainingDiverged, train
-
-NUM_CLASSES = 4
-
-
-class FakeLoader:
-    def __init__(
-        self,
-        images: torch.Tensor,
-        labels: torch.Tensor,
-        batch_size: int,
-        *,
-        shuffle: bool,
-        rank: int = 0,
-        world_size: int = 1,
-        nan_from_epoch: int | None = None,
-    ) -> None:
-        self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.shuffle, self.rank, self.world_size = shuffle, rank, world_size
-        self.nan_from_epoch = nan_from_epoch
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        n = len(self.labels)
-        return n // self.batch_size if self.shuffle else math.ceil(n / self.batch_size)
-
-    def __iter__(self):
-        n = len(self.labels)
-        order = torch.arange(n)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(1000 + self.epoch))
-        poisoned = self.nan_from_epoch is not None and self.epoch >= self.nan_from_epoch
-        for i in range(len(self)):
-            index = order[i * self.batch_size : (i + 1) * self.batch_size][self.rank :: self.world_size]
-            images = self.images[index]
-            yield (images * math.nan if poisoned else images), self.labels[index]
-
-
-@dataclass
-class FakeData:
-    train: FakeLoader
-    val: FakeLoader
-    test: FakeLoader
-    num_classes: int = NUM_CLASSES
-    image_shape: tuple[int, int, int] = (3, 32, 32)
-    description: dict = field(default_factory=lambda: {"source": "in-memory test data"})
-
-
-def fake_data(
-    n_train: int = 128,
-    batch_size: int = 32,
-    *,
-    rank: int = 0,
-    world_size: int = 1,
-    nan_from_epoch: int | None = None,
-) -> FakeData:
-    generator = torch.Generator().manual_seed(0)
-    means = torch.randn(NUM_CLASSES, 3, 32, 32, generator=generator)
-
-    def examples(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = torch.randint(NUM_CLASSES, (n,), generator=generator)
-        return means[labels] + 2.0 * torch.randn(n, 3, 32, 32, generator=generator), labels
-
-    shard = {"rank": rank, "world_size": world_size}
-    train_set, val_set, test_set = examples(n_train), examples(64), examples(64)
-    return FakeData(
-        train=FakeLoader(*train_set, batch_size, shuffle=True, nan_from_epoch=nan_from_epoch, **shard),
-        val=FakeLoader(*val_set, 50, shuffle=False, **shard),
-        test=FakeLoader(*test_set, 50, shuffle=False, **shard),
-    )
-
-
-def tiny_config(**overrides) -> TrainConfig:
-    base = {
-        "model": "conv2",
-        "width": 0.125,
-        "method": "edgepopup",
-        "dataset": "synthetic",
-        "epochs": 3,
-        "batch_size": 32,
-        "lr": 0.1,
-        "device": "cpu",
-        "seed": 3,
-    }
-    return TrainConfig.from_dict({**base, **overrides})
 
 
 def single_process() -> distributed.Context:
@@ -483,14 +392,33 @@ def test_load_trained_returns_the_saved_model_and_config(tmp_path):
         load_trained(tmp_path / "elsewhere")
 
 
-def test_channels_last_on_the_cpu_only_for_cifar_shapes():
-    # PyTorch's CPU channels-last backward crashes narrow ImageNet-stem ResNets (fig3's quick notebook).
+def test_channels_last_on_the_cpu_except_where_onednn_gets_the_backward_wrong():
+    # oneDNN#6035: a strided 1x1 convolution with fewer than 16 input channels (ResNet-18's shortcuts
+    # below width 1/4) hangs, crashes or gets wrong weight gradients in channels-last on x86 CPUs.
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
-    imagenet = TrainConfig(model="resnet18", stem="imagenet", dataset="synthetic")
-    assert not train_module.uses_channels_last(imagenet, cpu)
-    assert train_module.uses_channels_last(imagenet, gpu)
-    assert train_module.uses_channels_last(TrainConfig(model="conv6"), cpu)
-    assert not train_module.uses_channels_last(TrainConfig(model="conv6", channels_last=False), cpu)
+
+    def model_and_decision(device, **fields):
+        config = TrainConfig(dataset="synthetic", **fields)
+        model = build_model(config, NUM_CLASSES)
+        return train_module.onednn_unsafe_convolutions(model), train_module.uses_channels_last(
+            config, device, model
+        )
+
+    for stem in ("cifar", "imagenet"):
+        narrow = {"model": "resnet18", "stem": stem, "width": 0.125}
+        assert model_and_decision(cpu, **narrow) == (["stages.1.0.shortcut.0"], False)  # 8 channels in
+        assert model_and_decision(gpu, **narrow)[1]
+        assert model_and_decision(cpu, model="resnet18", stem=stem, width=0.25) == ([], True)  # 16 in
+    assert model_and_decision(cpu, model="conv6") == ([], True)
+    assert model_and_decision(cpu, model="conv6", channels_last=False) == ([], False)
+
+
+def test_a_narrow_resnet_trains_in_contiguous_memory_on_the_cpu(tmp_path):
+    # Width 1/16 has 4-channel shortcuts: in channels-last this process would hang or crash on AVX2.
+    config = tiny_config(model="resnet18", width=0.0625, epochs=1)
+    trainer = Trainer(config, tmp_path, single_process(), data=fake_data(n_train=64))
+    assert not trainer.channels_last and trainer.model.stem[0].weight.is_contiguous()
+    assert trainer.run()["results"]["global_steps"] == 2
 
 
 def test_a_relative_data_root_is_saved_absolute(tmp_path, monkeypatch):
