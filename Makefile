@@ -31,10 +31,10 @@ quick: setup  ## the main job on a small default (CPU; README gives timings): th
 full: setup  ## the figures we would publish (about 15 minutes on 2 cores)
 	$(PY) -m theory figures --params full
 
-fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteRand, 3 seeds, 60 epochs (1 h 21 min on 2 fast cores, 3-4 h on slower ones)
+fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteRand, 3 seeds, 60 epochs (1 h 21 min on 2 fast cores, 3-5.5 h on slower ones)
 	$(PY) -m repro fig2_width --params cpu
 
-fig2-cpu-30: setup  ## the same grid for 30 epochs: for slower 2-core machines, where fig2-cpu takes 3-4 hours
+fig2-cpu-30: setup  ## the same grid for 30 epochs, for slower 2-core machines: 1 h 25 min to about 2 h 45 min there
 	$(PY) -m repro fig2_width --params cpu-30
 
 test: setup
