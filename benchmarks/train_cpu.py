@@ -53,7 +53,7 @@ from iterand.engine.config import TrainConfig
 from iterand.engine.data import DataBundle, load
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import make_optimizer
-from iterand.engine.train import train, train_step, uses_amp
+from iterand.engine.train import train, train_step, uses_amp, uses_channels_last
 from iterand.experiments import presets
 
 CPU = torch.device("cpu")
@@ -120,7 +120,7 @@ def step_rate(config: TrainConfig, batches: Iterator[tuple], steps: int, warmup:
     """Images/s of ``steps`` training steps (after ``warmup``) on ``batches``, re-draws amortised."""
     torch.manual_seed(config.seed)
     model = build_model(config, 10)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    memory_format = torch.channels_last if uses_channels_last(config, CPU, model) else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     optimizer = make_optimizer(config, model)
     criterion = nn.CrossEntropyLoss()

@@ -50,7 +50,7 @@ from iterand.engine.data.synthetic import SHAPES
 from iterand.engine.distributed import resolve_device
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import make_optimizer
-from iterand.engine.train import train_step
+from iterand.engine.train import onednn_unsafe_convolutions, train_step
 
 METHODS = ("sgd", "edgepopup", "iterand")
 MODELS = ("conv6", "resnet18", "resnet50")
@@ -183,6 +183,11 @@ def measure(
     config = config_for(model_name, method, args)
     num_classes = SHAPES[stem(model_name)][1] if data is None else data.num_classes
     model = build_model(config, num_classes).to(device)
+    if args.channels_last and device.type == "cpu" and (unsafe := onednn_unsafe_convolutions(model)):
+        raise SystemExit(
+            f"--channels-last: oneDNN's CPU backward is wrong for {model_name}'s {', '.join(unsafe)} "
+            "(iterand.engine.train.uses_channels_last says why); measure this model without it"
+        )
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     net = torch.compile(model) if args.compile else model
