@@ -89,10 +89,10 @@ __all__ = [
     "TrainingDiverged",
     "evaluate",
     "load_data",
+    "onednn_unsafe_convolutions",
     "train",
     "train_step",
     "uses_amp",
-    "onednn_unsafe_convolutions",
     "uses_channels_last",
 ]
 
