@@ -12,7 +12,7 @@ ifneq ($(SHARED_CIFAR10),)
 export ITERAND_CIFAR10 ?= $(SHARED_CIFAR10)
 endif
 
-.PHONY: setup quick full fig2-cpu fig2-cpu-30 test lint bench clean-runs
+.PHONY: setup quick full fig2-cpu fig2-cpu-30 fig2-cpu-12 test lint bench clean-runs
 
 setup: $(VENV)/.installed
 
@@ -36,6 +36,9 @@ fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteR
 
 fig2-cpu-30: setup  ## the same grid for 30 epochs, for slower 2-core machines: 1 h 25 min to about 2 h 45 min there
 	$(PY) -m repro fig2_width --params cpu-30
+
+fig2-cpu-12: setup  ## the same grid for 12 epochs, for the slowest 2-core machines (about 4 h for cpu-30 there)
+	$(PY) -m repro fig2_width --params cpu-12
 
 test: setup
 	$(PY) -m pytest
