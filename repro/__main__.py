@@ -14,7 +14,8 @@ trained-network notebook on CIFAR-10, quick-synthetic for a figure whose runs tr
 Its provenance.json says whether the run succeeded, failed or was interrupted; until a new run succeeds,
 the outputs of the last successful one are kept in runs/notebooks/NAME/SET.previous/.
 Status: 0 success, 1 a notebook failed (the line says where its traceback is), 2 invalid input (one line
-error: ...), 130 interrupted.
+error: ...), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP: the kernel and any training it started stop
+first).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bookkeeping import signals
 from bookkeeping.errors import run_command
 
 
@@ -50,7 +52,10 @@ def _main(argv) -> int:
         for name in notebooks.available():
             print(f"{name:28s} {', '.join(notebooks.parameter_sets(name))}")
         return 0
-    return notebooks.run_batch(args.names, args.params)
+    # The kernel, and the training processes a figure's sweep starts, outlive this process if it is
+    # killed outright: a SIGTERM or SIGHUP must stop them as Ctrl-C does.
+    with signals.stop_signals_as_interrupt():
+        return notebooks.run_batch(args.names, args.params)
 
 
 if __name__ == "__main__":

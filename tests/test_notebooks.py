@@ -385,8 +385,10 @@ def _running_cell(notebook: Path, text: str) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="finds kernels through /proc")
-def test_ctrl_c_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tmp_path, stop):
     # Ctrl-C printed the kernel's ZMQError traceback ("Socket operation on non-socket") before the line.
+    # SIGTERM killed repro alone: its kernel, and the training processes of a figure's sweep, ran on.
     params = tmp_path / "long.yaml"
     params.write_text("trials: 1000000\n")  # minutes of Monte Carlo: the cell is still running at Ctrl-C
     env = {**os.environ, "ITERAND_RUNS": str(tmp_path / "runs"), "MPLBACKEND": "Agg"}
@@ -408,7 +410,7 @@ def test_ctrl_c_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tm
             time.sleep(0.2)
         time.sleep(1)  # into the cell: the kernel replies on a closed socket when it is stopped
         assert _kernels_of(repro.pid), "the kernel is found through /proc"
-        repro.send_signal(signal.SIGINT)
+        repro.send_signal(stop)
         out, err = repro.communicate(timeout=60)
     finally:
         if repro.poll() is None:

@@ -9,9 +9,9 @@ processes at once (several small runs on one GPU), the runs with the most work f
 the cores this process may use: at most one run per core, each with ``cores // runs`` threads
 (``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
-the sweep goes on. Ctrl-C (or SIGTERM) stops a concurrent sweep as it stops one run: no further run
-starts, each running process gets one SIGINT, saves what it has and exits, and the runs it leaves
-resume when the same sweep runs again.
+the sweep goes on. Ctrl-C (or SIGTERM or SIGHUP: ``bookkeeping.signals``) stops a concurrent sweep as it
+stops one run: no further run starts, each running process gets one SIGINT, saves what it has and exits,
+and the runs it leaves resume when the same sweep runs again.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from bookkeeping import locks
+from bookkeeping import locks, signals
 from bookkeeping.errors import EXIT_INTERRUPTED, InvalidInput
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
@@ -100,7 +100,7 @@ def run(
         with (
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
             ThreadPoolExecutor(at_once) as pool,
-            _stop_signals_as_interrupt(),
+            signals.stop_signals_as_interrupt(),
         ):
             jobs = []
             try:
@@ -113,7 +113,6 @@ def run(
                 for job in jobs:
                     job.result()
             except KeyboardInterrupt:
-                _ignore_stop_signals()  # a second signal must not cut short the stopping
                 children.stop()
                 wait(jobs)  # the running jobs end once their process has saved and exited
                 _report(sweep, shard, records, progress)
@@ -174,38 +173,6 @@ class _Children:
             self.stopping = True
             for child in self._running:
                 child.send_signal(signal.SIGINT)
-
-
-# Signals that stop a concurrent sweep as Ctrl-C does: a scheduler's or kill's SIGTERM, and the SIGHUP of
-# a closed terminal. Killed outright, the sweep would leave its training processes (in sessions of their
-# own) running on, holding their run directories.
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextmanager
-def _stop_signals_as_interrupt() -> Iterator[None]:
-    """Within the block (main thread only), SIGINT, SIGTERM and SIGHUP raise ``KeyboardInterrupt``."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
-    for number in _STOP_SIGNALS:
-        signal.signal(number, interrupt)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _ignore_stop_signals() -> None:
-    if threading.current_thread() is threading.main_thread():
-        for number in _STOP_SIGNALS:
-            signal.signal(number, signal.SIG_IGN)
 
 
 def _kept_fields(planned: Sequence[planning.Planned]) -> dict[str, list[str]]:
