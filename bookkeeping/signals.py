@@ -4,6 +4,12 @@ A terminal's Ctrl-C sends SIGINT; ``kill``, a scheduler or a container's shut-do
 terminal sends SIGHUP. A process whose work goes on in other processes (``python -m repro``: a notebook's
 kernel; a concurrent sweep: training processes in sessions of their own) must stop them on all three:
 killed outright, it leaves them running on, holding their run directories.
+
+Python can lose the ``KeyboardInterrupt`` a signal raises: raised while a weakref callback, a ``__del__``
+method or another finaliser runs, it is printed as "Exception ignored" and dropped. A training process of a
+concurrent sweep, stopped during its imports, lost its SIGINT that way and trained on, orphaned when the
+notebook kernel that ran the sweep was shut down. So the handlers here also remember the stop, and a long
+loop calls ``raise_pending_stop`` to honour one that was lost.
 """
 
 from __future__ import annotations
@@ -16,7 +22,31 @@ from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-__all__ = ["STOP_SIGNALS", "stop_signals_as_interrupt"]
+__all__ = ["STOP_SIGNALS", "interrupt_on_sigint", "raise_pending_stop", "stop_signals_as_interrupt"]
+
+_pending = False  # a stop signal arrived and its KeyboardInterrupt has not been raised by raise_pending_stop
+
+
+def _remember_and_interrupt(signum: int, frame: Any) -> None:
+    global _pending
+    _pending = True
+    raise KeyboardInterrupt
+
+
+def interrupt_on_sigint() -> None:
+    """SIGINT raises ``KeyboardInterrupt`` (also where the process inherited it ignored) and is remembered
+    for ``raise_pending_stop``. Main thread only, as every ``signal.signal``."""
+    signal.signal(signal.SIGINT, _remember_and_interrupt)
+
+
+def raise_pending_stop() -> None:
+    """Raise ``KeyboardInterrupt`` if a stop signal arrived since the last call: cheap enough for every
+    training step, and a no-op unless a handler of this module is installed. Where the signal's own
+    exception propagated, the process is stopping already and never calls this again."""
+    global _pending
+    if _pending:
+        _pending = False
+        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -32,8 +62,9 @@ def stop_signals_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         for number in STOP_SIGNALS:
             signal.signal(number, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        _remember_and_interrupt(signum, frame)
 
+    global _pending
     previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
     for number in STOP_SIGNALS:
         signal.signal(number, interrupt)
@@ -42,3 +73,6 @@ def stop_signals_as_interrupt() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+        # The block's code has dealt with its stop (its loops raised one that was lost): a process that goes
+        # on, such as a notebook kernel, must not find it pending in its next training.
+        _pending = False

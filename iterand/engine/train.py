@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from bookkeeping import provenance
+from bookkeeping import provenance, signals
 from bookkeeping.errors import UserError
 from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_metrics, write_json
 from bookkeeping.locks import RunLock
@@ -522,6 +522,7 @@ class Trainer:
         )
         started = time.perf_counter()
         for images, labels in loader:
+            signals.raise_pending_stop()
             if step_update and update.due(self.progress.global_step):
                 self._apply_update()
             if self.channels_last:

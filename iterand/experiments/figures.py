@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bookkeeping.errors import InvalidInput
+from bookkeeping.errors import InvalidInput, UserError
 from iterand.engine.data import default_cifar_source
 from iterand.experiments import curves, launcher, results, sweeps
 from iterand.experiments.sweeps import Sweep
@@ -44,13 +44,13 @@ def train_or_read(
     """The aggregated results table (``iterand.experiments.results``) a figure of ``sweep`` is drawn from.
 
     ``mode="train"`` first trains ``subset(sweep, models=..., methods=..., inits=...)`` on ``grid`` (see
-    ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished
-    runs are skipped, interrupted ones resume. ``mode="read"`` trains nothing. Then the table is
-    ``results_table`` if given, else the finished runs under ``runs_dir``, aggregated over seeds and
-    written to ``table`` (with the runs and the published numbers beside it, ``results.write_results``,
-    and every epoch of every run, ``companion_table(table, "epochs")``); a run found in several
-    directories is counted once, with a warning naming them. ``concurrent``: training processes at once
-    (``launcher.run``; CPU runs split the cores between them).
+    ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished runs
+    are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done.
+    ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs under
+    ``runs_dir``, aggregated over seeds and written to ``table`` (with the runs and the published numbers
+    beside it, ``results.write_results``, and every epoch of every run, ``companion_table(table, "epochs")``);
+    a run found in several directories is counted once, with a warning naming them. ``concurrent``: training
+    processes at once (``launcher.run``; CPU runs split the cores between them).
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
     is chosen, and announced, only when some data is used.
@@ -58,7 +58,7 @@ def train_or_read(
     if mode not in ("train", "read"):
         raise InvalidInput(f"mode must be 'train' or 'read', got {mode!r}")
     if mode == "train":
-        launcher.run(
+        records = launcher.run(
             sweeps.subset(sweep, models=models, methods=methods, inits=inits),
             runs_dir,
             overrides=[f"{key}={value}" for key, value in (overrides or {}).items()],
@@ -66,6 +66,7 @@ def train_or_read(
             data_root=data_root() if callable(data_root) else data_root,
             concurrent=concurrent,
         )
+        _refuse_failed_runs(records, runs_dir)
     if results_table is not None:
         if not Path(results_table).is_file():
             raise InvalidInput(
@@ -83,6 +84,19 @@ def train_or_read(
     written = results.write_results(rows, table)["aggregated"]
     results.write_table(curves.collect_epochs(runs_dir), companion_table(table, "epochs"))
     return written
+
+
+def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Path) -> None:
+    """A figure drawn after some of its runs failed would quietly miss them (and after all of them, only
+    say that nothing was trained): the error names the first failure and its log instead."""
+    failed = [record for record in records if record["outcome"] == "failed"]
+    if failed:
+        first = failed[0]
+        raise UserError(
+            f"{len(failed)} of {len(records)} runs of the grid failed; the first: {first['dir']}: "
+            f"{first['error']} (log: {first['log']}). Fix the cause and run again (finished runs are kept), "
+            f"or draw what finished with mode 'read' and runs_dir {runs_dir}"
+        )
 
 
 def companion_table(table: str | Path, kind: str) -> Path:

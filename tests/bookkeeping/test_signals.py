@@ -1,14 +1,21 @@
-"""SIGTERM and SIGHUP stop a block as Ctrl-C does, once, and the handlers before the block come back."""
+"""SIGTERM and SIGHUP stop a block as Ctrl-C does, once, and the handlers before the block come back; a stop
+whose KeyboardInterrupt Python dropped is raised by the next ``raise_pending_stop``."""
 
 from __future__ import annotations
 
 import os
 import signal
 import threading
+import weakref
 
 import pytest
 
-from bookkeeping.signals import STOP_SIGNALS, stop_signals_as_interrupt
+from bookkeeping.signals import (
+    STOP_SIGNALS,
+    interrupt_on_sigint,
+    raise_pending_stop,
+    stop_signals_as_interrupt,
+)
 
 
 @pytest.mark.parametrize("number", STOP_SIGNALS)
@@ -43,3 +50,40 @@ def test_outside_the_main_thread_the_block_changes_no_handler():
     thread.start()
     thread.join()
     assert seen == [before]
+
+
+def _lose_an_interrupt(number: int) -> None:
+    """Run the installed handler where Python drops its exception: in a weakref callback."""
+
+    class Garbage:
+        pass
+
+    garbage = Garbage()
+    handler = signal.getsignal(number)
+    dropped = weakref.ref(garbage, lambda ref: handler(number, None))  # noqa: F841
+    del garbage  # prints "Exception ignored ... KeyboardInterrupt", raises nothing
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
+def test_a_dropped_sigint_is_raised_once_by_the_next_check():
+    previous = signal.getsignal(signal.SIGINT)
+    interrupt_on_sigint()
+    try:
+        raise_pending_stop()  # nothing pending yet
+        _lose_an_interrupt(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            raise_pending_stop()
+        raise_pending_stop()  # raised once: the process that goes on is not stopped again
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
+def test_a_block_leaves_no_stop_pending_for_what_runs_after_it():
+    # A notebook kernel goes on after a stopped sweep: its next training must not stop at its first step.
+    with stop_signals_as_interrupt():
+        _lose_an_interrupt(signal.SIGTERM)
+    try:
+        raise_pending_stop()
+    except KeyboardInterrupt:
+        pytest.fail("the block's stop was still pending after it")

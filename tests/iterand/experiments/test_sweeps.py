@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bookkeeping.errors import UserError
 from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.engine import cpu_runtime
@@ -422,6 +423,24 @@ def test_train_or_read_trains_the_subset_then_reads_without_training(tmp_path, m
     # a given table is read as it is, and nothing is collected
     given = figures.train_or_read("read", "fig2", tmp_path / "none", tmp_path / "x.csv", results_table=table)
     assert given == table and not (tmp_path / "x.csv").exists()
+
+
+def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path, capsys):
+    # Seen: both runs of a fig2 grid failed on a missing data root, and the notebook's error said only "no
+    # finished run of this grid ...: train it first".
+    tiny = dict(item.split("=") for item in TINY if not item.startswith(("width=", "dataset=")))  # CIFAR-10
+    runs_dir = tmp_path / "runs"
+    with pytest.raises(UserError) as failed:
+        figures.train_or_read(
+            "train", "fig2", runs_dir, tmp_path / "results.csv", grid={"width": [0.0625], "seed": [1, 2]},
+            overrides=tiny, data_root=str(tmp_path / "no-data"), models=["conv6"], methods=["iterand"],
+            inits=["sc"],
+        )  # fmt: skip
+    message = str(failed.value)
+    assert message.startswith(f"2 of 2 runs of the grid failed; the first: {runs_dir}")
+    assert "no-data does not exist" in message and "(log: " in message
+    assert f"mode 'read' and runs_dir {runs_dir}" in message
+    assert not (tmp_path / "results.csv").exists()
 
 
 def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_path):
