@@ -37,7 +37,7 @@ fig2-cpu: setup  ## Fig. 2 at CPU scale: Conv6 x1/8 and x1/4, edge-popup vs IteR
 fig2-cpu-30: setup  ## the same grid for 30 epochs, for slower 2-core machines: 1 h 25 min to about 2 h 45 min there
 	$(PY) -m repro fig2_width --params cpu-30
 
-fig2-cpu-12: setup  ## the same grid for 12 epochs, for the slowest 2-core machines (about 4 h for cpu-30 there)
+fig2-cpu-12: setup  ## the same grid for 12 epochs, for the slowest 2-core machines: 46 min on 2 faster cores, about 2 h there
 	$(PY) -m repro fig2_width --params cpu-12
 
 test: setup

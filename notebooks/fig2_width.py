@@ -53,9 +53,10 @@
 # `cpu` is a reproduction two CPU cores can carry: Conv6 at widths 1/8 and 1/4, signed constant weights,
 # edge-popup and IteRand, seeds 1-3, the paper's settings (batch 128, 50% pruned, K_per = 300, r = 0.1,
 # 10% validation split, cosine schedule) except a shortened epoch budget (60 epochs; `cpu-30`: 30, for
-# slower cores), two runs at a time with one thread each. `cpu-committed` and `cpu-30-committed` redraw
-# this notebook's figures from the tables those runs committed (`results/fig2_width-cpu/`,
-# `results/fig2_width-cpu-30/`), in seconds.
+# slower cores; `cpu-12`: 12, for the slowest, too short to show IteRand's lead with confidence), two runs
+# at a time with one thread each. `cpu-committed`, `cpu-30-committed` and `cpu-12-committed` redraw this
+# notebook's figures from the tables those runs committed (`results/fig2_width-cpu/`,
+# `results/fig2_width-cpu-30/`, `results/fig2_width-cpu-12/`), in seconds.
 
 # %% tags=["parameters"]
 mode = "train"  # "train": run the grid, then plot; "read": plot existing results only
