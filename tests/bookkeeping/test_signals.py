@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import weakref
 
 import pytest
+from dropped_signals import lose_an_interrupt
 
 from bookkeeping.signals import (
     STOP_SIGNALS,
@@ -52,25 +52,13 @@ def test_outside_the_main_thread_the_block_changes_no_handler():
     assert seen == [before]
 
 
-def _lose_an_interrupt(number: int) -> None:
-    """Run the installed handler where Python drops its exception: in a weakref callback."""
-
-    class Garbage:
-        pass
-
-    garbage = Garbage()
-    handler = signal.getsignal(number)
-    dropped = weakref.ref(garbage, lambda ref: handler(number, None))  # noqa: F841
-    del garbage  # prints "Exception ignored ... KeyboardInterrupt", raises nothing
-
-
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt
 def test_a_dropped_sigint_is_raised_once_by_the_next_check():
     previous = signal.getsignal(signal.SIGINT)
     interrupt_on_sigint()
     try:
         raise_pending_stop()  # nothing pending yet
-        _lose_an_interrupt(signal.SIGINT)
+        lose_an_interrupt(signal.SIGINT)
         with pytest.raises(KeyboardInterrupt):
             raise_pending_stop()
         raise_pending_stop()  # raised once: the process that goes on is not stopped again
@@ -82,7 +70,7 @@ def test_a_dropped_sigint_is_raised_once_by_the_next_check():
 def test_a_block_leaves_no_stop_pending_for_what_runs_after_it():
     # A notebook kernel goes on after a stopped sweep: its next training must not stop at its first step.
     with stop_signals_as_interrupt():
-        _lose_an_interrupt(signal.SIGTERM)
+        lose_an_interrupt(signal.SIGTERM)
     try:
         raise_pending_stop()
     except KeyboardInterrupt:

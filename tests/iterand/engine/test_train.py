@@ -7,12 +7,12 @@ import json
 import logging
 import math
 import signal
-import weakref
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from dropped_signals import lose_an_interrupt
 from fake_runs import NUM_CLASSES, fake_data, tiny_config
 
 from bookkeeping import signals
@@ -322,16 +322,10 @@ def test_a_sigint_python_dropped_still_stops_the_run_at_its_next_step(tmp_path, 
     # shut-down. Its handler remembers the stop, and the training loop raises it at the next step.
     steps = []
 
-    class Garbage:
-        pass
-
     def step_that_loses_a_sigint(*args):
         steps.append(1)
         if len(steps) == 3:  # the first step of the second epoch
-            garbage = Garbage()
-            sigint = signal.getsignal(signal.SIGINT)
-            dropped = weakref.ref(garbage, lambda ref: sigint(signal.SIGINT, None))  # noqa: F841
-            del garbage
+            lose_an_interrupt(signal.SIGINT)
         return original_step(*args)
 
     original_step = train_module.train_step

@@ -425,7 +425,7 @@ def test_train_or_read_trains_the_subset_then_reads_without_training(tmp_path, m
     assert given == table and not (tmp_path / "x.csv").exists()
 
 
-def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path, capsys):
+def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path):
     # Seen: both runs of a fig2 grid failed on a missing data root, and the notebook's error said only "no
     # finished run of this grid ...: train it first".
     tiny = dict(item.split("=") for item in TINY if not item.startswith(("width=", "dataset=")))  # CIFAR-10
