@@ -6,9 +6,13 @@ Conventions:
 - ``pruned_fraction`` (p) is the fraction of weights SET TO ZERO; the kept fraction ``1 - p`` is never
   stored. A mask is ``True`` / 1 where the weight is KEPT and ``False`` / 0 where it is PRUNED.
 - Count rule (IteRand's): a layer of ``numel`` weights prunes exactly
-  ``pruned_count(numel, p) = round(p * (numel - 1))`` weights, with Python's ``round`` (half to even) of
-  the float product. This is the official code's ``kthvalue`` index ``k = 1 + round(p * (numel - 1))``
-  minus one: the k-th smallest score is the smallest kept one. For p in [0, 1) at least one weight is kept.
+  ``pruned_count(numel, p) = round(p * (numel - 1))`` weights, with Python's ``round`` (half to even).
+  This is the official code's ``kthvalue`` index ``k = 1 + round(p * (numel - 1))`` minus one: the k-th
+  smallest score is the smallest kept one. For p in [0, 1) at least one weight is kept. The product is
+  computed as that code computes it, ``0.01 * (100 * p) * (numel - 1)`` in floating point: at p = 0.7
+  (Fig. 3) ``0.01 * (100 * 0.7)`` is 0.7000000000000001, so where ``0.7 * (numel - 1)`` is exactly
+  half-way (a 147,456-weight layer: 103,218.5) the official code prunes one weight more than exact
+  rounding would, and so does this rule.
 - Ranking: ``"score"`` ranks the raw scores (IteRand), ``"abs_score"`` ranks ``|score|`` (edge-popup).
   The lowest ``n_pruned`` ranked values are pruned.
 - Ties: the order is that of a stable ascending sort of the flattened (row-major) ranked values, i.e.
@@ -56,11 +60,12 @@ __all__ = [
 
 
 def pruned_count(numel: int, pruned_fraction: float) -> int:
-    """Number of weights a layer of ``numel`` weights prunes: ``round(p * (numel - 1))`` (half to even)."""
+    """Number of weights a layer of ``numel`` weights prunes: ``round(p * (numel - 1))`` (half to even), the
+    product in the official code's floating-point steps (module docstring)."""
     if isinstance(numel, bool) or not isinstance(numel, int) or numel < 1:
         raise ValueError(f"numel must be an integer >= 1, got {numel!r}")
     fraction("pruned_fraction", pruned_fraction, high_open=True)
-    return round(pruned_fraction * (numel - 1))
+    return round(0.01 * float(pruned_fraction * 100) * (numel - 1))
 
 
 def ranked_values(scores: torch.Tensor, ranking: str) -> torch.Tensor:

@@ -174,15 +174,16 @@ class IteRand(WeightUpdate):
     At each update, in every subnetwork layer, a weight is *eligible* if it is pruned by the current
     scores (mask 0 at that moment) and, when ``rate`` < 1, also among the lowest-ranked ``p * rate``
     fraction of the layer (the mask at pruned fraction ``p * rate``, same count rule, ranking, ties and
-    scope as the layer's own mask). Each eligible weight is selected independently with probability ``r``
-    and replaced by
+    scope as the layer's own mask). Then, as the official code's two modes:
 
-    - ``mode="resample"`` (the paper's): a fresh draw ``w_new`` from the layer's distribution
-      (``spec.weight_init``, ``spec.weight_scale``, the layer's fan-in);
-    - ``mode="manual"`` (the official code's second mode): ``lam * w + mu * w_new``.
+    - ``mode="resample"`` (the paper's; the official ``bernoulli``): each eligible weight is selected
+      independently with probability ``r`` and replaced by a fresh draw ``w_new`` from the layer's
+      distribution (``spec.weight_init``, ``spec.weight_scale``, the layer's fan-in). ``r = 0`` changes
+      nothing, ``r = 1`` is the paper's "naive" variant, ``r = 0.1`` its default.
+    - ``mode="manual"``: EVERY eligible weight becomes ``lam * w + mu * w_new``; ``r`` is not used (the
+      official code draws no Bernoulli mask in this mode, and its ``rerand_lambda`` is ``lam`` there).
 
-    Kept weights, unselected weights and every score stay bit for bit. ``r = 0`` changes nothing,
-    ``r = 1`` is the paper's "naive" variant, ``r = 0.1`` its default.
+    Kept weights, unselected weights and every score stay bit for bit.
 
     Randomness: counter-based (``iterand.core.counter_random``, SplitMix64 seeded with ``seed``), never
     the global RNG, so switching re-randomisation on does not change the data order, and DDP ranks with
@@ -244,16 +245,16 @@ class IteRand(WeightUpdate):
             if weight.numel() > MAX_LAYER_WEIGHTS:
                 raise ValueError(f"{name}: IteRand handles at most {MAX_LAYER_WEIGHTS} weights per layer")
             index = torch.arange(weight.numel(), device=weight.device)
-            selected = pruned[name] & redraw_selection(self.seed, event, position, index, self.r).view(
-                weight.shape
-            )
             fresh = redrawn_values(self.seed, event, position, index, layer.spec, layer.fan_in, weight.dtype)
             fresh = fresh.view(weight.shape)
             if self.mode == "manual":
-                fresh = self.lam * weight + self.mu * fresh
+                weight.copy_(torch.where(pruned[name], self.lam * weight + self.mu * fresh, weight))
+                continue
+            selected = pruned[name] & redraw_selection(self.seed, event, position, index, self.r).view(
+                weight.shape
+            )
             weight.copy_(torch.where(selected, fresh, weight))
-            if self.mode == "resample":
-                self._record(name, weight, selected, event)
+            self._record(name, weight, selected, event)
         self.events = event
 
     def _record(self, name: str, weight: torch.Tensor, selected: torch.Tensor, event: int) -> None:

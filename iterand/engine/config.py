@@ -243,7 +243,8 @@ class TrainConfig:
         0.1,
         _fraction(),
         "IteRand: probability that a pruned weight is re-drawn at each update (the paper's r; the official "
-        "code's rerand_lambda); 0 is edge-popup",
+        "code's rerand_lambda); 0 is edge-popup; unused in manual mode, which updates every eligible "
+        "pruned weight",
     )
     period: int = _field(
         300,
@@ -261,8 +262,8 @@ class TrainConfig:
     rerandomize_mode: str = _field(
         "resample",
         _choice(ITERAND_MODES),
-        "IteRand: a fresh draw (the paper's; the official code's 'bernoulli') or lambda * w + mu * w_new "
-        "(its 'manual')",
+        "IteRand: a fresh draw with probability r (the paper's; the official code's 'bernoulli') or "
+        "lambda * w + mu * w_new for every eligible pruned weight (its 'manual')",
     )
     rerandomize_lambda: float = _field(0.0, _NUMBER, "manual mode: lambda of lambda * w + mu * w_new")
     rerandomize_mu: float = _field(1.0, _NUMBER, "manual mode: mu of lambda * w + mu * w_new")
@@ -423,6 +424,13 @@ def _check_consistency(c: TrainConfig) -> None:
         # Not silently switched: SubnetSpec rejects biprop with raw-score ranking for the same reason.
         raise InvalidInput(
             f"ranking must be {method.ranking!r} when method is {c.method!r}, got {c.ranking!r}"
+        )
+    if c.method == "recycling" and c.rate == 1:
+        # The k = numel lowest positions would receive the k highest's weights in the same order: their own.
+        raise InvalidInput(
+            "rate must be < 1 when method is 'recycling' (the fraction of each layer overwritten; at 1 every "
+            "weight is overwritten by itself, so nothing would be recycled), got 1; the recycling paper's "
+            "Conv-6 setting: --set rate=0.2 --set period=10 --set period_unit=epoch"
         )
     if c.nesterov and c.momentum == 0:
         raise InvalidInput("momentum must be > 0 when nesterov is true (Nesterov momentum needs momentum)")

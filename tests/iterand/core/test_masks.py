@@ -29,12 +29,18 @@ def stable_sort_reference(ranked: torch.Tensor, n_pruned: int) -> torch.Tensor:
         (2, 0.5, 0),  # round(0.5) = 0
         (3, 0.99, 2),  # round(1.98): at least one weight stays
         (1000, 0.0, 0),
+        # 0.7 * 147455 = 103218.5 exactly, but the official code's 0.01 * (100 * 0.7) is 0.7000000000000001
+        (147456, 0.7, 103219),
+        (4096, 0.7, 2867),  # 2866.5 exactly: ResNet-50's first 1x1 convolution
+        (31, 0.35, 11),  # 10.5 exactly; 0.01 * (100 * 0.35) is 0.35000000000000003
     ],
 )
 def test_pruned_count_is_iterand_percentile_rule(numel, p, expected):
     assert masks.pruned_count(numel, p) == expected
-    # the official code's kthvalue index k = 1 + round(p * (numel - 1)) names the smallest kept value
-    assert masks.pruned_count(numel, p) == (1 + round(p * (numel - 1))) - 1
+    # the official code's percentile(scores, p * 100): kthvalue index k = 1 + round(.01 * q * (numel - 1))
+    # names the smallest kept value
+    q = float(p * 100)
+    assert masks.pruned_count(numel, p) == (1 + round(0.01 * q * (numel - 1))) - 1
 
 
 @pytest.mark.parametrize("shape", [(1,), (1, 1), (2, 3), (5,), (7, 3, 3, 3), (16, 8, 3, 3), (10, 100)])

@@ -270,21 +270,21 @@ def test_global_scope_redraws_the_globally_pruned_weights():
     assert scores[changed].max() < scores[~changed].min()
 
 
-def test_manual_mode_formula():
+def test_manual_mode_updates_every_pruned_weight_whatever_r():
+    # The official code's manual mode draws no Bernoulli mask: pruned w <- lambda * w + mu * w_new.
     lam, mu = 0.5, 2.0
     manual_model = model_with(SubnetSpec(weight_init="kaiming_uniform"))
     resample_model = copy.deepcopy(manual_model)
     before = snapshot(manual_model)
     pruned = {name: ~kept for name, kept in kept_masks(manual_model).items()}
-    IteRand(r=0.7, mode="manual", lam=lam, mu=mu, seed=8).apply(manual_model)
-    IteRand(r=0.7, mode="resample", seed=8).apply(resample_model)  # same stream: the w_new of manual mode
+    IteRand(r=0.1, mode="manual", lam=lam, mu=mu, seed=8).apply(manual_model)
+    IteRand(r=1.0, mode="resample", seed=8).apply(resample_model)  # every pruned weight gets its w_new
     for (name, manual), (_, resampled) in zip(
         named_subnet_layers(manual_model), named_subnet_layers(resample_model), strict=True
     ):
         old = before[name][0]
-        selected = resampled.weight != old
-        assert bool(selected.any()) and not bool((selected & ~pruned[name]).any())
-        expected = torch.where(selected, lam * old + mu * resampled.weight, old)
+        assert torch.equal(resampled.weight != old, pruned[name])
+        expected = torch.where(pruned[name], lam * old + mu * resampled.weight, old)
         assert torch.equal(manual.weight, expected)
 
 
@@ -315,6 +315,15 @@ def test_weight_recycling_count_and_untouched_positions():
         magnitude = before[name][1].abs()
         assert magnitude[changed].max() <= magnitude[~changed].min()
         assert torch.equal(layer.scores, before[name][1])
+
+
+def test_weight_recycling_at_rate_1_copies_every_weight_onto_itself():
+    # Why TrainConfig refuses method "recycling" with rate 1 (its default rate, IteRand's rerand_rate).
+    model = model_with(SubnetSpec(weight_init="kaiming_uniform"))
+    before = snapshot(model)
+    WeightRecycling(rate=1.0, period=1).apply(model)
+    for name, layer in named_subnet_layers(model):
+        assert torch.equal(layer.weight, before[name][0])
 
 
 def linear_with(scores):

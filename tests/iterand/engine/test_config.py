@@ -176,6 +176,8 @@ def test_every_field_has_an_invalid_value_test():
         ),
         # torch's SGD refused it only at the first step, with a traceback.
         ({"nesterov": True, "momentum": 0.0}, ("momentum", "nesterov")),
+        # At the default rate 1 recycling copies every weight onto itself: edge-popup under another name.
+        ({"method": "recycling"}, ("rate", "method")),
     ],
 )
 def test_inconsistent_fields_are_rejected_naming_all_of_them(fields, names):
@@ -190,6 +192,7 @@ def test_consistent_neighbours_of_the_rejected_combinations_are_accepted():
     TrainConfig(method="biprop", ranking="abs_score")
     TrainConfig(epochs=11, warmup_epochs=5, finetune_epochs=5)
     TrainConfig(model="resnet18", stem="imagenet")  # CIFAR data through the ImageNet stem is allowed
+    TrainConfig(method="recycling", rate=0.2, period=10, period_unit="epoch")
 
 
 def test_unknown_keys_are_rejected_naming_them_and_the_allowed_ones():

@@ -15,8 +15,9 @@ from iterand.engine.factories import build_model, subnet_spec, weight_update
 )
 def test_subnet_spec_carries_the_subnetwork_fields(method, effective_weight):
     config = TrainConfig(
-        method=method, init="kn", pruned_fraction=0.7, ranking="abs_score", scope="global", weight_scale=2.0
-    )
+        method=method, init="kn", pruned_fraction=0.7, ranking="abs_score", scope="global", weight_scale=2.0,
+        rate=0.2,
+    )  # fmt: skip
     assert subnet_spec(config) == SubnetSpec(
         pruned_fraction=0.7,
         ranking="abs_score",

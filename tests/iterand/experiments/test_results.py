@@ -111,7 +111,7 @@ def test_edgepopup_rows_leave_r_and_period_empty(tmp_path):
     [("biprop", ("r", "period"), ("pruned_fraction",)), ("recycling", ("r",), ("period", "pruned_fraction"))],
 )
 def test_rows_leave_empty_what_the_method_ignores(tmp_path, method, empty, kept):
-    config = presets.get("fig2-conv6-sc-iterand").replace(method=method, ranking="abs_score")
+    config = presets.get("fig2-conv6-sc-iterand").replace(method=method, ranking="abs_score", rate=0.2)
     _write_run(tmp_path, config, 80.0)
     (row,) = results.collect(tmp_path)
     assert all(row[field] is None for field in empty)
