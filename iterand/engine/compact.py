@@ -278,16 +278,6 @@ def _read_header(data: bytes) -> tuple[dict[str, Any], list[bytes]]:
     return header, streams
 
 
-def _network_config(header: Mapping[str, Any]) -> TrainConfig:
-    """A configuration of the header's network. Its fields fix the network; the others keep their defaults,
-    but for recycling's ``rate``: TrainConfig refuses its default 1 with that method (nothing would be
-    recycled), and the network does not depend on it."""
-    network = dict(header["network"])
-    if network.get("method") == "recycling":
-        network["rate"] = 0.5
-    return TrainConfig.from_dict(network)
-
-
 def contents(data: bytes) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     """A compact file's header and its decompressed masks, records and buffers (for inspection)."""
     header, (masks, records, buffers) = _read_header(data)
@@ -312,7 +302,7 @@ def rebuild(data: bytes) -> nn.Module:
 
 def _rebuild(data: bytes) -> nn.Module:
     header, masks, records, buffers = contents(data)
-    config = _network_config(header)
+    config = TrainConfig.from_dict(header["network"])
     model = build_model(config, header["num_classes"])
     layers = list(named_subnet_layers(model))
     if len(layers) != len(header["layers"]):
@@ -412,7 +402,7 @@ def describe(data: bytes) -> dict[str, Any]:
     """Sizes of a compact file: total and per part (bytes), bits per weight of the network, the float32
     size of the dense model of the same architecture, and how many layers use each record encoding."""
     header, streams = _read_header(data)
-    model = build_model(_network_config(header), header["num_classes"])
+    model = build_model(TrainConfig.from_dict(header["network"]), header["num_classes"])
     total = count_weights(model).total
     encodings = [layer[1] for layer in header["layers"]]
     return {

@@ -14,7 +14,9 @@ Every field is typed and documented (``describe_fields``, ``python -m iterand tr
 metadata holds its help text and its ``Rule``, which both checks a value and says in words what is
 allowed. Every value is checked when a ``TrainConfig`` is created (also by ``replace`` and ``from_dict``);
 an invalid one raises ``bookkeeping.errors.InvalidInput`` (a ``ValueError``) naming the field and what is
-allowed. Canonical forms are stored, so equal settings give equal configs and equal run names: ``init``
+allowed. A few rules say what is worth training, not what can be read, and stay out of these checks so
+that every saved run still loads: ``check_trainable``, which every run passes before it trains.
+Canonical forms are stored, so equal settings give equal configs and equal run names: ``init``
 aliases become full names ("sc" -> "signed_constant"), ``model`` is lower-case, integers given for float
 fields become floats.
 """
@@ -93,6 +95,7 @@ __all__ = [
     "Rule",
     "TrainConfig",
     "apply_overrides",
+    "check_trainable",
     "describe_fields",
     "experiment_dict",
     "format_fields",
@@ -425,19 +428,26 @@ def _check_consistency(c: TrainConfig) -> None:
         raise InvalidInput(
             f"ranking must be {method.ranking!r} when method is {c.method!r}, got {c.ranking!r}"
         )
-    if c.method == "recycling" and c.rate == 1:
-        # The k = numel lowest positions would receive the k highest's weights in the same order: their own.
-        raise InvalidInput(
-            "rate must be < 1 when method is 'recycling' (the fraction of each layer overwritten; at 1 every "
-            "weight is overwritten by itself, so nothing would be recycled), got 1; the recycling paper's "
-            "Conv-6 setting: --set rate=0.2 --set period=10 --set period_unit=epoch"
-        )
     if c.nesterov and c.momentum == 0:
         raise InvalidInput("momentum must be > 0 when nesterov is true (Nesterov momentum needs momentum)")
     if c.warmup_epochs + c.finetune_epochs >= c.epochs:
         raise InvalidInput(
             f"warmup_epochs + finetune_epochs must be < epochs (at least one cosine epoch), got "
             f"{c.warmup_epochs} + {c.finetune_epochs} with epochs {c.epochs}"
+        )
+
+
+def check_trainable(config: TrainConfig) -> None:
+    """Refuse to train ``config`` where it is valid to read but pointless to train: ``InvalidInput``
+    naming the field. Not part of ``TrainConfig``'s own checks, because runs saved before a rule was added
+    must still load (results, export, compact files); every run starts through ``Trainer``, which calls it.
+    """
+    if config.method == "recycling" and config.rate == 1:
+        # The k = numel lowest positions would receive the k highest's weights in the same order: their own.
+        raise InvalidInput(
+            "rate must be < 1 when method is 'recycling' (the fraction of each layer overwritten; at 1 every "
+            "weight is overwritten by itself, so nothing would be recycled), got 1; the recycling paper's "
+            "Conv-6 setting: --set rate=0.2 --set period=10 --set period_unit=epoch"
         )
 
 

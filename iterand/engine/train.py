@@ -68,7 +68,7 @@ from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles, damaged_summary_advice
 from iterand.core.accounting import count_weights
 from iterand.engine import checkpoint, compact, cpu_runtime, distributed
-from iterand.engine.config import TrainConfig, experiment_dict, load_yaml, save_yaml
+from iterand.engine.config import TrainConfig, check_trainable, experiment_dict, load_yaml, save_yaml
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
 from iterand.engine.tensorboard_log import TensorBoardLog, require_tensorboard
@@ -268,6 +268,7 @@ class Trainer:
         *,
         data: DataBundle | None = None,
     ) -> None:
+        check_trainable(config)
         self.config = config = _absolute_data_root(config)
         self.files = RunFiles(Path(run_dir))
         self.ctx = ctx

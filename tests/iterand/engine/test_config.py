@@ -9,6 +9,7 @@ from iterand.engine.config import (
     METHODS,
     TrainConfig,
     apply_overrides,
+    check_trainable,
     describe_fields,
     experiment_dict,
     format_fields,
@@ -176,8 +177,6 @@ def test_every_field_has_an_invalid_value_test():
         ),
         # torch's SGD refused it only at the first step, with a traceback.
         ({"nesterov": True, "momentum": 0.0}, ("momentum", "nesterov")),
-        # At the default rate 1 recycling copies every weight onto itself: edge-popup under another name.
-        ({"method": "recycling"}, ("rate", "method")),
     ],
 )
 def test_inconsistent_fields_are_rejected_naming_all_of_them(fields, names):
@@ -193,6 +192,18 @@ def test_consistent_neighbours_of_the_rejected_combinations_are_accepted():
     TrainConfig(epochs=11, warmup_epochs=5, finetune_epochs=5)
     TrainConfig(model="resnet18", stem="imagenet")  # CIFAR data through the ImageNet stem is allowed
     TrainConfig(method="recycling", rate=0.2, period=10, period_unit="epoch")
+
+
+def test_recycling_at_rate_1_loads_but_is_not_trainable():
+    # At the default rate 1 recycling copies every weight onto itself: edge-popup under another name. Runs
+    # saved so before the rule existed must still load (results, export), so only training refuses it.
+    saved = TrainConfig.from_dict({"method": "recycling", "rate": 1})
+    with pytest.raises(
+        ValueError, match=r"^rate must be < 1 when method is 'recycling' .*--set rate=0.2 --set period=10"
+    ):
+        check_trainable(saved)
+    check_trainable(saved.replace(rate=0.2, period=10, period_unit="epoch"))
+    check_trainable(TrainConfig(method="iterand", rate=1))
 
 
 def test_unknown_keys_are_rejected_naming_them_and_the_allowed_ones():

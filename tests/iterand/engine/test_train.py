@@ -16,7 +16,7 @@ from dropped_signals import lose_an_interrupt
 from fake_runs import NUM_CLASSES, fake_data, tiny_config
 
 from bookkeeping import signals
-from bookkeeping.errors import UserError
+from bookkeeping.errors import InvalidInput, UserError
 from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
@@ -379,6 +379,14 @@ def test_a_finished_run_of_another_configuration_is_refused_by_its_summary(tmp_p
     RunFiles(tmp_path).config.unlink()
     with pytest.raises(ConfigMismatch, match="summary.json differs in lr"):
         train(tiny_config(epochs=1, lr=0.5), tmp_path, data=fake_data())
+
+
+def test_recycling_at_rate_1_is_refused_before_the_run_directory_is_touched(tmp_path):
+    # TrainConfig loads it (runs saved so must stay readable); training it would be edge-popup renamed.
+    config = tiny_config(method="recycling", ranking="abs_score", rate=1.0)
+    with pytest.raises(InvalidInput, match=r"^rate must be < 1 when method is 'recycling'"):
+        train(config, tmp_path / "run", data=fake_data())
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("damage", ['{"parameters": ', "{}"])

@@ -118,6 +118,14 @@ def test_rows_leave_empty_what_the_method_ignores(tmp_path, method, empty, kept)
     assert all(row[field] == getattr(config, field) for field in kept)
 
 
+def test_a_recycling_run_saved_at_rate_1_is_still_read(tmp_path):
+    # Saved before training refused recycling at rate 1 (iterand.engine.config.check_trainable).
+    config = presets.get("fig2-conv6-sc-iterand").replace(method="recycling", ranking="abs_score", rate=1.0)
+    _write_run(tmp_path, config, 80.0)
+    (row,) = results.collect(tmp_path)
+    assert (row["method"], row["test_acc_last"]) == ("recycling", 80.0)
+
+
 @pytest.mark.parametrize("damage", ['{"run_name": ', "{}"])
 def test_collect_names_a_damaged_summary(runs_dir, damage):
     summary = runs_dir / run_name(CONV6_SC.replace(seed=2)) / "summary.json"
