@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from bookkeeping import validation as check
@@ -146,6 +147,22 @@ def _seed(maximum: int, why: str) -> Rule:
     return Rule(f"an integer from 0 to {maximum}", check_seed)
 
 
+def _at_most(base: Rule, maximum: float, why: str) -> Rule:
+    """``base``, and at most ``maximum``: a value above it is finite but breaks what the run builds."""
+    allowed = f"{base.allowed} and at most {maximum:g}"
+
+    def check_at_most(field: str, value: Any) -> float:
+        try:
+            number = base.check(field, value)
+        except InvalidInput:
+            number = None
+        if number is None or number > maximum:
+            raise InvalidInput(f"{field} must be {allowed} ({why}), got {value!r}")
+        return number
+
+    return Rule(allowed, check_at_most)
+
+
 def _optional_at_least(minimum: int) -> Rule:
     rule = _at_least(minimum)
     return Rule(
@@ -167,6 +184,15 @@ def _device(field: str, value: Any) -> str:
 
 
 _POSITIVE = Rule("a finite number > 0", check.positive)
+_NON_NEGATIVE = Rule("a finite number >= 0", check.non_negative)
+# The optimiser turns its hyper-parameters into float32 scalars; torch refuses a larger one at the first
+# step, with a traceback.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_SGD_POSITIVE = _at_most(_POSITIVE, _FLOAT32_MAX, "float32's largest; SGD computes in float32")
+_SGD_NON_NEGATIVE = _at_most(_NON_NEGATIVE, _FLOAT32_MAX, "float32's largest; SGD computes in float32")
+# At width 64 the smallest network, Conv6, has 9.3e9 weights, as many scores, gradients and momenta: more
+# than one machine holds. Far wider, a layer's channel count overflows.
+_MAX_WIDTH = 64
 _NUMBER = Rule("a finite number", check.number)
 _BOOLEAN = Rule("true or false", check.boolean)
 _MODEL = Rule(
@@ -209,7 +235,7 @@ class TrainConfig:
     model: str = _field("conv6", _MODEL, "the network: Conv2-8 (CIFAR-sized inputs only) or a ResNet")
     width: float = _field(
         1.0,
-        _POSITIVE,
+        _at_most(_POSITIVE, _MAX_WIDTH, "Conv6 alone then has 9.3e9 weights"),
         "width factor: every channel count c becomes max(1, round(c * width)) (Fig. 2's x axis)",
     )
     stem: str = _field(
@@ -299,17 +325,17 @@ class TrainConfig:
     # optimisation
     epochs: int = _field(100, _at_least(1), "total epochs, warm-up and fine-tuning included")
     batch_size: int = _field(128, _at_least(1), "the GLOBAL batch, split across DDP processes")
-    lr: float = _field(0.1, _POSITIVE, "initial learning rate of the cosine schedule")
+    lr: float = _field(0.1, _SGD_POSITIVE, "initial learning rate of the cosine schedule")
     momentum: float = _field(0.9, _fraction(high_open=True), "SGD momentum")
     weight_decay: float = _field(
         1e-4,
-        Rule("a finite number >= 0", check.non_negative),
+        _SGD_NON_NEGATIVE,
         "on whatever trains: the scores (subnetwork methods) or the weights (sgd)",
     )
     nesterov: bool = _field(False, _BOOLEAN, "Nesterov momentum")
     warmup_epochs: int = _field(0, _at_least(0), "first epochs of linear learning-rate warm-up (ImageNet: 5)")
     finetune_epochs: int = _field(0, _at_least(0), "last epochs, at finetune_lr (ImageNet: 5)")
-    finetune_lr: float = _field(1e-5, _POSITIVE, "learning rate of the fine-tuning epochs")
+    finetune_lr: float = _field(1e-5, _SGD_POSITIVE, "learning rate of the fine-tuning epochs")
     label_smoothing: float = _field(
         0.0, _fraction(high_open=True), "label smoothing of the cross-entropy loss"
     )
