@@ -18,7 +18,7 @@ allowed. A few rules say what is worth training, not what can be read, and stay 
 that every saved run still loads: ``check_trainable``, which every run passes before it trains.
 Canonical forms are stored, so equal settings give equal configs and equal run names: ``init``
 aliases become full names ("sc" -> "signed_constant"), ``model`` is lower-case, integers given for float
-fields become floats.
+fields become floats, -0.0 becomes 0.0.
 """
 
 from __future__ import annotations
@@ -368,7 +368,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             rule: Rule = field.metadata["rule"]
-            object.__setattr__(self, field.name, rule.check(field.name, getattr(self, field.name)))
+            value = rule.check(field.name, getattr(self, field.name))
+            if type(value) is float:
+                value += 0.0  # -0.0 becomes 0.0: equal to it, it must give the same run name too
+            object.__setattr__(self, field.name, value)
         _check_consistency(self)
 
     @classmethod

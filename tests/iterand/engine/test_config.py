@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import re
 
 import pytest
@@ -95,6 +96,21 @@ def test_integral_floats_are_stored_as_integers():
     assert config == TrainConfig(seed=2, period=10) and run_name(config) == run_name(
         TrainConfig(seed=2, period=10)
     )
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "pruned_fraction", "r", "rerandomize_lambda", "rerandomize_mu", "val_fraction", "momentum",
+        "weight_decay", "label_smoothing",
+    ],
+)  # fmt: skip
+def test_negative_zero_is_stored_as_zero(field):
+    # -0.0 == 0.0, but the run name printed "p-0" and hashed "-0.0": the same run under another name.
+    for given in (-0.0, "-0", "-0.0"):
+        config = TrainConfig.from_dict({field: given})
+        assert math.copysign(1.0, getattr(config, field)) == 1.0
+        assert run_name(config) == run_name(TrainConfig(**{field: 0.0}))
 
 
 INVALID = [
