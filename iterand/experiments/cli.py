@@ -73,7 +73,8 @@ what its directory keeps; the same command resumes it.
 Exit status: 0 success, 1 training diverged (NaN/inf loss; the last good checkpoint is kept) or, for a
 sweep, some run failed (each is listed with its log), 2 an error you can act on (one line ``error: ...``
 naming the field, file or folder: invalid input, missing or damaged data, a run directory in use or of
-another run), 130 interrupted (Ctrl-C). Anything else is a bug and shows its traceback.
+another run), 130 interrupted (Ctrl-C), 141 silently when the output closes (``... | head``: a run stops
+after the epoch it last saved; the same command resumes it). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -119,6 +120,19 @@ REFERENCE_COLUMNS = (
 COMPACT = "compact"
 
 __all__ = ["build_config", "main"]
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """Log records to stdout. A closed pipe (``python -m iterand train ... | head -1``) ends the command as
+    it ends a ``print``: ``run_command`` exits silently with status 141. Logging's own handling printed a
+    traceback per record and trained on. Training logs each epoch after its checkpoint is written, so the
+    run stops at a saved state and the same command resumes it."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError):
+            raise error
+        super().handleError(record)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -276,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int | None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_ConsoleHandler(sys.stdout)])
     if "help" in getattr(args, "overrides", ()):
         print(format_fields())
         return 0

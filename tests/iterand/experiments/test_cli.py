@@ -3,7 +3,11 @@ with status 2."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import logging
+import os
 import re
 import subprocess
 import sys
@@ -11,13 +15,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_runs import fake_data, tiny_config
 
-from bookkeeping.errors import EXIT_INTERRUPTED
+from bookkeeping.errors import EXIT_CLOSED_PIPE, EXIT_INTERRUPTED
 from bookkeeping.files import read_json
 from bookkeeping.paths import RunFiles
+from iterand.engine import checkpoint
 from iterand.engine.config import TrainConfig, run_name
-from iterand.engine.train import RunInterrupted
-from iterand.experiments import launcher, planning, presets, results
+from iterand.engine.train import RunInterrupted, train
+from iterand.experiments import cli, launcher, planning, presets, results
 from iterand.experiments.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
 
 REPO = Path(__file__).resolve().parents[3]
@@ -128,6 +134,57 @@ def test_a_diverging_run_exits_with_status_1(tmp_path, capsys):
     argv = [*TINY, "--set", "method=sgd", "--set", "lr=1e30", "--out", str(tmp_path)]
     assert main(argv) == EXIT_DIVERGED
     assert "training diverged in epoch 0" in _error_line(capsys)
+
+
+def test_train_into_a_closed_pipe_is_silent_with_status_141(tmp_path):
+    # `train ... | head -1` printed logging's traceback for every record (about 80 lines) and trained on.
+    # The reading end is closed before the command writes, so the pipe is closed whatever the timing.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "iterand", *TINY, "--out", str(tmp_path)],
+            cwd=REPO,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (EXIT_CLOSED_PIPE, b"")
+    assert main([*TINY, "--out", str(tmp_path)]) == 0  # the run directory was left free
+
+
+class _PipeClosedAt(io.StringIO):
+    """stdout whose reader goes away when a line starting with ``prefix`` is written."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def write(self, text: str) -> int:
+        if text.startswith(self.prefix):
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        return super().write(text)
+
+
+def test_a_pipe_closed_mid_run_stops_it_at_a_checkpoint_it_resumes_from(tmp_path, caplog):
+    config = tiny_config(epochs=3)
+    caplog.set_level(logging.INFO, logger="iterand")
+    handler = cli._ConsoleHandler(_PipeClosedAt("epoch 1 "))
+    logger = logging.getLogger("iterand")
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(BrokenPipeError):
+            train(config, tmp_path / "stopped", data=fake_data())
+    finally:
+        logger.removeHandler(handler)
+    files = RunFiles(tmp_path / "stopped")
+    assert checkpoint.load(files.checkpoint)["progress"]["epochs_done"] == 2  # saved before its line
+    resumed = train(config, files.root, data=fake_data())["results"]
+    uninterrupted = train(config, tmp_path / "whole", data=fake_data())["results"]
+    assert resumed["test_acc_last"] == uninterrupted["test_acc_last"]
+    assert resumed["test_loss_last"] == uninterrupted["test_loss_last"]
 
 
 def test_sweep_dry_run_lists_the_runs_of_its_shard(tmp_path, capsys):
