@@ -8,6 +8,7 @@ a torn one (write to a temporary file in the same folder, fsync, then ``os.repla
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,18 @@ class CheckpointError(UserError):
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write ``state`` to ``path`` atomically; ``CheckpointError`` naming the file and the reason when the
+    disk refuses (full, say): the file it would replace is kept as it was."""
+    try:
+        # Through a Python file: given a path, torch's own writer reports a full disk as an unexplained
+        # RuntimeError ("unexpected pos ..."); a file object raises the OSError itself.
+        with atomic_path(path) as tmp, tmp.open("wb") as file:
+            torch.save(state, file)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if error.errno in errno.errorcode:
+            reason += f" ({errno.errorcode[error.errno]})"
+        raise CheckpointError(f"cannot write the checkpoint {path}: {reason}") from error
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -503,13 +503,22 @@ class Trainer:
         }
         if self.ctx.is_main:
             if improved:
-                checkpoint.save(self.files.best, self._best_state(epoch, val_acc))
+                self._save(self.files.best, self._best_state(epoch, val_acc))
             append_metrics(self.files.metrics, record)
             if self.tensorboard is not None:
                 self.tensorboard.write(record)
-            checkpoint.save(self.files.checkpoint, self._checkpoint_state())
+            self._save(self.files.checkpoint, self._checkpoint_state())
             log.info(_epoch_line(record, config.epochs))
         self.epochs_saved = progress.epochs_done
+
+    def _save(self, path: Path, state: dict[str, Any]) -> None:
+        try:
+            checkpoint.save(path, state)
+        except checkpoint.CheckpointError as error:
+            raise checkpoint.CheckpointError(
+                f"{error}; {self.files.root} keeps {self.epochs_saved} of {self.config.epochs} epochs, and "
+                "the same command resumes from there once the file can be written"
+            ) from None
 
     def _train_loop(self, epoch: int) -> tuple[float, float, int, float]:
         """Train one epoch; (mean loss, accuracy %, images over all ranks, seconds)."""

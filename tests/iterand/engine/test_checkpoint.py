@@ -3,7 +3,9 @@ after a real SIGKILL of ``python -m iterand train``."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,12 +16,13 @@ import pytest
 import torch
 import yaml
 
+from bookkeeping.errors import EXIT_USER_ERROR
 from bookkeeping.files import read_json, read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.engine import checkpoint
 from iterand.engine.config import run_name
 from iterand.engine.train import ConfigMismatch, train
-from iterand.experiments.cli import build_config
+from iterand.experiments.cli import build_config, main
 
 REPO = Path(__file__).resolve().parents[3]
 PRESET = "fig2-conv6-sc-iterand"
@@ -33,19 +36,68 @@ TIMING_KEYS = {"images_per_second", "seconds", "train_seconds", "wall_seconds"}
 RUN_TIMEOUT_S = 240
 
 
-def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+DISK_FULL = "No space left on device (ENOSPC)"
+
+
+def test_save_is_atomic_and_one_line_when_the_disk_is_full(tmp_path, monkeypatch):
+    # A full disk was a raw torch traceback with status 1.
     path = tmp_path / "checkpoint.pt"
     checkpoint.save(path, {"epoch": 1})
 
-    def failing_save(state, target):
-        Path(target).write_bytes(b"half a checkpoint")
-        raise OSError("disk full")
+    def failing_save(state, file):
+        file.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(torch, "save", failing_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(checkpoint.CheckpointError) as caught:
         checkpoint.save(path, {"epoch": 2})
+    assert str(caught.value) == f"cannot write the checkpoint {path}: {DISK_FULL}"
     assert checkpoint.load(path) == {"epoch": 1}
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+def test_a_really_full_device_is_named_not_torchs_runtime_error(tmp_path):
+    # Given a path, torch's writer reported a full disk as "RuntimeError: ... unexpected pos".
+    path = tmp_path / "checkpoint.pt"
+    (tmp_path / ".checkpoint.pt.tmp").symlink_to("/dev/full")  # where atomic_path writes first
+    with pytest.raises(checkpoint.CheckpointError, match=re.escape(f"{path}: {DISK_FULL}")):
+        checkpoint.save(path, {"weights": torch.zeros(100_000)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_stops_training_in_one_line_and_the_run_resumes(tmp_path, monkeypatch, capsys):
+    overrides = [*OVERRIDES, "epochs=3"]
+    argv = [
+        "train",
+        "--preset",
+        PRESET,
+        *(a for o in overrides for a in ("--set", o)),
+        "--out",
+        str(tmp_path),
+    ]
+    saves = []
+    real_save = torch.save
+
+    def full_after_epoch_0(state, file):
+        saves.append(file)
+        if len(saves) > 2:  # best.pt and checkpoint.pt of epoch 0 fit
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_save(state, file)
+
+    monkeypatch.setattr(torch, "save", full_after_epoch_0)
+    assert main(argv) == EXIT_USER_ERROR
+    run_dir = tmp_path / run_name(build_config(PRESET, overrides=overrides))
+    error = capsys.readouterr().err
+    assert re.fullmatch(
+        rf"error: cannot write the checkpoint {re.escape(str(run_dir))}/(best|checkpoint)\.pt: "
+        rf"{re.escape(DISK_FULL)}; {re.escape(str(run_dir))} keeps 1 of 3 epochs, and the same command "
+        r"resumes from there once the file can be written\n",
+        error,
+    ), error
+    monkeypatch.setattr(torch, "save", real_save)
+    assert main(argv) == 0
+    assert [m["epoch"] for m in read_metrics(RunFiles(run_dir).metrics)] == [0, 1, 2]
 
 
 def test_load_errors_name_the_file(tmp_path):
