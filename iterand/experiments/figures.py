@@ -6,8 +6,8 @@ grid of the figure's choosing, or only reads, and returns the aggregated results
 drawn from (``iterand.experiments.results``). ``rows`` does that for one of the paper's figures from the
 figure notebook's parameters and returns the table's rows of that figure (``results.select``);
 ``seed_rows`` returns the same figure's rows per seed and per epoch, from the tables written beside it
-(``-runs.csv`` and ``-epochs.csv``), for the comparisons over seeds (``iterand.experiments.comparison``,
-``iterand.experiments.curves``).
+(``-runs.csv`` and ``-epochs.csv``, ``results.companion_table``), for the comparisons over seeds
+(``iterand.experiments.comparison``, ``iterand.experiments.curves``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any
 
 from bookkeeping.errors import InvalidInput, UserError
 from iterand.engine.data import default_cifar_source
-from iterand.experiments import curves, launcher, results, sweeps
+from iterand.experiments import launcher, results, sweeps
+from iterand.experiments.results import companion_table
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["FIGURES", "companion_table", "rows", "seed_rows", "train_or_read"]
+__all__ = ["FIGURES", "rows", "seed_rows", "train_or_read"]
 
 
 def train_or_read(
@@ -47,10 +48,10 @@ def train_or_read(
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished runs
     are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done.
     ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs under
-    ``runs_dir``, aggregated over seeds and written to ``table`` (with the runs and the published numbers
-    beside it, ``results.write_results``, and every epoch of every run, ``companion_table(table, "epochs")``);
-    a run found in several directories is counted once, with a warning naming them. ``concurrent``: training
-    processes at once (``launcher.run``; CPU runs split the cores between them).
+    ``runs_dir``, aggregated over seeds and written to ``table`` with the runs, the published numbers and
+    every epoch of every run beside it (``results.write_results``, the tables ``python -m iterand results``
+    writes); a run found in several directories is counted once, with a warning naming them.
+    ``concurrent``: training processes at once (``launcher.run``; CPU runs split the cores between them).
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
     is chosen, and announced, only when some data is used.
@@ -81,9 +82,7 @@ def train_or_read(
     rows = results.collect(runs_dir)
     for line in results.duplicate_warnings(rows):
         warnings.warn(line, stacklevel=2)
-    written = results.write_results(rows, table)["aggregated"]
-    results.write_table(curves.collect_epochs(runs_dir), companion_table(table, "epochs"))
-    return written
+    return results.write_results(rows, table)["aggregated"]
 
 
 def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Path) -> None:
@@ -97,13 +96,6 @@ def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Pa
             f"{first['error']} (log: {first['log']}). Fix the cause and run again (finished runs are kept), "
             f"or draw what finished with mode 'read' and runs_dir {runs_dir}"
         )
-
-
-def companion_table(table: str | Path, kind: str) -> Path:
-    """The table written beside the aggregated ``table``: ``kind`` "runs" (one row per run), "epochs"
-    (one row per run and epoch) or "reference" (the published numbers compared)."""
-    table = Path(table)
-    return table.with_name(f"{table.stem}-{kind}.csv")
 
 
 @dataclass(frozen=True)
@@ -190,11 +182,14 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
 def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], list[dict]]:
     """(runs, epochs): the rows of figure ``figure`` per run and per run and epoch, read from the tables
     beside the one ``rows`` read (``companion_table``), with the same choices of ``parameters``; only
-    the seeds in ``seeds``. Call it after ``rows``, which trains and writes them."""
+    the seeds in ``seeds``, and a run found in several directories once (``results.counted``, as in the
+    means). Call it after ``rows``, which trains and writes them, and refuses two settings of one point."""
     grid = FIGURES[figure]
     # The table rows read (train_or_read's rule): the given results_table, else the one rows wrote.
     table = parameters["results_table"] or _written_table(parameters)
-    runs = results.matching(_runs_of_seeds(table, parameters["seeds"]), **_filters(grid, parameters))
+    runs = results.counted(
+        results.matching(_runs_of_seeds(table, parameters["seeds"]), **_filters(grid, parameters))
+    )
     names = {item["run_name"] for item in runs}
     epochs = [
         item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names
