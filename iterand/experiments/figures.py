@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bookkeeping.errors import InvalidInput, UserError
+from bookkeeping.paths import RunFiles
 from iterand.engine.data import default_cifar_source
 from iterand.experiments import launcher, results, sweeps
 from iterand.experiments.results import companion_table
@@ -46,7 +47,8 @@ def train_or_read(
 
     ``mode="train"`` first trains ``subset(sweep, models=..., methods=..., inits=...)`` on ``grid`` (see
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished runs
-    are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done.
+    are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done, as is
+    one that another process holds and has not finished (the figure would quietly lack it).
     ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs under
     ``runs_dir``, aggregated over seeds and written to ``table`` with the runs, the published numbers and
     every epoch of every run beside it (``results.write_results``, the tables ``python -m iterand results``
@@ -68,6 +70,7 @@ def train_or_read(
             concurrent=concurrent,
         )
         _refuse_failed_runs(records, runs_dir)
+        _refuse_runs_held_elsewhere(records)
     if results_table is not None:
         if not Path(results_table).is_file():
             raise InvalidInput(
@@ -95,6 +98,23 @@ def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Pa
             f"{len(failed)} of {len(records)} runs of the grid failed; the first: {first['dir']}: "
             f"{first['error']} (log: {first['log']}). Fix the cause and run again (finished runs are kept), "
             f"or draw what finished with mode 'read' and runs_dir {runs_dir}"
+        )
+
+
+def _refuse_runs_held_elsewhere(records: Sequence[Mapping[str, Any]]) -> None:
+    """A run skipped because another process held it (another sweep, a ``train`` by hand) is drawn if
+    that process has finished it by now; one still unfinished would be missing from the figure without a
+    word, so the error names it instead."""
+    held = [
+        record
+        for record in records
+        if record["outcome"] == "skipped" and not RunFiles(Path(record["dir"])).summary.is_file()
+    ]
+    if held:
+        raise UserError(
+            f"{len(held)} of {len(records)} runs of the grid are held by another process and not "
+            f"finished, the first: {held[0]['dir']}; run this again once that process has ended "
+            "(finished runs are kept)"
         )
 
 
