@@ -136,6 +136,29 @@ def test_a_parameter_file_gets_a_folder_of_its_own(tmp_path, monkeypatch):
     )
 
 
+def test_how_a_parameter_file_runs_does_not_move_its_folder(tmp_path):
+    # Two runs at a time instead of one, or reading what an earlier execution trained, retrained every run
+    # into a new folder: the hash covered concurrent and mode.
+    name = "fig2_width"
+    cpu = notebooks.load_parameters(name, "cpu")
+    labels = {}
+    for stem, changes in [
+        ("same", {}),
+        ("same", {"concurrent": 1, "mode": "read"}),
+        ("same", {"seeds": [1]}),
+    ]:
+        path = tmp_path / str(len(labels)) / f"{stem}.yaml"
+        path.parent.mkdir()
+        path.write_text(yaml.safe_dump({**cpu, **changes}))
+        labels[len(labels)] = notebooks.output_label(
+            name, str(path), notebooks.load_parameters(name, str(path))
+        )
+    assert labels[0] == labels[1] != labels[2]
+    assert set(notebooks.EXECUTION_ONLY) <= {
+        key for notebook in notebooks.available() for key in notebooks.declared_parameters(notebook)
+    }
+
+
 def test_a_failed_notebook_names_the_folder_it_really_is_in(tmp_path, monkeypatch, capsys):
     # Issue 10, item 10: after a failure repro named a folder below the parameter file's path.
     monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
