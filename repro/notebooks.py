@@ -98,7 +98,10 @@ def load_parameters(name: str, param_set: str) -> dict:
     """Parameters of one named set, or of a YAML file when ``param_set`` is a path to one.
 
     Each must be declared by the notebook's ``parameters`` cell: an unknown one (a typo, a parameter of
-    another notebook) raises ``InvalidInput`` listing the known ones, instead of being ignored.
+    another notebook) raises ``InvalidInput`` listing the known ones, instead of being ignored. So does a
+    ``results_table`` that is not a file, before any notebook starts (the ``*-committed`` sets of the
+    figure notebooks redraw tables committed under the checkout's ``results/``, which no installed
+    package holds).
     """
     if is_parameter_file(param_set):
         candidate = Path(param_set)
@@ -118,6 +121,12 @@ def load_parameters(name: str, param_set: str) -> dict:
         raise InvalidInput(
             f"{param_set}: {', '.join(map(repr, unknown))} is not a parameter of notebook {name}; "
             f"known: {', '.join(known)}"
+        )
+    table = parameters.get("results_table")
+    if table is not None and not Path(resolve_runs(table)).is_file():
+        raise InvalidInput(
+            f"{param_set}: results_table {table} is not a file (relative to {Path.cwd()}); the tables under "
+            "results/ come with a checkout of the repository: run this from the checkout's root"
         )
     return parameters
 

@@ -159,6 +159,19 @@ def test_how_a_parameter_file_runs_does_not_move_its_folder(tmp_path):
     }
 
 
+def test_a_committed_set_outside_a_checkout_says_it_needs_one(tmp_path, monkeypatch, capsys):
+    # The installed package lists cpu-committed, whose table lies in the checkout's results/: run from
+    # anywhere else, the notebook started and failed with status 1 and a traceback in the executed notebook.
+    calls = _fake_papermill(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    assert repro_main(["fig2_width", "--params", "cpu-committed"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "error: cpu-committed: results_table results/fig2_width-cpu/results.csv is not a file"
+    )
+    assert "checkout" in line and not calls
+
+
 def test_a_failed_notebook_names_the_folder_it_really_is_in(tmp_path, monkeypatch, capsys):
     # Issue 10, item 10: after a failure repro named a folder below the parameter file's path.
     monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
