@@ -132,7 +132,7 @@ if any(row["lossy_jpeg"] for row in shown):
 #
 # The means above hide how much the seeds spread. Runs of one seed share their random network, scores,
 # data order and validation split, so IteRand minus edge-popup per seed is a paired difference: the seed's
-# own luck cancels. Below, per width: validation accuracy per epoch (mean over seeds, band from the lowest
+# own luck cancels. Below, per width and init (KU and SC apart, as in the figure above): validation accuracy per epoch (mean over seeds, band from the lowest
 # to the highest seed; training accuracy when the runs hold out no validation set), then each seed's
 # last-epoch test accuracy, the two runs of a seed joined, and the mean difference with its 95 % Student t
 # interval (`iterand.experiments.comparison`). With three seeds t = 4.30: an interval that excludes 0
@@ -153,10 +153,26 @@ if {"edgepopup", "iterand"} <= {row["method"] for row in runs}:
     metric = "val_acc" if any(row["val_acc"] is not None for row in epochs) else "train_acc"
     fig, plotted = plots.seeds(runs, epochs, "edgepopup", "iterand", metric)
     tables.save_figure(fig, out_dir, "fig2_seeds", plotted)
-    SEED_COLUMNS = ("model", "width", "method", "seed", "test_acc_last", "val_acc_last", "images_per_second")
+    SEED_COLUMNS = (
+        "model",
+        "width",
+        "init",
+        "method",
+        "seed",
+        "test_acc_last",
+        "val_acc_last",
+        "images_per_second",
+    )
     print(
-        results.format_table(sorted(runs, key=lambda r: (r["width"], r["method"], r["seed"])), SEED_COLUMNS)
+        results.format_table(
+            sorted(runs, key=lambda r: (r["model"], r["width"], r["init"], r["method"], r["seed"])),
+            SEED_COLUMNS,
+        )
     )
     paired = comparison.paired_differences(runs, "edgepopup", "iterand")
     print()
-    print(results.format_table(paired, ("model", "width", "seeds", "differences", "mean", "low", "high")))
+    print(
+        results.format_table(
+            paired, ("model", "width", "init", "seeds", "differences", "mean", "low", "high")
+        )
+    )

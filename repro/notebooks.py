@@ -6,9 +6,10 @@ publishable figures) live in ``notebooks/params/NAME.yaml``. Executing writes th
 figures and data files, and a provenance record into ``runs/notebooks/NAME/SET/`` below the runs root
 (``bookkeeping.paths.runs_root``), where ``SET`` is the
 set's name, or for a parameter file ``STEM-HASH``: the file's name and 8 hex digits of a hash of the
-parameters it holds (``set_label``), so that two files never share a folder and a file never replaces a
-built-in set's outputs. The parameter ``out_dir`` is injected by the runner and is not part of the
-parameter files; any other parameter must be one the notebook's ``parameters`` cell declares.
+parameters it holds but those that only say how it runs (``EXECUTION_ONLY``; ``set_label``), so that two
+files of different results never share a folder and a file never replaces a built-in set's outputs.
+The parameter ``out_dir`` is injected by the runner and is not part of the parameter files; any other
+parameter must be one the notebook's ``parameters`` cell declares.
 The kernel runs in the current working directory, so relative paths in a parameter set mean the same as
 on the command line. A string parameter starting with ``{runs}`` means the runs root (``$ITERAND_RUNS``,
 else ``runs/``): ``{runs}/train`` is where ``python -m iterand sweep`` trains.
@@ -51,6 +52,11 @@ from bookkeeping.files import read_json, read_yaml
 from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC
 
 INJECTED = ("out_dir",)
+# Parameters that change how a notebook runs, not what it computes: training processes at once, worker
+# processes (the same numbers), and whether a figure trains its runs first or only reads them (the same
+# runs, under the same out_dir). Left out of a parameter file's hash, so that changing them neither
+# retrains a figure's runs into a new folder nor loses them for a read.
+EXECUTION_ONLY = ("concurrent", "workers", "mode")
 PARAMETER_FILE_SUFFIXES = (".yaml", ".yml")
 RUNS_PLACEHOLDER = "{runs}"
 PREVIOUS_SUFFIX = ".previous"
@@ -92,7 +98,10 @@ def load_parameters(name: str, param_set: str) -> dict:
     """Parameters of one named set, or of a YAML file when ``param_set`` is a path to one.
 
     Each must be declared by the notebook's ``parameters`` cell: an unknown one (a typo, a parameter of
-    another notebook) raises ``InvalidInput`` listing the known ones, instead of being ignored.
+    another notebook) raises ``InvalidInput`` listing the known ones, instead of being ignored. So does a
+    ``results_table`` that is not a file, before any notebook starts (the ``*-committed`` sets of the
+    figure notebooks redraw tables committed under the checkout's ``results/``, which no installed
+    package holds).
     """
     if is_parameter_file(param_set):
         candidate = Path(param_set)
@@ -113,15 +122,22 @@ def load_parameters(name: str, param_set: str) -> dict:
             f"{param_set}: {', '.join(map(repr, unknown))} is not a parameter of notebook {name}; "
             f"known: {', '.join(known)}"
         )
+    table = parameters.get("results_table")
+    if table is not None and not Path(resolve_runs(table)).is_file():
+        raise InvalidInput(
+            f"{param_set}: results_table {table} is not a file (relative to {Path.cwd()}); the tables under "
+            "results/ come with a checkout of the repository: run this from the checkout's root"
+        )
     return parameters
 
 
 def set_label(param_set: str, parameters: Mapping) -> str:
     """The output folder name of a parameter set: a built-in set's name, or for a parameter file its stem
-    and 8 hex digits of a SHA-256 of the parameters it holds (``my-3fa2b1c0``)."""
+    and 8 hex digits of a SHA-256 of the parameters it holds but ``EXECUTION_ONLY`` (``my-3fa2b1c0``)."""
     if not is_parameter_file(param_set):
         return param_set
-    content = json.dumps(parameters, sort_keys=True, default=str)
+    hashed = {key: value for key, value in parameters.items() if key not in EXECUTION_ONLY}
+    content = json.dumps(hashed, sort_keys=True, default=str)
     return f"{Path(param_set).stem}-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
 
 

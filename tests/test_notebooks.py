@@ -136,6 +136,42 @@ def test_a_parameter_file_gets_a_folder_of_its_own(tmp_path, monkeypatch):
     )
 
 
+def test_how_a_parameter_file_runs_does_not_move_its_folder(tmp_path):
+    # Two runs at a time instead of one, or reading what an earlier execution trained, retrained every run
+    # into a new folder: the hash covered concurrent and mode.
+    name = "fig2_width"
+    cpu = notebooks.load_parameters(name, "cpu")
+    labels = {}
+    for stem, changes in [
+        ("same", {}),
+        ("same", {"concurrent": 1, "mode": "read"}),
+        ("same", {"seeds": [1]}),
+    ]:
+        path = tmp_path / str(len(labels)) / f"{stem}.yaml"
+        path.parent.mkdir()
+        path.write_text(yaml.safe_dump({**cpu, **changes}))
+        labels[len(labels)] = notebooks.output_label(
+            name, str(path), notebooks.load_parameters(name, str(path))
+        )
+    assert labels[0] == labels[1] != labels[2]
+    assert set(notebooks.EXECUTION_ONLY) <= {
+        key for notebook in notebooks.available() for key in notebooks.declared_parameters(notebook)
+    }
+
+
+def test_a_committed_set_outside_a_checkout_says_it_needs_one(tmp_path, monkeypatch, capsys):
+    # The installed package lists cpu-committed, whose table lies in the checkout's results/: run from
+    # anywhere else, the notebook started and failed with status 1 and a traceback in the executed notebook.
+    calls = _fake_papermill(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    assert repro_main(["fig2_width", "--params", "cpu-committed"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "error: cpu-committed: results_table results/fig2_width-cpu/results.csv is not a file"
+    )
+    assert "checkout" in line and not calls
+
+
 def test_a_failed_notebook_names_the_folder_it_really_is_in(tmp_path, monkeypatch, capsys):
     # Issue 10, item 10: after a failure repro named a folder below the parameter file's path.
     monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))

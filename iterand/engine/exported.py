@@ -10,7 +10,8 @@ A folder (``bookkeeping.paths.ExportFiles``) holds
   which has none;
 - ``config.json``: ``format`` ("dense" or "torchvision"), ``format_version``, ``num_classes``,
   ``architecture`` (model, width, stem; the torchvision model name for that format), ``config`` (every
-  field of the run's ``TrainConfig``), ``source`` (what was exported: run directory, checkpoint),
+  field of the run's ``TrainConfig``), ``source`` (what was exported: run directory, checkpoint, and its
+  ``progress``: the epochs trained into the model of how many, and whether the run had finished),
   ``weights`` (total and kept), ``files`` and ``provenance`` (package versions and code commit).
 
 In the "torchvision" format (ImageNet-stem ResNets at width 1 only, ``iterand.core.torchvision_names``)
@@ -18,11 +19,14 @@ the weights and masks carry torchvision's names and the classifier's zero bias, 
 ``torchvision.models.<name>(num_classes=...)`` loads ``model.safetensors`` with ``strict=True``.
 
 ``read`` rebuilds the dense model of either format from the folder alone;
-``iterand.engine.posthoc.load_trained`` calls it for a folder holding ``config.json``.
+``iterand.engine.posthoc.load_trained`` calls it for a folder holding ``config.json``. The export of a run
+that had not finished says so when read (one warning line), and calls itself stale once that run has
+finished since: the folder still holds the model of the epoch it was exported at, so export it again.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from torch import nn
 from bookkeeping import provenance
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import atomic_path, read_json, write_json
-from bookkeeping.paths import ExportFiles
+from bookkeeping.paths import ExportFiles, RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.export import effective_state_dict
 from iterand.core.layers import kept_masks
@@ -49,7 +53,14 @@ from iterand.engine.config import TrainConfig
 FORMAT_VERSION = 1
 READABLE = ("dense", "torchvision")
 
-__all__ = ["FORMAT_VERSION", "is_export", "read", "write_dense", "write_torchvision"]
+__all__ = [
+    "FORMAT_VERSION",
+    "is_export",
+    "progress",
+    "read",
+    "write_dense",
+    "write_torchvision",
+]
 
 
 def write_dense(
@@ -120,13 +131,21 @@ def _save(path: Path, tensors: dict[str, torch.Tensor]) -> None:
         save_file({key: tensor.detach().cpu().contiguous() for key, tensor in tensors.items()}, str(tmp))
 
 
+def progress(epochs_trained: int | None, epochs: int, finished: bool) -> dict[str, Any]:
+    """How far a run had trained a model: ``epochs_trained`` (None: a model file too old to say) of its
+    ``epochs``, and whether the run had ``finished``; exporters record it in ``source``."""
+    return {"epochs_trained": epochs_trained, "epochs": epochs, "finished": finished}
+
+
 def is_export(folder: str | Path) -> bool:
     """Whether ``folder`` holds an exported model (its ``config.json``)."""
     return ExportFiles(Path(folder)).config.is_file()
 
 
-def read(folder: str | Path) -> tuple[nn.Module, TrainConfig]:
-    """The dense model of an exported folder (on the CPU, in eval mode) and the run's configuration."""
+def read(folder: str | Path) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
+    """The dense model of an exported folder (on the CPU, in eval mode), the run's configuration and the
+    ``progress`` the export recorded (empty for an export written before it was recorded), with a warning
+    when the exported run had not finished, saying so and whether it is stale."""
     files = ExportFiles(Path(folder))
     if not files.config.is_file():
         raise InvalidInput(f"{files.root} is not an exported model: it has no {files.config.name}")
@@ -143,4 +162,20 @@ def read(folder: str | Path) -> tuple[nn.Module, TrainConfig]:
     if format_name == "torchvision":
         state = from_torchvision(model, state)
     model.load_state_dict(state)
-    return model.eval(), config
+    source = record.get("source") or {}
+    recorded = source.get("progress") or {}
+    if recorded and not recorded["finished"]:
+        reached = f"{recorded['epochs_trained']} of {recorded['epochs']} epochs"
+        run = source.get("run_dir")
+        if run and RunFiles(Path(run)).summary.is_file():
+            warnings.warn(
+                f"{files.root} is stale: it holds the model after {reached} of {run}, which has finished "
+                "since; export the run again",
+                stacklevel=3,
+            )
+        else:
+            warnings.warn(
+                f"{files.root} holds the model after {reached} of {run}, unfinished when exported",
+                stacklevel=3,
+            )
+    return model.eval(), config, recorded

@@ -1,12 +1,17 @@
 """A finished (or interrupted) run's trained model, and its accuracies, read back from its run directory
 (or, for the model, from a folder that ``python -m iterand export`` wrote).
 
+A model of a run that has not finished (its ``summary.json`` missing: still training, or interrupted) is
+read with a one-line warning naming the epoch it holds of how many (``progress``); ``evaluate_run`` and
+``python -m iterand export`` record that count.
+
 Reading never changes the run directory, so the messages of a missing or unreadable model file say how to
 get a model to read (another checkpoint, restoring the file), never to delete anything.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +27,7 @@ from iterand.engine.data import DataError
 from iterand.engine.factories import build_model
 from iterand.engine.train import evaluate, load_data, uses_amp
 
-__all__ = ["evaluate_run", "load_trained"]
+__all__ = ["evaluate_run", "load_trained", "load_trained_progress"]
 
 
 def load_trained(path: str | Path, which: str = "last") -> tuple[nn.Module, TrainConfig]:
@@ -33,14 +38,36 @@ def load_trained(path: str | Path, which: str = "last") -> tuple[nn.Module, Trai
     read from the saved classifier). Or an exported folder (one holding ``config.json``, see
     ``iterand.engine.exported``): its dense model, in eval mode, whatever ``which`` says.
     """
+    model, config, _ = load_trained_progress(path, which)
+    return model, config
+
+
+def load_trained_progress(
+    path: str | Path, which: str = "last"
+) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
+    """``load_trained``, and how far the run had trained that model (``exported.progress``): read from the
+    one model file loaded, since a run still training replaces it every epoch; for an exported folder, what
+    it recorded when exported (``exported.read`` warns when that is stale)."""
     if exported.is_export(path):
         return exported.read(path)
     files = RunFiles(Path(path))
     config = _run_config(files)
-    state = _model_state(files, which, config)
-    model = build_model(config, classifier_outputs(state))
-    model.load_state_dict(state)
-    return model, config
+    saved = _saved_model(files, which, config)
+    model = build_model(config, classifier_outputs(saved["model"]))
+    model.load_state_dict(saved["model"])
+    # checkpoint.pt holds the epochs done; best.pt the (0-based) epoch of its model.
+    if which == "last":
+        trained = saved.get("progress", {}).get("epochs_done")
+    else:
+        trained = saved["epoch"] + 1 if "epoch" in saved else None
+    progress = exported.progress(trained, config.epochs, files.summary.is_file())
+    if not progress["finished"]:
+        warnings.warn(
+            f"{files.root} has not finished: its {files.model_checkpoint(which).name} holds the model after "
+            f"{progress['epochs_trained']} of {config.epochs} epochs",
+            stacklevel=2,
+        )
+    return model, config, progress
 
 
 def _run_config(files: RunFiles) -> TrainConfig:
@@ -52,13 +79,13 @@ def _run_config(files: RunFiles) -> TrainConfig:
     return load_yaml(files.config)
 
 
-def _model_state(files: RunFiles, which: str, config: TrainConfig) -> dict[str, Any]:
-    """The saved model of checkpoint ``which``, or a ``CheckpointError`` that says what the run holds."""
+def _saved_model(files: RunFiles, which: str, config: TrainConfig) -> dict[str, Any]:
+    """The content of model file ``which``, or a ``CheckpointError`` that says what the run holds."""
     path = files.model_checkpoint(which)
     if not path.is_file():
         raise checkpoint.CheckpointError(checkpoint.missing_model_message(files, which, config.val_fraction))
     try:
-        return checkpoint.load(path)["model"]
+        return checkpoint.load(path)
     except checkpoint.CheckpointError as error:
         raise checkpoint.CheckpointError(
             f"{error}; the rest of the run directory is intact: restore the file from a copy"
@@ -73,7 +100,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None
     Single process. ``data_root`` replaces the saved one (the data moved); ``device`` is chosen afresh.
     The model file is read before the data is loaded, so that a missing or damaged one is reported at once.
     """
-    model, config = load_trained(run_dir, which)
+    model, config, progress = load_trained_progress(run_dir, which)
     config = config.replace(device="auto")
     if data_root is not None:
         config = config.replace(data_root=data_root)
@@ -89,7 +116,7 @@ def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None
     model = model.to(ctx.device)
     amp = uses_amp(config, ctx.device)
     checkpoint_name = "export" if exported.is_export(run_dir) else which
-    result: dict[str, Any] = {"run_dir": str(Path(run_dir)), "checkpoint": checkpoint_name}
+    result: dict[str, Any] = {"run_dir": str(Path(run_dir)), "checkpoint": checkpoint_name, **progress}
     if config.val_fraction > 0:
         result["val_loss"], result["val_acc"] = evaluate(model, data.val, ctx, amp)
     result["test_loss"], result["test_acc"] = evaluate(model, data.test, ctx, amp)

@@ -15,6 +15,8 @@ from typing import Any
 
 import mpmath
 
+from iterand.experiments import results
+
 __all__ = ["paired_differences", "t_quantile"]
 
 
@@ -44,17 +46,20 @@ def paired_differences(
     baseline: str,
     method: str,
     metric: str = "test_acc_last",
-    by: Sequence[str] = ("model", "width"),
+    by: Sequence[str] = ("model", "width", "init"),
     level: float = 0.95,
 ) -> list[dict[str, Any]]:
     """Per group of equal ``by`` values: ``method`` minus ``baseline`` in ``metric`` for every seed that
     both have, their mean, standard deviation and ``level`` t interval (None with fewer than two seeds).
+    The default groups are the series of Fig. 2 that two methods share: one per model, width and init of
+    the random network (edge-popup from KU is compared with IteRand from KU, never from SC).
 
-    ``rows`` are per-run rows (``results.collect``). A seed present twice for one method is an error: the
-    caller must resolve duplicates before comparing, never average them.
+    ``rows`` are per-run rows (``results.collect``); a run found in several directories counts once
+    (``results.counted``). Two runs of one seed and method in one group (two settings, say two learning
+    rates) are an error: the caller must choose one before comparing, never average them.
     """
     groups: dict[tuple, dict[str, dict[int, float]]] = {}
-    for item in rows:
+    for item in results.counted(rows):
         if item.get("method") not in (baseline, method) or item.get(metric) is None:
             continue
         key = tuple(item.get(field) for field in by)

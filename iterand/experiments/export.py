@@ -25,7 +25,7 @@ from bookkeeping.files import read_json, writable_folder
 from bookkeeping.paths import ExportFiles, RunFiles
 from iterand.engine import exported
 from iterand.engine.config import TrainConfig
-from iterand.engine.posthoc import load_trained
+from iterand.engine.posthoc import load_trained_progress
 
 Exporter = Callable[[nn.Module, TrainConfig, Path, dict[str, Any]], Path]
 
@@ -41,18 +41,23 @@ def export_run(
     run_dir: str | Path, which: str = "last", format_name: str = "dense", out: str | Path | None = None
 ) -> Path:
     """Export the model of ``run_dir``'s ``checkpoint.pt`` ("last") or ``best.pt`` ("best") in
-    ``format_name`` into ``out`` (default ``<run_dir>/export/<format>-<which>``); return the folder."""
+    ``format_name`` into ``out`` (default ``<run_dir>/export/<format>-<which>``); return the folder.
+
+    A run that has not finished is exported with a one-line warning naming the epoch reached of how many
+    (``posthoc.load_trained_progress``); the export records that ``progress`` in its source, so that
+    reading it later says whether the run has finished since (``exported.read``)."""
     if format_name not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {format_name!r}")
     files = RunFiles(Path(run_dir))
     if exported.is_export(files.root):
         raise InvalidInput(f"{files.root} is already an exported model; export a run directory")
-    model, config = load_trained(files.root, which)
+    model, config, progress = load_trained_progress(files.root, which)
     source = {
         "run_dir": str(files.root.resolve()),
         "run_name": files.root.name,
         "checkpoint": which,
         "checkpoint_file": files.model_checkpoint(which).name,
+        "progress": progress,
     }
     target = Path(out) if out is not None else files.export_dir(format_name, which)
     _check_target(target, source["run_name"])

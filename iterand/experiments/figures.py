@@ -6,8 +6,8 @@ grid of the figure's choosing, or only reads, and returns the aggregated results
 drawn from (``iterand.experiments.results``). ``rows`` does that for one of the paper's figures from the
 figure notebook's parameters and returns the table's rows of that figure (``results.select``);
 ``seed_rows`` returns the same figure's rows per seed and per epoch, from the tables written beside it
-(``-runs.csv`` and ``-epochs.csv``), for the comparisons over seeds (``iterand.experiments.comparison``,
-``iterand.experiments.curves``).
+(``-runs.csv`` and ``-epochs.csv``, ``results.companion_table``), for the comparisons over seeds
+(``iterand.experiments.comparison``, ``iterand.experiments.curves``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from bookkeeping.errors import InvalidInput, UserError
+from bookkeeping.paths import RunFiles
 from iterand.engine.data import default_cifar_source
-from iterand.experiments import curves, launcher, results, sweeps
+from iterand.experiments import launcher, results, sweeps
+from iterand.experiments.results import companion_table
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["FIGURES", "companion_table", "rows", "seed_rows", "train_or_read"]
+__all__ = ["FIGURES", "rows", "seed_rows", "train_or_read"]
 
 
 def train_or_read(
@@ -45,12 +47,13 @@ def train_or_read(
 
     ``mode="train"`` first trains ``subset(sweep, models=..., methods=..., inits=...)`` on ``grid`` (see
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished runs
-    are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done.
+    are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done, as is
+    one that another process holds and has not finished (the figure would quietly lack it).
     ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs under
-    ``runs_dir``, aggregated over seeds and written to ``table`` (with the runs and the published numbers
-    beside it, ``results.write_results``, and every epoch of every run, ``companion_table(table, "epochs")``);
-    a run found in several directories is counted once, with a warning naming them. ``concurrent``: training
-    processes at once (``launcher.run``; CPU runs split the cores between them).
+    ``runs_dir``, aggregated over seeds and written to ``table`` with the runs, the published numbers and
+    every epoch of every run beside it (``results.write_results``, the tables ``python -m iterand results``
+    writes); a run found in several directories is counted once, with a warning naming them.
+    ``concurrent``: training processes at once (``launcher.run``; CPU runs split the cores between them).
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
     is chosen, and announced, only when some data is used.
@@ -67,6 +70,7 @@ def train_or_read(
             concurrent=concurrent,
         )
         _refuse_failed_runs(records, runs_dir)
+        _refuse_runs_held_elsewhere(records)
     if results_table is not None:
         if not Path(results_table).is_file():
             raise InvalidInput(
@@ -81,9 +85,7 @@ def train_or_read(
     rows = results.collect(runs_dir)
     for line in results.duplicate_warnings(rows):
         warnings.warn(line, stacklevel=2)
-    written = results.write_results(rows, table)["aggregated"]
-    results.write_table(curves.collect_epochs(runs_dir), companion_table(table, "epochs"))
-    return written
+    return results.write_results(rows, table)["aggregated"]
 
 
 def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Path) -> None:
@@ -99,11 +101,21 @@ def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Pa
         )
 
 
-def companion_table(table: str | Path, kind: str) -> Path:
-    """The table written beside the aggregated ``table``: ``kind`` "runs" (one row per run), "epochs"
-    (one row per run and epoch) or "reference" (the published numbers compared)."""
-    table = Path(table)
-    return table.with_name(f"{table.stem}-{kind}.csv")
+def _refuse_runs_held_elsewhere(records: Sequence[Mapping[str, Any]]) -> None:
+    """A run skipped because another process held it (another sweep, a ``train`` by hand) is drawn if
+    that process has finished it by now; one still unfinished would be missing from the figure without a
+    word, so the error names it instead."""
+    held = [
+        record
+        for record in records
+        if record["outcome"] == "skipped" and not RunFiles(Path(record["dir"])).summary.is_file()
+    ]
+    if held:
+        raise UserError(
+            f"{len(held)} of {len(records)} runs of the grid are held by another process and not "
+            f"finished, the first: {held[0]['dir']}; run this again once that process has ended "
+            "(finished runs are kept)"
+        )
 
 
 @dataclass(frozen=True)
@@ -190,11 +202,14 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
 def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], list[dict]]:
     """(runs, epochs): the rows of figure ``figure`` per run and per run and epoch, read from the tables
     beside the one ``rows`` read (``companion_table``), with the same choices of ``parameters``; only
-    the seeds in ``seeds``. Call it after ``rows``, which trains and writes them."""
+    the seeds in ``seeds``, and a run found in several directories once (``results.counted``, as in the
+    means). Call it after ``rows``, which trains and writes them, and refuses two settings of one point."""
     grid = FIGURES[figure]
     # The table rows read (train_or_read's rule): the given results_table, else the one rows wrote.
     table = parameters["results_table"] or _written_table(parameters)
-    runs = results.matching(_runs_of_seeds(table, parameters["seeds"]), **_filters(grid, parameters))
+    runs = results.counted(
+        results.matching(_runs_of_seeds(table, parameters["seeds"]), **_filters(grid, parameters))
+    )
     names = {item["run_name"] for item in runs}
     epochs = [
         item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names

@@ -42,6 +42,8 @@ WIDTH_COLUMNS = (
     "test_acc_last_mean", "test_acc_last_std",
 )  # fmt: skip
 IMAGENET_COLUMNS = WIDTH_COLUMNS
+# The columns of the seed-by-seed figure: the series two methods share (Fig. 2 draws KU and SC apart).
+SEED_SERIES = ("model", "width", "init")
 _CIFAR_BUDGET = ("epochs", "steps_per_epoch", "lossy_jpeg")
 _IMAGENET_BUDGET = ("dataset", "epochs", "steps_per_epoch")
 _PARAMETERS = "number of parameters (conv + linear weights of the architecture)"
@@ -202,24 +204,32 @@ def seeds(
     method: str,
     metric: str = "val_acc",
 ) -> tuple[Figure, Points]:
-    """``method`` against ``baseline`` seed by seed, one column per (model, width) of ``runs``: above,
+    """``method`` against ``baseline`` seed by seed, one column per (model, width, init) of ``runs`` (the
+    series the two methods share, ``comparison.paired_differences``' groups): above,
     ``metric`` per epoch (the mean over seeds, the band from the lowest to the highest seed); below, the
     last-epoch test accuracy of every seed, the two methods' runs of one seed joined by a line, with the
     mean paired difference and its 95 % t interval (``comparison.paired_differences``) in the title.
 
-    ``runs`` and ``epochs`` are per-run and per-epoch rows (``figures.seed_rows``). Returns (figure,
-    points): ``series`` "band" (``curves.bands`` rows), "seed" (one per run) and "paired" (one per
-    column)."""
-    columns = sorted({(r["model"], r["width"]) for r in runs})
+    ``runs`` and ``epochs`` are per-run and per-epoch rows (``figures.seed_rows``); a run found in several
+    directories counts once (``results.counted``). Returns (figure, points): ``series`` "band"
+    (``curves.bands`` rows), "seed" (one per run) and "paired" (one per column)."""
+    runs = results.counted(runs)
+    columns = sorted({tuple(r[field] for field in SEED_SERIES) for r in runs})
     fig, axes = plt.subplots(2, len(columns), figsize=(4.6 * len(columns), 7.2), squeeze=False)
     plotted: Points = []
-    paired = {(p["model"], p["width"]): p for p in comparison.paired_differences(runs, baseline, method)}
-    band_rows = curves.bands(epochs, metric, by=("model", "width", "method"))
-    for column, (model, width) in enumerate(columns):
+    paired = {
+        tuple(p[field] for field in SEED_SERIES): p
+        for p in comparison.paired_differences(runs, baseline, method, by=SEED_SERIES)
+    }
+    band_rows = curves.bands(epochs, metric, by=(*SEED_SERIES, "method"))
+    for column, series in enumerate(columns):
+        model, width, init = series
         top, bottom = axes[0][column], axes[1][column]
         by_seed: dict[int, dict[str, float]] = {}
         for offset, name in enumerate((baseline, method)):
-            band = [b for b in band_rows if (b["model"], b["width"], b["method"]) == (model, width, name)]
+            band = [
+                b for b in band_rows if (b["model"], b["width"], b["init"], b["method"]) == (*series, name)
+            ]
             if band:
                 steps = [b["epoch"] for b in band]
                 top.plot(steps, [b["mean"] for b in band], color=COLOURS[name], label=_title(name))
@@ -228,15 +238,15 @@ def seeds(
                 )
                 plotted += [{"series": "band", "metric": metric, **b} for b in band]
             chosen = sorted(
-                (r for r in runs if (r["model"], r["width"], r["method"]) == (model, width, name)),
+                (r for r in runs if (r["model"], r["width"], r["init"], r["method"]) == (*series, name)),
                 key=lambda r: r["seed"],
             )
             bottom.plot(
                 [offset] * len(chosen), [r["test_acc_last"] for r in chosen], "o", color=COLOURS[name]
             )
             plotted += [
-                {"series": "seed", "model": model, "width": width, "method": name, "seed": r["seed"],
-                 "test_acc_last": r["test_acc_last"]}
+                {"series": "seed", "model": model, "width": width, "init": init, "method": name,
+                 "seed": r["seed"], "test_acc_last": r["test_acc_last"]}
                 for r in chosen
             ]  # fmt: skip
             for r in chosen:
@@ -246,7 +256,7 @@ def seeds(
                 bottom.plot([0, 1], [accuracy[baseline], accuracy[method]], color="0.6", lw=0.8, zorder=0)
                 bottom.annotate(f"s{seed}", (1, accuracy[method]), xytext=(4, 0), textcoords="offset points",
                                 fontsize=7, va="center")  # fmt: skip
-        top.set_title(f"{model} x{width:g}")
+        top.set_title(f"{model} x{width:g} ({init.upper()})")
         top.set_xlabel("epoch")
         top.set_ylabel(_CURVE_LABELS.get(metric, metric) if column == 0 else "")
         top.grid(alpha=0.3)
@@ -255,7 +265,7 @@ def seeds(
         bottom.grid(alpha=0.3, axis="y")
         if column == 0:
             bottom.set_ylabel("test accuracy (%), last epoch")
-        pair = paired.get((model, width))
+        pair = paired.get(series)
         if pair is not None and pair["mean"] is not None:
             interval = (
                 "" if pair["low"] is None else f"\n95% interval [{pair['low']:+.2f}, {pair['high']:+.2f}]"

@@ -45,6 +45,7 @@ from bookkeeping.files import read_json
 from bookkeeping.paths import SUMMARY_FILE, RunFiles, damaged_summary_advice
 from iterand.core.names import METHOD_REGISTRY, ignored_fields, init_alias
 from iterand.engine.config import TrainConfig, experiment_dict
+from iterand.experiments import curves
 
 RESULTS_DIR = "results"
 RESULTS_TABLE = "results.csv"
@@ -83,6 +84,7 @@ __all__ = [
     "aggregate",
     "collect",
     "compare",
+    "counted",
     "default_table",
     "duplicate_warnings",
     "duplicates",
@@ -167,6 +169,14 @@ def duplicates(rows: Iterable[Mapping[str, Any]]) -> list[list[Mapping[str, Any]
     return [same for same in runs.values() if len(same) > 1]
 
 
+def counted(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows ``aggregate`` counts, in the order given: the first of each run (see ``duplicates``)."""
+    first: dict[tuple, Mapping[str, Any]] = {}
+    for item in rows:
+        first.setdefault(_run_identity(item), item)
+    return list(first.values())
+
+
 def duplicate_warnings(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """One line per run found in several directories: which one ``aggregate`` counts, which it leaves out."""
     lines = []
@@ -193,16 +203,13 @@ def aggregate(rows: Iterable[Mapping[str, Any]], by: Sequence[str] = GROUP_BY) -
 
     Rows are sorted by the ``by`` values (empty values last).
     """
+    rows = list(rows)
     groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for item in counted(rows):
+        groups.setdefault(tuple(item.get(field) for field in by), []).append(item)
     repeated: Counter[tuple] = Counter()
-    counted: set[tuple] = set()
-    for item in rows:
-        key = tuple(item.get(field) for field in by)
-        if _run_identity(item) in counted:
-            repeated[key] += 1
-            continue
-        counted.add(_run_identity(item))
-        groups.setdefault(key, []).append(item)
+    for same in duplicates(rows):
+        repeated[tuple(same[0].get(field) for field in by)] += len(same) - 1
     aggregated = []
     for key in sorted(groups, key=lambda k: tuple(_sort_key(v) for v in k)):
         members = groups[key]
@@ -239,15 +246,25 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
 
 
 def write_results(rows: Sequence[Mapping[str, Any]], table: str | Path) -> dict[str, Path]:
-    """``aggregate(rows)`` to ``table``, and beside it ``<stem>-runs.csv`` (``rows``) and
-    ``<stem>-reference.csv`` (``compare``); returns the three paths by name."""
+    """``aggregate(rows)`` to ``table``, and beside it ``<stem>-runs.csv`` (``rows``),
+    ``<stem>-reference.csv`` (``compare``) and ``<stem>-epochs.csv`` (every epoch of each counted run,
+    ``curves.epoch_rows``: the learning curves of a figure drawn from the table alone); returns the four
+    paths by name. ``rows`` are those of ``collect``, whose run directories hold the epochs."""
     table = Path(table)
     aggregated = aggregate(rows)
     return {
         "aggregated": write_table(aggregated, table),
-        "runs": write_table(rows, table.with_name(f"{table.stem}-runs.csv")),
-        "reference": write_table(compare(aggregated), table.with_name(f"{table.stem}-reference.csv")),
+        "runs": write_table(rows, companion_table(table, "runs")),
+        "reference": write_table(compare(aggregated), companion_table(table, "reference")),
+        "epochs": write_table(curves.epoch_rows(counted(rows)), companion_table(table, "epochs")),
     }
+
+
+def companion_table(table: str | Path, kind: str) -> Path:
+    """The table written beside the aggregated ``table``: ``kind`` "runs" (one row per run), "epochs"
+    (one row per run and epoch) or "reference" (the published numbers compared)."""
+    table = Path(table)
+    return table.with_name(f"{table.stem}-{kind}.csv")
 
 
 def _reference(source: str, note: str, **fields: Any) -> dict[str, Any]:

@@ -226,8 +226,11 @@ def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
     assert (row["model"], row["method"], row["seeds"], row["count"]) == ("conv2", "iterand", "2", 1)
     assert printed[0].split()[:3] == ["model", "width", "method"]
     assert printed[1].split()[:3] == ["conv2", "0.0625", "iterand"]
-    assert printed[-3:] == [f"wrote {table}", f"wrote {table.with_name('results-runs.csv')}",
-                            f"wrote {table.with_name('results-reference.csv')}"]  # fmt: skip
+    assert printed[-4:] == [f"wrote {table}", f"wrote {table.with_name('results-runs.csv')}",
+                            f"wrote {table.with_name('results-reference.csv')}",
+                            f"wrote {table.with_name('results-epochs.csv')}"]  # fmt: skip
+    # the per-epoch table a figure notebook redraws its learning curves from, given this table
+    assert {item["epoch"] for item in results.read_table(table.with_name("results-epochs.csv"))} == {1, 2, 3}
 
 
 def test_help_shows_the_single_gpu_torchrun_and_multi_node_commands():

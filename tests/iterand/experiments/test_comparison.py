@@ -24,8 +24,8 @@ def test_t_quantile_rejects_what_it_cannot_compute(p, df):
         t_quantile(p, df)
 
 
-def _row(method: str, seed: int, acc: float, width: float = 0.25) -> dict:
-    return {"model": "conv6", "width": width, "method": method, "seed": seed, "test_acc_last": acc}
+def _row(method: str, seed: int, acc: float, width: float = 0.25, **fields) -> dict:
+    return {"model": "conv6", "width": width, "method": method, "seed": seed, "test_acc_last": acc, **fields}
 
 
 def test_paired_differences_pair_by_seed_and_give_the_t_interval():
@@ -52,7 +52,32 @@ def test_paired_differences_keep_groups_apart_and_leave_the_interval_empty_for_o
     ]
 
 
-def test_a_seed_counted_twice_is_an_error_not_an_average():
-    rows = [_row("edgepopup", 1, 60.0), _row("edgepopup", 1, 61.0), _row("iterand", 1, 62.0)]
+def test_two_settings_of_one_seed_are_an_error_not_an_average():
+    rows = [
+        _row("edgepopup", 1, 60.0, setting="h1"),
+        _row("edgepopup", 1, 61.0, setting="h2"),
+        _row("iterand", 1, 62.0),
+    ]
     with pytest.raises(ValueError, match="seed 1 of edgepopup .* appears twice"):
         paired_differences(rows, "edgepopup", "iterand")
+
+
+def test_a_run_found_in_two_directories_counts_once():
+    # results.collect gives a copied run directory a row of its own; the means count it once, so must this.
+    copy = {**_row("edgepopup", 1, 60.0, setting="h1"), "run_dir": "elsewhere"}
+    rows = [_row("edgepopup", 1, 60.0, setting="h1"), copy, _row("iterand", 1, 62.0)]
+    (result,) = paired_differences(rows, "edgepopup", "iterand")
+    assert (result["count"], result["differences"]) == (1, "+2.00")
+
+
+def test_the_inits_of_fig2_are_compared_apart():
+    # Edge-popup from KU against IteRand from KU, SC against SC: seed 1 of each init is not a duplicate.
+    rows = [
+        _row(method, 1, acc, init=init)
+        for method, init, acc in [
+            ("edgepopup", "ku", 60.0), ("iterand", "ku", 61.0),
+            ("edgepopup", "sc", 70.0), ("iterand", "sc", 73.0),
+        ]
+    ]  # fmt: skip
+    compared = paired_differences(rows, "edgepopup", "iterand")
+    assert [(r["init"], r["mean"]) for r in compared] == [("ku", 1.0), ("sc", 3.0)]

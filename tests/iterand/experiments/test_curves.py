@@ -9,8 +9,8 @@ import pytest
 
 from bookkeeping.paths import RunFiles
 from iterand.engine.config import run_name
-from iterand.experiments import presets
-from iterand.experiments.curves import bands, collect_epochs
+from iterand.experiments import presets, results
+from iterand.experiments.curves import bands, epoch_rows
 from tests.iterand.experiments.test_results import _write_run
 
 CONV6_SC = presets.get("fig2-conv6-sc-iterand").replace(epochs=3)
@@ -29,7 +29,7 @@ def test_epoch_rows_carry_the_run_identity_and_count_epochs_from_one(tmp_path):
     unfinished = tmp_path / run_name(CONV6_SC.replace(seed=3))
     unfinished.mkdir()
     _metrics(unfinished, [99.0])  # no summary: not finished, not read
-    rows = collect_epochs(tmp_path)
+    rows = epoch_rows(results.collect(tmp_path))
     assert [(r["seed"], r["epoch"], r["val_acc"]) for r in rows] == [
         (seed, epoch, acc)
         for seed, accs in [(1, [10.0, 20.0, 30.0]), (2, [12.0, 24.0, 36.0])]
@@ -43,7 +43,7 @@ def test_epoch_rows_carry_the_run_identity_and_count_epochs_from_one(tmp_path):
 
 def test_bands_give_mean_and_range_over_seeds_per_epoch():
     rows = [
-        {"model": "conv6", "width": 0.25, "method": "iterand", "epoch": epoch, "val_acc": acc}
+        {"model": "conv6", "width": 0.25, "method": "iterand", "init": "sc", "epoch": epoch, "val_acc": acc}
         for epoch, acc in [(1, 10.0), (1, 14.0), (2, 20.0), (2, 30.0), (2, 25.0), (3, None)]
     ]
     assert bands(rows) == [
@@ -51,6 +51,7 @@ def test_bands_give_mean_and_range_over_seeds_per_epoch():
             "model": "conv6",
             "width": 0.25,
             "method": "iterand",
+            "init": "sc",
             "epoch": 1,
             "mean": pytest.approx(12.0),
             "low": 10.0,
@@ -61,6 +62,7 @@ def test_bands_give_mean_and_range_over_seeds_per_epoch():
             "model": "conv6",
             "width": 0.25,
             "method": "iterand",
+            "init": "sc",
             "epoch": 2,
             "mean": pytest.approx(25.0),
             "low": 20.0,
@@ -68,3 +70,12 @@ def test_bands_give_mean_and_range_over_seeds_per_epoch():
             "count": 3,
         },
     ]
+
+
+def test_bands_keep_the_inits_of_one_method_apart():
+    # Fig. 2 trains edge-popup and IteRand from KU and from SC: one band each, never their average.
+    rows = [
+        {"model": "conv6", "width": 0.25, "method": "iterand", "init": init, "epoch": 1, "val_acc": acc}
+        for init, acc in [("ku", 10.0), ("sc", 30.0)]
+    ]
+    assert [(b["init"], b["mean"], b["count"]) for b in bands(rows)] == [("ku", 10.0, 1), ("sc", 30.0, 1)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import torch
 from bookkeeping.files import read_json
 from bookkeeping.paths import ExportFiles, RunFiles
 from iterand.engine.posthoc import load_trained
+from iterand.engine.train import Trainer
 from iterand.experiments.cli import EXIT_USAGE, main
 from iterand.experiments.export import FORMATS, export_run
 
@@ -121,3 +123,54 @@ def assert_usage_error(argv, named, capsys):
         status = exit_.code
     err = capsys.readouterr().err
     assert status == EXIT_USAGE and err.count("\n") == 1 and err.startswith("error: ") and named in err, err
+
+
+def _train_argv(out) -> list[str]:
+    argv = ["train", "--preset", "fig2-conv6-sc-iterand", "--out", str(out)]
+    return [*argv, *(arg for item in TINY for arg in ("--set", item))]
+
+
+def test_the_export_of_an_unfinished_run_says_so_and_becomes_stale_when_it_finishes(
+    tmp_path, monkeypatch, capsys
+):
+    # An export (or eval) of a run stopped after its first epoch gave no warning and recorded no epoch
+    # count; once the run finished, the export of epoch 1 stayed in its folder with nothing to say so.
+    real_epoch = Trainer._epoch
+
+    def stopped_after_one(self, epoch):
+        if epoch == 1:
+            raise RuntimeError("stopped")
+        real_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_epoch", stopped_after_one)
+    with pytest.raises(RuntimeError, match="stopped"):
+        main(_train_argv(tmp_path / "runs"))
+    (run,) = (tmp_path / "runs").iterdir()
+    capsys.readouterr()
+    with pytest.warns(UserWarning) as caught:
+        assert main(["export", str(run)]) == 0
+    capsys.readouterr()
+    assert [str(w.message) for w in caught] == [
+        f"{run} has not finished: its checkpoint.pt holds the model after 1 of 2 epochs"
+    ]
+    folder = RunFiles(run).export_dir("dense", "last")
+    progress = read_json(ExportFiles(folder).config)["source"]["progress"]
+    assert progress == {"epochs_trained": 1, "epochs": 2, "finished": False}
+    with pytest.warns(UserWarning, match="has not finished"):
+        assert main(["eval", str(run)]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert (evaluated["epochs_trained"], evaluated["epochs"], evaluated["finished"]) == (1, 2, False)
+
+    monkeypatch.setattr(Trainer, "_epoch", real_epoch)
+    assert main(_train_argv(tmp_path / "runs")) == 0  # resumes and finishes
+    with pytest.warns(UserWarning, match=rf"{folder} is stale: it holds the model after 1 of 2 epochs of "):
+        load_trained(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = export_run(run)
+    assert read_json(ExportFiles(again).config)["source"]["progress"] == {
+        "epochs_trained": 2, "epochs": 2, "finished": True,
+    }  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_trained(again)

@@ -230,6 +230,7 @@ def test_tables_round_trip_through_csv(runs_dir, tmp_path):
     written = results.write_results(rows, tmp_path / "out" / "table.csv")
     assert {name: p.name for name, p in written.items()} == {
         "aggregated": "table.csv", "runs": "table-runs.csv", "reference": "table-reference.csv",
+        "epochs": "table-epochs.csv",
     }  # fmt: skip
     assert results.read_table(written["aggregated"]) == aggregated
     assert results.read_table(written["runs"]) == rows

@@ -5,6 +5,7 @@ drawn numbers that are the table's."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -26,16 +27,18 @@ ACCURACY = {
 }
 
 
-def _runs(out: Path) -> None:
+def _runs(out: Path, init: str = "sc", offset: float = 0.0) -> None:
+    """The runs of ``ACCURACY`` from random weights ``init``, each ``offset`` points more accurate."""
     for (width, method, seed), accuracy in ACCURACY.items():
-        config = presets.get(f"fig2-conv6-sc-{method}").replace(width=width, seed=seed, epochs=EPOCHS)
+        config = presets.get(f"fig2-conv6-{init}-{method}").replace(width=width, seed=seed, epochs=EPOCHS)
+        accuracy += offset
         root = _write_run(out, config, accuracy)
         records = [{"epoch": e, "lr": 0.1, "val_acc": accuracy - (EPOCHS - 1 - e)} for e in range(EPOCHS)]
         RunFiles(root).metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
     # another budget and a seed outside the chosen ones: in the runs folder, never in the figure's rows
-    other = presets.get("fig2-conv6-sc-iterand").replace(width=0.25, seed=1, epochs=1)
-    _write_run(out, other, 11.0)
-    _write_run(out, presets.get("fig2-conv6-sc-iterand").replace(width=0.25, seed=4, epochs=EPOCHS), 99.0)
+    iterand = presets.get(f"fig2-conv6-{init}-iterand").replace(width=0.25)
+    _write_run(out, iterand.replace(seed=1, epochs=1), 11.0)
+    _write_run(out, iterand.replace(seed=4, epochs=EPOCHS), 99.0)
 
 
 def _parameters(tmp_path: Path, **changes) -> dict:
@@ -71,7 +74,7 @@ def test_seed_rows_are_the_figures_runs_and_their_epochs(seed_rows):
     assert len(epochs) == EPOCHS * len(ACCURACY)
     assert {r["epoch"] for r in epochs} == {1, 2, 3}
     out = Path(parameters["out_dir"])
-    assert figures.companion_table(out / "results.csv", "epochs") == out / "results-epochs.csv"
+    assert results.companion_table(out / "results.csv", "epochs") == out / "results-epochs.csv"
 
 
 def test_seed_rows_read_a_committed_table_without_its_runs(seed_rows, tmp_path):
@@ -105,7 +108,7 @@ def test_the_seed_figure_draws_the_tables_numbers_and_the_paired_interval(seed_r
     assert last[(0.25, "iterand")]["mean"] == pytest.approx(
         sum(ACCURACY[(0.25, "iterand", s)] for s in (1, 2, 3)) / 3
     )
-    assert [ax.get_title() for ax in fig.axes[:2]] == ["conv6 x0.125", "conv6 x0.25"]
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["conv6 x0.125 (SC)", "conv6 x0.25 (SC)"]
     # Below x0.25: each seed's two runs joined by a line from edge-popup (x = 0) to IteRand (x = 1).
     joins = [tuple(line.get_ydata()) for line in fig.axes[3].get_lines() if list(line.get_xdata()) == [0, 1]]
     assert sorted(joins) == sorted(
@@ -158,3 +161,38 @@ def test_an_aggregated_table_alone_is_read_as_it_is_and_other_seeds_are_named(se
     with pytest.warns(UserWarning, match=r"over seeds \[1, 2, 3, 4\], not the chosen \[1, 2, 3\]"):
         shown = figures.rows("fig2", {**parameters, "results_table": str(alone)})
     assert {(r["width"], r["method"]): r["count"] for r in shown}[(0.25, "iterand")] == 4
+
+
+def test_ku_and_sc_runs_and_a_copied_run_each_count_once(tmp_path):
+    # `iterand sweep fig2-conv6` trains both inits: the seed figure failed with "seed 1 of edgepopup ...
+    # appears twice" and its bands averaged KU with SC. A run copied into a second folder did the same.
+    runs = tmp_path / "runs"
+    _runs(runs)
+    _runs(runs, init="ku", offset=-20.0)
+    copied = next(runs.glob("conv6-w0.25-edgepopup-sc-*-s1-*"))
+    shutil.copytree(copied, runs / "copy" / copied.name)
+    parameters = _parameters(tmp_path, inits=["ku", "sc"], widths=[0.25])
+    with pytest.warns(UserWarning, match="counted once"):
+        figures.rows("fig2", parameters)
+    runs_rows, epochs = figures.seed_rows("fig2", parameters)
+    assert len(runs_rows) == 2 * 2 * 3 and len(epochs) == EPOCHS * len(runs_rows)
+    fig, plotted = plots.seeds(runs_rows, epochs, "edgepopup", "iterand")
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["conv6 x0.25 (KU)", "conv6 x0.25 (SC)"]
+    paired = {p["init"]: p for p in plotted if p["series"] == "paired"}
+    assert {init: p["differences"] for init, p in paired.items()} == dict.fromkeys(
+        ("ku", "sc"), "+1.00 +2.00 +3.00"
+    )
+    last = {(b["init"], b["method"]): b for b in plotted if b["series"] == "band" and b["epoch"] == EPOCHS}
+    assert last[("ku", "iterand")]["mean"] == pytest.approx(last[("sc", "iterand")]["mean"] - 20)
+    assert {b["count"] for b in last.values()} == {3}
+
+
+def test_a_table_written_by_the_results_command_redraws_the_seed_figure(tmp_path):
+    # `python -m iterand results` wrote no per-epoch table, which the notebook needs beside results_table.
+    _runs(tmp_path / "runs")
+    table = tmp_path / "collected" / "results.csv"
+    results.write_results(results.collect(tmp_path / "runs"), table)
+    parameters = _parameters(tmp_path, runs_dir=str(tmp_path / "nowhere"), results_table=str(table))
+    figures.rows("fig2", parameters)
+    runs, epochs = figures.seed_rows("fig2", parameters)
+    assert len(runs) == len(ACCURACY) and len(epochs) == EPOCHS * len(ACCURACY)
