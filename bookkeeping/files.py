@@ -93,13 +93,20 @@ _Loader.add_implicit_resolver(
 
 
 def read_yaml(path: str | Path) -> Any:
-    """The YAML document in ``path`` (``_Loader``: safe, and ``1e-2`` is a number); a syntax error is an
-    ``InvalidInput`` naming the file and the line."""
+    """The YAML document in ``path`` (``_Loader``: safe, and ``1e-2`` is a number); a syntax error, or a
+    file that is not UTF-8 text, is an ``InvalidInput`` naming the file and where."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise UserError(f"cannot read {path} ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        # A file saved in another encoding (Latin-1, UTF-16), or not text at all: YAML files are UTF-8.
+        line = error.object.count(b"\n", 0, error.start) + 1
+        byte = error.object[error.start]
+        raise InvalidInput(
+            f"{path}, line {line}: not valid YAML (must be UTF-8 text, got byte {byte:#04x})"
+        ) from None
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
