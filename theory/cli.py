@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bookkeeping import paths, provenance, tables, validation
-from bookkeeping.errors import InvalidInput, run_command
+from bookkeeping.errors import CommandParser, InvalidInput, run_command
 from bookkeeping.files import writable_file
 from repro import notebooks
 from theory import experiments, montecarlo, subset_sum
@@ -43,7 +43,7 @@ NOTEBOOK_PREFIX = "theory_"
 _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(CommandParser):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_NUMBER
