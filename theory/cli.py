@@ -30,7 +30,7 @@ import numpy as np
 
 from bookkeeping import paths, provenance, tables, validation
 from bookkeeping.errors import CommandParser, InvalidInput, run_command
-from bookkeeping.files import writable_file
+from bookkeeping.files import writable_file, writable_folder
 from repro import notebooks
 from theory import experiments, montecarlo, subset_sum
 from theory.distributions import DISTRIBUTIONS
@@ -176,6 +176,8 @@ def _experiment(args) -> int:
     out_dir = paths.experiment_output_dir(
         args.name, notebooks.output_label(notebook, args.params, given, parameters)
     )
+    # Refused now, not when the tables are written after the computation.
+    writable_folder(out_dir, f"output folder below {paths.root_origin(paths.RUNS_ENV)}")
     started = time.perf_counter()
     results = experiments.EXPERIMENTS[args.name](**parameters)
     seconds = round(time.perf_counter() - started, 1)
