@@ -5,7 +5,8 @@ field, file or folder is wrong, what is allowed, where the program looked. ``Inv
 ``UserError`` of a value outside what is allowed; it is also a ``ValueError``, so library callers that
 catch ``ValueError`` for bad arguments keep working.
 
-``run_command`` is how ``python -m theory``, ``python -m repro`` and ``python -m iterand`` end:
+``run_command`` is how ``python -m theory``, ``python -m repro`` and ``python -m iterand`` end, and
+``CommandParser`` is the argument parser of all three (a usage error is one line too):
 
 - a ``UserError``: one line ``error: MESSAGE`` on stderr, status 2;
 - Ctrl-C (``KeyboardInterrupt``): one line, the exception's message when it has one (a training run
@@ -18,16 +19,25 @@ Warnings (``warnings.warn``: say, a figure's chosen width without runs) are one 
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import warnings
 from collections.abc import Callable
+from typing import NoReturn
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a process ended by Ctrl-C
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USER_ERROR", "InvalidInput", "UserError", "run_command"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_USER_ERROR",
+    "CommandParser",
+    "InvalidInput",
+    "UserError",
+    "run_command",
+]
 
 
 class UserError(Exception):
@@ -55,6 +65,15 @@ def run_command(command: Callable[[], int | None]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CLOSED_PIPE
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser with a usage error said as every other error: one line ``error: MESSAGE (see
+    PROG --help)``, status 2, not argparse's usage block above the message. Pass it as ``parser_class``
+    to ``add_subparsers`` too: each subcommand's parser reports its own errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _warning_line(

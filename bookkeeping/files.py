@@ -24,6 +24,7 @@ from bookkeeping.errors import InvalidInput, UserError
 __all__ = [
     "append_metrics",
     "atomic_path",
+    "file_in_the_way",
     "read_json",
     "read_metrics",
     "read_yaml",
@@ -93,13 +94,20 @@ _Loader.add_implicit_resolver(
 
 
 def read_yaml(path: str | Path) -> Any:
-    """The YAML document in ``path`` (``_Loader``: safe, and ``1e-2`` is a number); a syntax error is an
-    ``InvalidInput`` naming the file and the line."""
+    """The YAML document in ``path`` (``_Loader``: safe, and ``1e-2`` is a number); a syntax error, or a
+    file that is not UTF-8 text, is an ``InvalidInput`` naming the file and where."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise UserError(f"cannot read {path} ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        # A file saved in another encoding (Latin-1, UTF-16), or not text at all: YAML files are UTF-8.
+        line = error.object.count(b"\n", 0, error.start) + 1
+        byte = error.object[error.start]
+        raise InvalidInput(
+            f"{path}, line {line}: not valid YAML (must be UTF-8 text, got byte {byte:#04x})"
+        ) from None
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
@@ -109,13 +117,20 @@ def read_yaml(path: str | Path) -> Any:
         raise InvalidInput(f"{where}: not valid YAML ({problem})") from None
 
 
+def file_in_the_way(path: str | Path) -> Path | None:
+    """The file that keeps folder ``path`` from existing (``path`` itself, or the nearest of its parents
+    that exists, when that is not a folder), else None."""
+    path = Path(path)
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    return None if existing.is_dir() else existing
+
+
 def writable_folder(path: str | Path, what: str) -> Path:
     """``path``, created if missing, after writing a test file into it; ``UserError`` naming ``what``
     (e.g. "--out") and the reason if that fails (a file in the way, a read-only or missing disk)."""
     path = Path(path)
-    existing = next(folder for folder in (path, *path.parents) if folder.exists())
-    if not existing.is_dir():
-        raise UserError(f"{what}: {existing} is a file, not a folder")
+    if blocker := file_in_the_way(path):
+        raise UserError(f"{what}: {blocker} is a file, not a folder")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

@@ -77,9 +77,21 @@ EXPORT_MASKS_FILE = "masks.safetensors"
 EXPORT_DIR = "export"
 
 
-def _from_environment(variable: str, default: str) -> Path:
+# The folder each root variable falls back to, in the current working directory.
+_ROOT_DEFAULTS = {RUNS_ENV: "runs", DATA_ENV: "data"}
+
+
+def _from_environment(variable: str) -> Path:
     value = os.environ.get(variable)
-    return Path(value).expanduser() if value else Path.cwd() / default
+    return Path(value).expanduser() if value else Path.cwd() / _ROOT_DEFAULTS[variable]
+
+
+def root_origin(variable: str) -> str:
+    """How a message names the root that ``variable`` (``RUNS_ENV``, ``DATA_ENV``) chooses: ``$VARIABLE``
+    when it is set, so that a user learns which setting to change, else the default folder."""
+    if os.environ.get(variable):
+        return f"${variable}"
+    return f"{_ROOT_DEFAULTS[variable]}/ in the working directory (${variable} unset)"
 
 
 COMPACT_SUFFIX = ".ticket"
@@ -88,13 +100,13 @@ COMPACT_SUFFIX = ".ticket"
 def runs_root() -> Path:
     """Root of all run outputs (figures, data, executed notebooks, checkpoints): ``$ITERAND_RUNS``, else
     ``runs/`` in the current working directory."""
-    return _from_environment(RUNS_ENV, "runs")
+    return _from_environment(RUNS_ENV)
 
 
 def data_root() -> Path:
     """Where datasets are downloaded and decoded caches kept: ``$ITERAND_DATA``, else ``data/`` in the
     current working directory."""
-    return _from_environment(DATA_ENV, "data")
+    return _from_environment(DATA_ENV)
 
 
 def notebook_source(name: str) -> Path:

@@ -8,14 +8,18 @@ on one line. The rules:
 - a number is any finite real (``int``, ``float``, numpy and ``fractions`` numbers), never a ``bool``
   (``True`` is an ``int`` in Python, but never what a user meant by ``lr: true``) and never a string;
 - an integer is an ``int`` or numpy integer, or a float with an integral value (``3.0``, as numerical
-  code produces them), never a ``bool``; ``1.5`` is not an integer.
+  code produces them), never a ``bool``; ``1.5`` is not an integer;
+- a list is any sequence but a string (``"abc"`` is never the list ``a, b, c``) or a mapping;
+- a mapping has the keys it is allowed, each named when it is not (``unknown_key``), as a typo would
+  otherwise be ignored silently.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,13 +31,17 @@ T = TypeVar("T")
 __all__ = [
     "boolean",
     "choice",
+    "entries",
     "fraction",
+    "in_range",
     "integer_at_least",
+    "mapping",
     "non_negative",
     "number",
     "positive",
     "samples",
     "targets",
+    "unknown_key",
 ]
 
 
@@ -82,6 +90,13 @@ def fraction(field: str, value: Any, *, low_open: bool = False, high_open: bool 
     return float(value)
 
 
+def in_range(field: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a float if it is a finite number in ``[low, high]``."""
+    if not (_is_real(value) and low <= value <= high):
+        raise InvalidInput(f"{field} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
 def integer_at_least(field: str, value: Any, minimum: int) -> int:
     """``value`` as an ``int`` if it is an integer (see the module's rule) >= ``minimum``."""
     whole = isinstance(value, numbers.Integral) or (
@@ -97,6 +112,44 @@ def boolean(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{field} must be true or false, got {value!r}")
     return value
+
+
+def entries(field: str, value: Any) -> list:
+    """The entries of ``value`` if it is a list (see the module's rule), unchecked."""
+    if isinstance(value, (str, bytes, Mapping)):
+        raise InvalidInput(f"{field} must be a list, got {value!r}")
+    try:
+        return list(value)
+    except TypeError:
+        raise InvalidInput(f"{field} must be a list, got {value!r}") from None
+
+
+def mapping(field: str, value: Any, keys: Iterable[str]) -> dict:
+    """``value`` as a dict if it is a mapping with exactly ``keys``: an unknown key is named with the
+    allowed ones (``unknown_key``), a missing one with the keys required."""
+    keys = tuple(keys)
+    required = f"{', '.join(keys[:-1])} and {keys[-1]}" if len(keys) > 1 else keys[0]
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{field} must be a mapping with the keys {required}, got {value!r}")
+    unknown = [key for key in value if key not in keys]
+    if unknown:
+        raise InvalidInput("; ".join(unknown_key(key, f"a key of {field}", keys) for key in unknown))
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise InvalidInput(
+            f"{field} must be a mapping with the keys {required}, got {dict(value)!r} "
+            f"(missing {', '.join(missing)})"
+        )
+    return dict(value)
+
+
+def unknown_key(key: Any, what: str, allowed: Iterable[str]) -> str:
+    """The message for a key that is not allowed: ``'lr_' is not WHAT; did you mean 'lr'? allowed: ...``
+    (the suggestion when one is close)."""
+    allowed = list(allowed)
+    close = difflib.get_close_matches(str(key), allowed, n=3)
+    hint = f"did you mean {', '.join(repr(m) for m in close)}? " if close else ""
+    return f"{key!r} is not {what}; {hint}allowed: {', '.join(allowed)}"
 
 
 def samples(x: Any, field: str = "x") -> np.ndarray:

@@ -24,7 +24,7 @@ import argparse
 import sys
 
 from bookkeeping import signals
-from bookkeeping.errors import run_command
+from bookkeeping.errors import CommandParser, run_command
 
 
 def main(argv=None) -> int:
@@ -36,7 +36,7 @@ def _main(argv) -> int:
     # Ctrl-C meanwhile must end as any other (one line, status 130), not with an import traceback.
     from repro import notebooks
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m repro",
         description=__doc__.split("\n\n")[0],
         epilog=__doc__.split("\n\n", 1)[1],

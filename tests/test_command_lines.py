@@ -23,6 +23,8 @@ from iterand.engine import train as train_module
 from iterand.engine.config import run_name
 from iterand.experiments.cli import build_config
 from iterand.experiments.cli import main as iterand_main
+from repro.__main__ import main as repro_main
+from theory.cli import main as theory_main
 
 REPO = Path(__file__).resolve().parents[1]
 PRESET = "fig2-conv6-sc-iterand"
@@ -47,6 +49,25 @@ def test_only_user_errors_become_one_line(capsys):
         run_command(fails(ValueError("a bug")))
     assert run_command(fails(KeyboardInterrupt())) == EXIT_INTERRUPTED
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("main", "argv", "help_of"),
+    [
+        (theory_main, ["bogus"], "python -m theory"),
+        (theory_main, ["worst-case"], "python -m theory worst-case"),  # a subcommand's own parser
+        (theory_main, ["estimate", "--n", "x", "--eps", "0.1"], "python -m theory estimate"),
+        (repro_main, ["--bogus"], "python -m repro"),
+        (iterand_main, ["bogus"], "python -m iterand"),
+    ],
+)
+def test_a_usage_error_is_one_line_with_status_2(capsys, main, argv, help_of):
+    # theory and repro printed argparse's usage block (several lines) above the message.
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == EXIT_USER_ERROR
+    assert err.count("\n") == 1 and err.startswith("error: ") and err.endswith(f"(see {help_of} --help)\n")
 
 
 def test_a_value_error_inside_training_keeps_its_traceback(tmp_path, monkeypatch):

@@ -279,11 +279,7 @@ def _integer(name: str, value, minimum: int) -> np.ndarray:
 
 
 def _unit_interval(name: str, value) -> np.ndarray:
-    def check(n: str, v: float) -> None:
-        if not -1.0 <= v <= 1.0:
-            raise InvalidInput(f"{n} must be in [-1, 1], got {v!r}")
-
-    return _checked(name, value, check)
+    return _checked(name, value, lambda n, v: validation.in_range(n, v, -1.0, 1.0))
 
 
 def _network_eps(eps) -> float:

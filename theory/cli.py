@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from bookkeeping import paths, provenance, tables, validation
-from bookkeeping.errors import InvalidInput, run_command
-from bookkeeping.files import writable_file
+from bookkeeping.errors import CommandParser, InvalidInput, run_command
+from bookkeeping.files import writable_file, writable_folder
 from repro import notebooks
 from theory import experiments, montecarlo, subset_sum
 from theory.distributions import DISTRIBUTIONS
@@ -43,7 +43,7 @@ NOTEBOOK_PREFIX = "theory_"
 _NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(CommandParser):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_NUMBER
@@ -176,6 +176,8 @@ def _experiment(args) -> int:
     out_dir = paths.experiment_output_dir(
         args.name, notebooks.output_label(notebook, args.params, given, parameters)
     )
+    # Refused now, not when the tables are written after the computation.
+    writable_folder(out_dir, f"output folder below {paths.root_origin(paths.RUNS_ENV)}")
     started = time.perf_counter()
     results = experiments.EXPERIMENTS[args.name](**parameters)
     seconds = round(time.perf_counter() - started, 1)

@@ -138,8 +138,28 @@ def resampling_models(
     Models: per trial (``model_trials`` of them) one ``(n, R)`` array of U[-1, 1] draws shared by the
     three models (A uses column 0, B any one draw per slot, C re-draws from the columns in order),
     ``targets`` targets uniform on ``[-t, t]``; model C at each ``r`` of ``r_values``, with its per-round
-    errors.
+    errors. Every parameter is checked before any sampling.
     """
+    seed = validation.integer_at_least("seed", seed, 0)
+    lemma_trials = validation.integer_at_least("lemma_trials", lemma_trials, 1)
+    model_trials = validation.integer_at_least("model_trials", model_trials, 1)
+    alpha_values = montecarlo.grid(
+        "alpha_values", alpha_values, lambda name, a: validation.in_range(name, a, -1.0, 1.0)
+    )
+    # The lemma's bound holds for eps <= 1 (bounds.single_draw_failure_bound).
+    lemma_eps_values = montecarlo.grid(
+        "lemma_eps_values", lemma_eps_values, lambda name, e: validation.fraction(name, e, low_open=True)
+    )
+    m_values = montecarlo.grid("m_values", m_values, _at_least_one)
+    n = validation.integer_at_least("n", n, 1)
+    R = validation.integer_at_least("R", R, 1)
+    if n > network.max_width(R):
+        raise InvalidInput(
+            f"n must be <= {network.max_width(R)} for R = {R} (model B's exact search), got {n}"
+        )
+    r_values = montecarlo.grid("r_values", r_values, validation.fraction)
+    targets = validation.integer_at_least("targets", targets, 1)
+    t = validation.positive("t", t)
     rng = np.random.default_rng(seed)
     lemma = []
     m_max = max(m_values)
@@ -190,17 +210,39 @@ def network_error(seed: int, dims: list[int], sweeps: list[dict], trials: int, i
     """Error of the pruned random network vs width, with (R > 1) and without (R = 1) re-sampling.
 
     ``sweeps``: one ``{"R": R, "widths": [...]}`` per number of draws, since the widths that are affordable
-    shrink as R grows (:func:`theory.network.max_width`); the draws are shared across sweeps.
+    shrink as R grows (:func:`theory.network.max_width`); the draws are shared across sweeps. Every
+    parameter is checked before the first sweep runs.
     """
+    dims = network.validate_dims(dims)
+    sweeps = _network_sweeps(sweeps)
+    trials = validation.integer_at_least("trials", trials, 1)
+    inputs = validation.integer_at_least("inputs", inputs, 1)
+    seed = validation.integer_at_least("seed", seed, 0)
     records = []
-    for sweep in sweeps:
-        records += network.error_vs_width(
-            dims, sweep["widths"], [sweep["R"]], trials=trials, seed=seed, inputs=inputs
-        )
+    for R, widths in sweeps:
+        records += network.error_vs_width(dims, widths, [R], trials=trials, seed=seed, inputs=inputs)
     for row in records:
         row["dims"] = "-".join(map(str, row["dims"]))
         row["per_weight_errors"] = " ".join(f"{e:.6g}" for e in row["per_weight_errors"])
     return {"error_vs_width": records}
+
+
+def _network_sweeps(sweeps) -> list[tuple[int, list[int]]]:
+    """``network_error``'s sweeps as ``(R, widths)``, each width within reach of the exact pruning."""
+    parsed = []
+    for i, sweep in enumerate(validation.entries("sweeps", sweeps)):
+        name = f"sweeps[{i}]"
+        sweep = validation.mapping(name, sweep, ("R", "widths"))
+        R = validation.integer_at_least(f"{name}.R", sweep["R"], 1)
+        widths = montecarlo.grid(f"{name}.widths", sweep["widths"], _at_least_one)
+        if max(widths) > network.max_width(R):
+            raise InvalidInput(
+                f"{name}.widths must be <= {network.max_width(R)} for R = {R} (exact pruning), got {widths}"
+            )
+        parsed.append((R, widths))
+    if not parsed:
+        raise InvalidInput("sweeps must hold at least 1 sweep")
+    return parsed
 
 
 def trained_network_emulation(
@@ -222,6 +264,11 @@ def trained_network_emulation(
 
     ``sweeps``: one ``{"model": ..., "R": ..., "widths": [...]}`` per model and number of draws.
     """
+    # What the emulation checks, checked before the data is read and the target trained.
+    trained_network.parse_sweeps(sweeps)
+    validation.fraction("iterand_rate", iterand_rate)
+    validation.non_negative("tolerance_points", tolerance_points)
+    validation.integer_at_least("torch_check_inputs", torch_check_inputs, 1)
     task = target_data.load_task(data_root, image_size, seed)
     trained = target_training.train_target(task, hidden, epochs, seed, batch_size, learning_rate)
     records = trained_network.emulate(trained.target, task, sweeps, seed, iterand_rate, torch_check_inputs)
@@ -249,6 +296,9 @@ def symbolic_checks(
 
     The network statements take equal widths ``d`` and depth ``l`` (``dims = [d] * (l + 1)``).
     """
+    d = validation.integer_at_least("d", d, 1)
+    l = validation.integer_at_least("l", l, 1)  # noqa: E741
+    R_values = montecarlo.grid("R_values", R_values, _at_least_one)
     dims = [d] * (l + 1)
     # the Lueker bound is shown at the n where it reaches 1 - delta, so its value is informative
     n_lueker = float(bounds.lueker_required_n(eps, delta, C))

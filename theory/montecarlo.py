@@ -234,14 +234,7 @@ def check_cell_size(trials: int, n: int, R: int) -> None:
 def grid(name: str, values, check: Callable, *, allow_empty: bool = False) -> list:
     """The entries of a grid axis ``name`` (a parameter), each checked by ``check(f"{name}[i]", value)``: a
     list without repeats, non-empty unless ``allow_empty``."""
-    # A string is a sequence too: "uniform" would be read as the names "u", "n", ...
-    if isinstance(values, (str, bytes, dict)):
-        raise InvalidInput(f"{name} must be a list, got {values!r}")
-    try:
-        entries = list(values)
-    except TypeError:
-        raise InvalidInput(f"{name} must be a list, got {values!r}") from None
-    checked = [check(f"{name}[{i}]", v) for i, v in enumerate(entries)]
+    checked = [check(f"{name}[{i}]", v) for i, v in enumerate(validation.entries(name, values))]
     if not checked and not allow_empty:
         raise InvalidInput(f"{name} must have at least 1 entry")
     if len(set(checked)) != len(checked):

@@ -187,11 +187,8 @@ class PrunedNetwork:
 
 def validate_dims(dims) -> tuple[int, ...]:
     """``dims = (d_0, ..., d_l)``: at least two entries, each an integer >= 1."""
-    try:
-        entries = list(dims)
-    except TypeError:
-        raise InvalidInput(f"dims must be a sequence of at least 2 positive integers, got {dims!r}") from None
-    if len(entries) < 2:
+    entries = _entries(dims)
+    if entries is None or len(entries) < 2:
         raise InvalidInput(f"dims must be a sequence of at least 2 positive integers, got {dims!r}")
     return tuple(validation.integer_at_least(f"dims[{i}]", d, 1) for i, d in enumerate(entries))
 
@@ -485,15 +482,20 @@ def error_vs_width(
 
 def _dims_list(dims) -> list:
     """``dims`` as a list of dims tuples: one ``(d_0, ..., d_l)`` or already a list of them."""
-    try:
-        entries = list(dims)
-    except TypeError:
-        raise InvalidInput(
-            f"dims must be a sequence of positive integers or a list of them, got {dims!r}"
-        ) from None
-    if entries and all(isinstance(e, Sequence) or isinstance(e, np.ndarray) for e in entries):
+    entries = _entries(dims)
+    if entries is None:
+        raise InvalidInput(f"dims must be a sequence of positive integers or a list of them, got {dims!r}")
+    if entries and all(_entries(e) is not None for e in entries):
         return entries
     return [entries]
+
+
+def _entries(value) -> list | None:
+    # A string is never a list of dims: "abc" was read as the dims "a", "b", "c".
+    try:
+        return validation.entries("dims", value)
+    except InvalidInput:
+        return None
 
 
 def _batch(x, d: int) -> np.ndarray:

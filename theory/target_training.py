@@ -78,7 +78,10 @@ def train_target(
     from torch import nn
     from torch.nn.utils import skip_init
 
-    hidden = [validation.integer_at_least(f"hidden[{i}]", h, 1) for i, h in enumerate(hidden)]
+    hidden = [
+        validation.integer_at_least(f"hidden[{i}]", h, 1)
+        for i, h in enumerate(validation.entries("hidden", hidden))
+    ]
     epochs = validation.integer_at_least("epochs", epochs, 1)
     batch_size = validation.integer_at_least("batch_size", batch_size, 1)
     learning_rate = validation.positive("learning_rate", learning_rate)

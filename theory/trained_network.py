@@ -64,17 +64,17 @@ def parse_sweeps(sweeps: Sequence[dict]) -> list[Sweep]:
     (:func:`theory.network.max_width`: ``R`` for model B, 1 for models A and C).
     """
     parsed = []
-    for i, sweep in enumerate(sweeps):
+    for i, sweep in enumerate(validation.entries("sweeps", sweeps)):
         name = f"sweeps[{i}]"
-        if not isinstance(sweep, dict) or set(sweep) != {"model", "R", "widths"}:
-            raise InvalidInput(f"{name} must be a mapping with the keys model, R and widths, got {sweep!r}")
+        sweep = validation.mapping(name, sweep, ("model", "R", "widths"))
         model = validation.choice(f"{name}.model", sweep["model"], resampling.RESAMPLING_MODELS)
         R = validation.integer_at_least(f"{name}.R", sweep["R"], 1)
         if model == "none" and R != 1:
             raise InvalidInput(f"{name}.R must be 1 for model 'none' (one draw per weight), got {R}")
         limit = network.max_width(R if model == "oracle" else 1)
         widths = tuple(
-            validation.integer_at_least(f"{name}.widths[{j}]", n, 1) for j, n in enumerate(sweep["widths"])
+            validation.integer_at_least(f"{name}.widths[{j}]", n, 1)
+            for j, n in enumerate(validation.entries(f"{name}.widths", sweep["widths"]))
         )
         if not widths or max(widths) > limit:
             raise InvalidInput(

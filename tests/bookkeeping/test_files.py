@@ -39,3 +39,13 @@ def test_a_yaml_key_given_twice_is_named_with_its_line(tmp_path):
         read_yaml(path)
     path.write_text("base: &base {lr: 0.1, epochs: 3}\nrun:\n  <<: *base\n  epochs: 5\n")
     assert read_yaml(path)["run"] == {"lr": 0.1, "epochs": 5}  # a merged key may be overridden
+
+
+def test_a_yaml_file_that_is_not_utf8_is_named_with_the_byte(tmp_path):
+    # read_text raised UnicodeDecodeError outside the YAML error handler: a traceback, not a line.
+    path = tmp_path / "params.yaml"
+    path.write_bytes("quick:\n  # caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(
+        InvalidInput, match=r"params.yaml, line 2: not valid YAML \(must be UTF-8 text, got byte 0xe9\)"
+    ):
+        read_yaml(path)

@@ -61,3 +61,10 @@ def test_run_commits_reads_per_run_tables_old_and_new(tmp_path):
     assert provenance.run_commits(older) == [
         {"commit": "abc", "dirty": None, "tables": ["results-runs.csv"], "rows": 2}
     ]
+
+
+def test_a_root_is_named_by_its_variable_when_set_else_by_its_default(monkeypatch):
+    monkeypatch.setenv(paths.DATA_ENV, "/somewhere")
+    monkeypatch.delenv(paths.RUNS_ENV, raising=False)
+    assert paths.root_origin(paths.DATA_ENV) == "$ITERAND_DATA"
+    assert paths.root_origin(paths.RUNS_ENV) == "runs/ in the working directory ($ITERAND_RUNS unset)"

@@ -22,6 +22,22 @@ from bookkeeping import validation
         (lambda: validation.positive("f", "1.5"), "^f must be a finite number > 0, got '1.5'$"),
         (lambda: validation.integer_at_least("f", False, 0), "^f must be an integer >= 0, got False$"),
         (lambda: validation.boolean("f", 1), "^f must be true or false, got 1$"),
+        (lambda: validation.in_range("f", 1.5, -1, 1), r"^f must be a number in \[-1, 1\], got 1.5$"),
+        (lambda: validation.entries("f", "abc"), "^f must be a list, got 'abc'$"),  # not a, b, c
+        (lambda: validation.entries("f", {"a": 1}), r"^f must be a list, got \{'a': 1\}$"),
+        (lambda: validation.entries("f", 3), "^f must be a list, got 3$"),
+        (
+            lambda: validation.mapping("f", [1], ("a", "b")),
+            r"^f must be a mapping with the keys a and b, got \[1\]$",
+        ),
+        (
+            lambda: validation.mapping("f", {"a": 1, "bb": 2}, ("a", "b")),
+            "^'bb' is not a key of f; did you mean 'b'\\? allowed: a, b$",
+        ),
+        (
+            lambda: validation.mapping("f", {"a": 1}, ("a", "b")),
+            r"^f must be a mapping with the keys a and b, got \{'a': 1\} \(missing b\)$",
+        ),
     ],
 )
 def test_validation_messages(call, message):

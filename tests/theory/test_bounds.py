@@ -218,7 +218,7 @@ def test_wilson_interval_vectorised_and_nested():
         (lambda: bounds.lueker_success_bound(10, 0.1, 0.0), "C must be a finite number > 0"),
         (lambda: bounds.lueker_required_n(1.0, 0.1, 1.0), r"eps must be a number in \(0, 1\)"),
         (lambda: bounds.pensia_required_n(0.1, 1.0, 1.0), r"delta must be a number in \(0, 1\)"),
-        (lambda: bounds.single_draw_hit_probability(1.5, 0.1), r"alpha must be in \[-1, 1\]"),
+        (lambda: bounds.single_draw_hit_probability(1.5, 0.1), r"alpha must be a number in \[-1, 1\]"),
         (lambda: bounds.single_draw_failure_exact(0.0, 0.1, -1), "m must be an integer >= 0"),
         (lambda: bounds.single_draw_failure_bound(1.5, 3), r"eps must be a number in \(0, 1\]"),
         (lambda: bounds.single_draw_failure_bound(0.5, 3, form="tight"), "form must be one of"),

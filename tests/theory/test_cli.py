@@ -158,6 +158,23 @@ def test_an_unwritable_estimate_out_is_refused_before_computing(capsys, tmp_path
     assert _one_error_line(err) == f"error: --out: {blocker} is a file, not a folder"
 
 
+def test_an_experiment_output_folder_in_the_way_is_refused_before_computing(capsys, tmp_path, monkeypatch):
+    # $ITERAND_RUNS naming a file failed only when the tables were written, after the computation.
+    blocker = tmp_path / "runs"
+    blocker.write_text("")
+    monkeypatch.setenv("ITERAND_RUNS", str(blocker))
+
+    def must_not_run(**parameters):
+        raise AssertionError("computed before the output folder was checked")
+
+    monkeypatch.setitem(experiments.EXPERIMENTS, "network", must_not_run)
+    status, out, err = run(capsys, "experiment", "network")
+    assert status == 2 and not out
+    assert (
+        _one_error_line(err) == f"error: output folder below $ITERAND_RUNS: {blocker} is a file, not a folder"
+    )
+
+
 def test_a_partial_parameter_file_runs_with_the_notebooks_defaults(capsys, tmp_path, monkeypatch):
     # `experiment symbolic --params partial.yaml` crashed: symbolic_checks() missing 9 required arguments.
     monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from bookkeeping import files, paths, tables
-from theory import cli, experiments, montecarlo
+from theory import cli, experiments, montecarlo, network, target_data
 
 # Seconds of sampling; at n <= 4 no eps of the grid reaches p >= 1 - delta, so the affine law is impossible.
 SMALL = dict(
@@ -98,3 +98,110 @@ def test_r_values_may_be_empty_or_hold_only_model_a():
         with pytest.warns(UserWarning, match="affine at delta=0.1 not computable"):  # SMALL's grid
             records = experiments.subset_sums(**{**SMALL, "R_values": R_values})["success_probability"]
         assert {r["model"] for r in records} == {"none"}
+
+
+NETWORK = dict(
+    seed=0, dims=[2, 3, 2], sweeps=[{"R": 1, "widths": [4]}, {"R": 2, "widths": [4]}], trials=1, inputs=8
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # Each crashed in the loop over the sweeps (TypeError, KeyError) or ran with nothing to compute.
+        ({"sweeps": [1]}, r"^sweeps\[0\] must be a mapping with the keys R and widths, got 1$"),
+        ({"sweeps": {"R": 1}}, r"^sweeps must be a list, got \{'R': 1\}$"),
+        (
+            {"sweeps": [{"R": 1}]},
+            r"^sweeps\[0\] must be a mapping with the keys R and widths, got .* \(missing widths\)$",
+        ),
+        (
+            {"sweeps": [{"R": 1, "widths": [4], "width": [8]}]},
+            r"^'width' is not a key of sweeps\[0\]; did you mean 'widths'\? allowed: R, widths$",
+        ),
+        ({"sweeps": [{"R": 1, "widths": 4}]}, r"^sweeps\[0\]\.widths must be a list, got 4$"),
+        ({"sweeps": []}, "^sweeps must hold at least 1 sweep$"),
+        (
+            {"sweeps": [{"R": 1, "widths": [4]}, {"R": 4, "widths": [30]}]},
+            r"^sweeps\[1\]\.widths must be <= 18 for R = 4",
+        ),
+        ({"trials": 0}, "^trials must be an integer >= 1, got 0$"),
+        ({"inputs": -1}, "^inputs must be an integer >= 1, got -1$"),
+        ({"dims": "abc"}, "^dims must be a sequence of at least 2 positive integers, got 'abc'$"),  # got 'a'
+    ],
+)
+def test_network_parameters_are_checked_before_the_first_sweep(monkeypatch, change, message):
+    def computing(*args, **kwargs):
+        raise AssertionError("computed before the parameters were checked")
+
+    monkeypatch.setattr(network, "error_vs_width", computing)
+    with pytest.raises(ValueError, match=message):
+        experiments.network_error(**{**NETWORK, **change})
+
+
+RESAMPLING = dict(
+    seed=0, lemma_trials=10, model_trials=1, alpha_values=[0.0], lemma_eps_values=[0.1], m_values=[1, 2],
+    n=6, R=2, r_values=[1.0], targets=2, t=1.0,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # Each was accepted (an empty table) or crashed on the way (IndexError, numpy's UFuncNoLoopError).
+        ({"lemma_trials": 0}, "^lemma_trials must be an integer >= 1, got 0$"),
+        ({"model_trials": -1}, "^model_trials must be an integer >= 1, got -1$"),
+        ({"m_values": []}, "^m_values must have at least 1 entry$"),
+        ({"alpha_values": ["x"]}, r"^alpha_values\[0\] must be a number in \[-1, 1\], got 'x'$"),
+        ({"lemma_eps_values": [2.0]}, r"^lemma_eps_values\[0\] must be a number in \(0, 1\], got 2.0$"),
+        ({"r_values": "ab"}, "^r_values must be a list, got 'ab'$"),
+        ({"targets": 0}, "^targets must be an integer >= 1, got 0$"),
+        ({"R": 0}, "^R must be an integer >= 1, got 0$"),
+        ({"seed": -3}, "^seed must be an integer >= 0, got -3$"),
+        ({"n": 60}, r"^n must be <= 26 for R = 2 \(model B's exact search\), got 60$"),
+    ],
+)
+def test_resampling_parameters_are_checked_before_any_sampling(monkeypatch, change, message):
+    def sampling(*args, **kwargs):
+        raise AssertionError("sampled before the parameters were checked")
+
+    monkeypatch.setattr(experiments.distributions, "sample", sampling)
+    with pytest.raises(ValueError, match=message):
+        experiments.resampling_models(**{**RESAMPLING, **change})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"d": 0}, "^d must be an integer >= 1, got 0$"),  # was "dims[0] must be ...", naming no parameter
+        ({"l": 0}, "^l must be an integer >= 1, got 0$"),
+        ({"R_values": "x"}, "^R_values must be a list, got 'x'$"),
+    ],
+)
+def test_symbolic_parameters_name_themselves(change, message):
+    quick = files.read_yaml(paths.notebook_params("theory_symbolic"))["quick"]
+    with pytest.raises(ValueError, match=message):
+        experiments.symbolic_checks(**{**quick, **change})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sweeps": 5}, "^sweeps must be a list, got 5$"),
+        (
+            {"sweeps": [{"model": "none", "R": 1, "widths": 8}]},
+            r"^sweeps\[0\]\.widths must be a list, got 8$",
+        ),
+        ({"iterand_rate": 2}, r"^iterand_rate must be a number in \[0, 1\], got 2$"),
+        ({"tolerance_points": -1}, "^tolerance_points must be a finite number >= 0, got -1$"),
+        ({"torch_check_inputs": 0}, "^torch_check_inputs must be an integer >= 1, got 0$"),
+    ],
+)
+def test_trained_network_parameters_are_checked_before_the_target_is_trained(monkeypatch, change, message):
+    def loading(*args, **kwargs):
+        raise AssertionError("data read before the parameters were checked")
+
+    monkeypatch.setattr(target_data, "load_task", loading)
+    quick = files.read_yaml(paths.notebook_params("theory_trained_network"))["quick"]
+    with pytest.raises(ValueError, match=message):
+        experiments.trained_network_emulation(**{**quick, **change})

@@ -324,3 +324,10 @@ def test_forward_rejects_wrong_input_width():
     with pytest.raises(ValueError, match="^network must"):
         measure_error(random_target((3, 2), np.random.default_rng(0)), net, np.ones((1, 3)))
     assert math.isfinite(measure_error(target, net, np.ones((1, 3)) / 2))
+
+
+@pytest.mark.parametrize("dims", ["abc", "48", 5, [4]])
+def test_dims_that_are_not_a_list_of_two_or_more_are_named_whole(dims):
+    # A string was iterated: dims "abc" was refused as "got 'a'".
+    with pytest.raises(ValueError, match=f"^dims must be a sequence of .*, got {re.escape(repr(dims))}$"):
+        network.error_vs_width(dims, [4])

@@ -25,7 +25,8 @@ import torch
 from torch import Tensor
 
 from bookkeeping.errors import InvalidInput, UserError
-from bookkeeping.paths import data_root
+from bookkeeping.files import file_in_the_way
+from bookkeeping.paths import DATA_ENV, data_root, root_origin
 from iterand.engine.data.defaults import CIFAR10_ENV, default_cifar_source
 from iterand.engine.datasets import DATASETS
 
@@ -43,10 +44,12 @@ __all__ = [
     "DataError",
     "Loader",
     "cache_dir",
+    "cache_origin",
     "data_identity",
     "default_cifar_source",
     "default_data_root",
     "derive_seed",
+    "no_file_in_the_way",
     "load",
     "prepare",
     "seeded_generator",
@@ -97,6 +100,19 @@ def cache_dir() -> Path:
 
     Not beside the source, which may be read-only (e.g. a shared archive)."""
     return Path(os.environ.get(CACHE_ENV) or default_data_root() / "cache")
+
+
+def no_file_in_the_way(path: Path, what: str) -> Path:
+    """``path``, a folder or none yet; a file in its way is a `DataError` naming ``what`` (the variable
+    that chose it, `root_origin`), found before any download or decoding."""
+    if blocker := file_in_the_way(path):
+        raise DataError(f"{what}: {blocker} is a file, not a folder")
+    return path
+
+
+def cache_origin() -> str:
+    """How a message names `cache_dir()`: the variable that chose it."""
+    return f"${CACHE_ENV}" if os.environ.get(CACHE_ENV) else f"cache/ in {root_origin(DATA_ENV)}"
 
 
 def derive_seed(*parts: int) -> int:

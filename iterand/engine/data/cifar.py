@@ -49,7 +49,15 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from iterand.engine.data import DataBundle, DataError, cache_dir, default_data_root
+from bookkeeping.paths import DATA_ENV, root_origin
+from iterand.engine.data import (
+    DataBundle,
+    DataError,
+    cache_dir,
+    cache_origin,
+    default_data_root,
+    no_file_in_the_way,
+)
 from iterand.engine.data.augment import AUGMENTATIONS
 from iterand.engine.data.defaults import CIFAR10_ENV, configured_cifar
 from iterand.engine.data.gpu_loader import device_bundle
@@ -130,7 +138,9 @@ def load_arrays(data_root: str | os.PathLike | None, cache: Path | None = None) 
     The arrays are checked (`check_counts`) whether decoded or read from the cache; only checked arrays
     are cached, and a cache file that fails the check (written before the check existed) is removed."""
     source = resolve(data_root)
-    cache_file = (cache or cache_dir()) / f"cifar10-{fingerprint(source)}.npz"
+    # A file in the way of the cache would otherwise show only after decoding (minutes for the JPEGs).
+    folder = no_file_in_the_way(cache or cache_dir(), "cache folder" if cache else cache_origin())
+    cache_file = folder / f"cifar10-{fingerprint(source)}.npz"
     if cache_file.is_file():
         try:
             cached = _read_cache(cache_file, source)
@@ -188,7 +198,11 @@ def resolve(data_root: str | os.PathLike | None) -> Source:
     origin = ""
     if data_root is None and configured_cifar() is not None:
         data_root, origin = configured_cifar(), f" (from ${CIFAR10_ENV})"
-    root = default_data_root() if data_root is None else Path(data_root).expanduser()
+    if data_root is None:
+        # The download folder: $ITERAND_DATA (a folder, never a copy) is named if it is a file.
+        root = no_file_in_the_way(default_data_root(), root_origin(DATA_ENV))
+    else:
+        root = Path(data_root).expanduser()
     if not root.exists():
         if data_root is not None:
             raise DataError(f"CIFAR-10 data root {root}{origin} does not exist. {layout_help(root)}")

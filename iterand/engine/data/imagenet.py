@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
-from iterand.engine.data import DataBundle, DataError, default_data_root, derive_seed
+from bookkeeping.paths import DATA_ENV, root_origin
+from iterand.engine.data import DataBundle, DataError, default_data_root, derive_seed, no_file_in_the_way
 from iterand.engine.data.augment import IMAGENET_NORMALIZATION, Normalization
 from iterand.engine.data.split import split_indices
 
@@ -165,7 +166,10 @@ def load_bundle(
     image_size: int = IMAGE_SIZE,
     resize_size: int = RESIZE_SIZE,
 ) -> DataBundle:
-    root = Path(config.data_root).expanduser() if config.data_root else default_data_root() / "imagenet"
+    if config.data_root:
+        root = Path(config.data_root).expanduser()
+    else:
+        root = no_file_in_the_way(default_data_root(), root_origin(DATA_ENV)) / "imagenet"
     if not root.is_dir():
         state = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(f"ImageNet data root {root} {state}. {layout_help(root)}")

@@ -425,6 +425,32 @@ def test_a_data_set_short_of_cifar10s_sizes_is_refused_and_never_cached(tmp_path
     assert not stale.exists()
 
 
+def test_a_cache_folder_that_is_a_file_is_refused_before_decoding(tmp_path, small_is_cifar10, monkeypatch):
+    # $ITERAND_DATA_CACHE naming a file showed only when the decoded arrays were written (a warning).
+    archive = tmp_path / "small.tar"
+    archive.write_bytes(small_tar()[0])
+    blocker = tmp_path / "cache"
+    blocker.write_text("")
+    monkeypatch.setenv("ITERAND_DATA_CACHE", str(blocker / "cifar"))
+
+    def no_decoding(source):
+        raise AssertionError("decoded before the cache folder was checked")
+
+    monkeypatch.setattr(cifar, "decode", no_decoding)
+    with pytest.raises(DataError, match=rf"^\$ITERAND_DATA_CACHE: {blocker} is a file, not a folder$"):
+        cifar.load_arrays(archive)
+
+
+def test_iterand_data_that_is_a_file_is_named(tmp_path, monkeypatch):
+    # The message said "CIFAR-10 data root ... is a file but not a tar archive", naming no variable.
+    blocker = tmp_path / "data"
+    blocker.write_text("")
+    monkeypatch.delenv("ITERAND_CIFAR10", raising=False)
+    monkeypatch.setenv("ITERAND_DATA", str(blocker))
+    with pytest.raises(DataError, match=rf"^\$ITERAND_DATA: {blocker} is a file, not a folder$"):
+        cifar.resolve(None)
+
+
 def test_damaged_official_batches_fail_torchvisions_integrity_check(tmp_path, subset_arrays, monkeypatch):
     folder = write_official_batches(tmp_path, subset_arrays, monkeypatch)
     test_batch = folder / "test_batch"

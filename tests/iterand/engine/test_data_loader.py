@@ -194,6 +194,16 @@ def imagenet_config(root: Path, **overrides) -> TrainConfig:
     return TrainConfig(**{**fields, "val_fraction": 0.2, "eval_batch_size": 4, "workers": 0, **overrides})
 
 
+def test_imagenet_without_data_root_names_iterand_data_that_is_a_file(tmp_path, monkeypatch):
+    # It said "ImageNet data root <file>/imagenet does not exist", naming neither the file nor the variable.
+    blocker = tmp_path / "data"
+    blocker.write_text("")
+    monkeypatch.setenv("ITERAND_DATA", str(blocker))
+    config = imagenet_config(tmp_path).replace(data_root=None)
+    with pytest.raises(DataError, match=rf"^\$ITERAND_DATA: {blocker} is a file, not a folder$"):
+        load(config, "cpu")
+
+
 def test_imagenet_streams_normalised_batches(image_folder):
     bundle = load(imagenet_config(image_folder), "cpu")
     assert (bundle.num_classes, bundle.image_shape) == (3, (3, 224, 224))
