@@ -85,11 +85,17 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import yaml
 
-from bookkeeping.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, InvalidInput, UserError, run_command
+from bookkeeping.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_USER_ERROR,
+    CommandParser,
+    InvalidInput,
+    UserError,
+    run_command,
+)
 from bookkeeping.files import read_json, writable_file, writable_folder
 from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
 from iterand.engine.compact import describe, export_compact
@@ -135,18 +141,13 @@ class _ConsoleHandler(logging.StreamHandler):
         super().handleError(record)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see python -m iterand --help)\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="python -m iterand",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     train = commands.add_parser("train", help="train (or resume) one run")
     train.add_argument("--preset", help="a preset name (python -m iterand presets lists them)")
     train.add_argument(
