@@ -8,7 +8,8 @@ Examples::
     python -m repro theory_network --params my_params.yaml
 
 Outputs (executed notebook, figures, their data, provenance.json) go to runs/notebooks/NAME/SET/, SET
-being the set's name or, for a parameter file, its name and a hash of its parameters (my_params-3fa2b1c0),
+being the set's name or, for a parameter file, its name and a hash of its parameters except concurrent,
+workers and mode, which change how it runs, not what it computes (my_params-3fa2b1c0),
 followed by the kind of data when it is not the kind the notebook reads by default (quick-cifar10 for the
 trained-network notebook on CIFAR-10, quick-synthetic for a figure whose runs train on synthetic data).
 Its provenance.json says whether the run succeeded, failed or was interrupted; until a new run succeeds,
