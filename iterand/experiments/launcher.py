@@ -2,7 +2,9 @@
 
 A run whose ``summary.json`` exists is skipped, and so is a run whose directory another process holds
 (``bookkeeping.locks``: another shard, or a ``train`` started by hand), with a line naming that process;
-one with a checkpoint resumes from it (``iterand.engine.train.train``). Whether a run is held is checked
+one with a checkpoint resumes from it (``iterand.engine.train.train``). A setting that would stop every
+run at its start (a device this machine lacks, missing data: ``planning.check_runnable``) is one error
+before any run starts. Whether a run is held is checked
 again just before it starts, as other processes start runs while a sweep goes on. ``concurrent=1`` trains
 in this process; ``concurrent=N > 1`` runs N ``python -m iterand train --config FILE --out OUT``
 processes at once (several small runs on one GPU), the runs with the most work first. CPU runs share
@@ -67,6 +69,8 @@ def run(
     concurrent sweep is interrupted, "interrupted" or "not started"), ``preset``,
     ``fields`` (the grid values), ``log`` and ``error`` (None unless failed). ``progress`` receives one
     line per event; a dry run gives one line per run: status, run directory, preset and grid values.
+    Unless a dry run, a setting no run can start with raises its ``UserError`` before any run starts
+    (``planning.check_runnable``).
     """
     if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
         raise InvalidInput(f"concurrent must be an integer >= 1, got {concurrent!r}")
@@ -88,6 +92,7 @@ def run(
             progress(f"skipped     {_describe(record)} (finished)")
         else:
             todo.append((item.config, record))
+    planning.check_runnable(config for config, _ in todo)
     if concurrent == 1:
         for config, record in todo:
             _train_here(config, record, progress)

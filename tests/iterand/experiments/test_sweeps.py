@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,14 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
-from bookkeeping.errors import UserError
+from bookkeeping.errors import EXIT_USER_ERROR, UserError
 from bookkeeping.files import read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.engine import cpu_runtime
 from iterand.engine.config import run_name
 from iterand.engine.train import Trainer
-from iterand.experiments import figures, launcher, planning, presets, results, sweeps
+from iterand.experiments import cli, figures, launcher, planning, presets, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
 REPO = Path(__file__).resolve().parents[3]
@@ -425,22 +427,36 @@ def test_train_or_read_trains_the_subset_then_reads_without_training(tmp_path, m
     assert given == table and not (tmp_path / "x.csv").exists()
 
 
-def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path):
+def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path, monkeypatch):
     # Seen: both runs of a fig2 grid failed on a missing data root, and the notebook's error said only "no
     # finished run of this grid ...: train it first".
-    tiny = dict(item.split("=") for item in TINY if not item.startswith(("width=", "dataset=")))  # CIFAR-10
+    tiny = dict(item.split("=") for item in TINY if not item.startswith("width="))
     runs_dir = tmp_path / "runs"
+
+    def crash(config, run_dir):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(launcher, "train", crash)
     with pytest.raises(UserError) as failed:
         figures.train_or_read(
             "train", "fig2", runs_dir, tmp_path / "results.csv", grid={"width": [0.0625], "seed": [1, 2]},
-            overrides=tiny, data_root=str(tmp_path / "no-data"), models=["conv6"], methods=["iterand"],
-            inits=["sc"],
+            overrides=tiny, models=["conv6"], methods=["iterand"], inits=["sc"],
         )  # fmt: skip
     message = str(failed.value)
     assert message.startswith(f"2 of 2 runs of the grid failed; the first: {runs_dir}")
-    assert "no-data does not exist" in message and "(log: " in message
+    assert "RuntimeError: simulated crash" in message and "(log: " in message
     assert f"mode 'read' and runs_dir {runs_dir}" in message
     assert not (tmp_path / "results.csv").exists()
+
+    # A missing data root, which every run would fail on, is said once before any run starts.
+    tiny = dict(item.split("=") for item in TINY if not item.startswith(("width=", "dataset=")))  # CIFAR-10
+    with pytest.raises(UserError, match="no-data does not exist") as failed:
+        figures.train_or_read(
+            "train", "fig2", tmp_path / "elsewhere", tmp_path / "results.csv",
+            grid={"width": [0.0625], "seed": [1, 2]}, overrides=tiny, data_root=str(tmp_path / "no-data"),
+            models=["conv6"], methods=["iterand"], inits=["sc"],
+        )  # fmt: skip
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "results.csv").exists()
 
 
 def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_path):
@@ -488,3 +504,40 @@ def test_concurrent_runs_start_longest_first(tmp_path, monkeypatch):
     overrides = ["dataset=synthetic", "device=cpu"]  # nothing trains: the runs are only started
     launcher.run(sweep, tmp_path, overrides=overrides, concurrent=2, progress=lambda line: None)
     assert sorted(started[:2]) == [0.25, 0.25] and sorted(started[2:]) == [0.125, 0.125]
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("device=cuda", "device is 'cuda' but CUDA is not available here: use device=cpu or auto"),
+        ("data_root={missing}", "CIFAR-10 data root {missing} does not exist"),
+    ],
+)
+@pytest.mark.parametrize("concurrent", [1, 2])
+def test_a_setting_no_run_can_start_with_is_one_error_before_any_run_starts(
+    tmp_path, monkeypatch, capsys, setting, named, concurrent
+):
+    # Each run failed in turn with the same error, and the sweep ended with one FAILED line per run.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    started = []
+    monkeypatch.setattr(launcher, "train", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setattr(launcher, "_train_subprocess", lambda *args: started.append(args))
+    missing = tmp_path / "missing"
+    overrides = [*TINY, "dataset=cifar10", setting.format(missing=missing)]
+    with pytest.raises(UserError, match=re.escape(named.format(missing=missing))):
+        launcher.run(TINY_SWEEP, tmp_path / "runs", overrides=overrides, concurrent=concurrent)
+    assert started == [] and not (tmp_path / "runs").exists()
+    argv = [
+        "sweep",
+        "fig1",
+        "--grid",
+        "r=0,1",
+        "--out",
+        str(tmp_path / "runs"),
+        "--set",
+        setting.format(missing=missing),
+    ]
+    assert cli.main(argv) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and named.format(missing=missing) in err
+    assert started == [] and list((tmp_path / "runs").iterdir()) == []  # --out is made, no run directory
