@@ -4,11 +4,13 @@ A run whose ``summary.json`` exists is skipped, and so is a run whose directory 
 (``bookkeeping.locks``: another shard, or a ``train`` started by hand), with a line naming that process;
 one with a checkpoint resumes from it (``iterand.engine.train.train``). A setting that would stop every
 run at its start (a device this machine lacks, missing data: ``planning.check_runnable``) is one error
-before any run starts. Whether a run is held is checked
-again just before it starts, as other processes start runs while a sweep goes on. ``concurrent=1`` trains
-in this process; ``concurrent=N > 1`` runs N ``python -m iterand train --config FILE --out OUT``
-processes at once (several small runs on one GPU), the runs with the most work first. CPU runs share
-the cores this process may use: at most one run per core, each with ``cores // runs`` threads
+before any run starts. Whether a run is held or finished is checked again just before it starts, as other
+processes start runs while a sweep goes on. ``concurrent=1`` trains in this process; ``concurrent=N > 1``
+runs N training processes at once (several small runs on one GPU), the runs with the most work first:
+each trains as ``python -m iterand train --config FILE --out OUT`` does, then writes what happened to a
+status file of its own (``child_main``), so that a run another process took in the meantime is skipped,
+never counted as failed, and a failed run's error is its own, whoever else writes into its log. CPU runs
+share the cores this process may use: at most one run per core, each with ``cores // runs`` threads
 (``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on. Ctrl-C (or SIGTERM or SIGHUP: ``bookkeeping.signals``) stops a concurrent sweep as it
@@ -19,6 +21,7 @@ and the runs it leaves resume when the same sweep runs again.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import signal
@@ -36,17 +39,18 @@ from typing import Any
 import torch
 
 from bookkeeping import locks, signals
-from bookkeeping.errors import EXIT_INTERRUPTED, InvalidInput
+from bookkeeping.errors import InvalidInput, run_command
+from bookkeeping.files import read_json, write_json
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.models import build
 from iterand.engine import cpu_runtime
-from iterand.engine.config import TrainConfig, save_yaml
-from iterand.engine.train import train
+from iterand.engine.config import TrainConfig, load_yaml, save_yaml
+from iterand.engine.train import TrainingDiverged, train
 from iterand.experiments import planning, sweeps
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["cpu_plan", "run"]
+__all__ = ["child_main", "cpu_plan", "run"]
 
 
 def run(
@@ -213,19 +217,30 @@ def _describe(record: Mapping[str, Any]) -> str:
 
 
 def _starting(record: dict[str, Any], progress: Callable[[str], None]) -> bool:
-    """Announce the run, or skip it (False) when another process holds its directory."""
-    holder = locks.holder(RunFiles(Path(record["dir"])).lock)
-    if holder is not None:
-        _held_elsewhere(record, locks.describe_holder(holder), progress)
+    """Announce the run, or skip it (False) when another process holds its directory or has finished it
+    since the sweep looked."""
+    files = RunFiles(Path(record["dir"]))
+    holder = locks.holder(files.lock)
+    if holder is not None or files.summary.is_file():
+        _taken_elsewhere(record, holder, progress)
         return False
     verb = "resuming" if record["status"] == "interrupted" else "training"
     progress(f"{verb:<11} {_describe(record)}")
     return True
 
 
-def _held_elsewhere(record: dict[str, Any], who: str, progress: Callable[[str], None]) -> None:
+def _taken_elsewhere(
+    record: dict[str, Any], holder: dict[str, Any] | None, progress: Callable[[str], None]
+) -> None:
+    """Skip a run another process holds (``holder``: what it wrote about itself) or has finished."""
     record["outcome"] = "skipped"
-    progress(f"skipped     {_describe(record)} (in use by {who}; run the sweep again once it has ended)")
+    if RunFiles(Path(record["dir"])).summary.is_file():
+        progress(f"skipped     {_describe(record)} (finished by another process)")
+    else:
+        progress(
+            f"skipped     {_describe(record)} (in use by {locks.describe_holder(holder)}; run the sweep "
+            "again once it has ended)"
+        )
 
 
 def _finished(record: dict[str, Any], error: str | None, progress: Callable[[str], None]) -> None:
@@ -262,9 +277,9 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
     with _log_to(log):
         try:
             train(config, record["dir"])
-        except locks.Locked:
+        except locks.Locked as error:
             # Taken by another process since `_starting` looked.
-            _held_elsewhere(record, "another process", progress)
+            _taken_elsewhere(record, error.holder, progress)
             return
         except Exception as exc:  # noqa: BLE001 - one failing run must not stop the sweep
             error = f"{type(exc).__name__}: {exc}"
@@ -312,8 +327,59 @@ def _concurrency(
     return at_once, {**os.environ, **cpu_runtime.thread_environment(threads)}
 
 
-def _train_command(config_file: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
+# A training process of a concurrent sweep. SIGINT is made to stop it before anything slow is imported, as
+# in iterand/__main__.py: the sweep stops it with one SIGINT, which may come while torch is imported.
+_CHILD = (
+    "import sys\n"
+    "from bookkeeping import signals\n"
+    "signals.interrupt_on_sigint()\n"
+    "from iterand.experiments.launcher import child_main\n"
+    "sys.exit(child_main(sys.argv[1:]))\n"
+)
+
+
+def _train_command(config_file: Path, out: Path, status_file: Path) -> list[str]:
+    return [sys.executable, "-c", _CHILD, str(status_file), str(config_file), str(out)]
+
+
+def child_main(argv: Sequence[str]) -> int:
+    """A run of a concurrent sweep in its own process (``_train_command``): ``train`` as ``python -m iterand
+    train --config CONFIG_FILE --out OUT`` runs it, same output and exit status, which then writes to
+    STATUS_FILE what happened: ``{"outcome": "trained"}``, ``{"outcome": "held", "holder": {...}}``
+    (another process holds the run directory), ``{"outcome": "interrupted"}`` or ``{"outcome": "failed",
+    "error": "Type: message"}``. The exit status alone cannot tell a run directory in use from any other
+    error (both 2), and the run's log may be written by another process too.
+    """
+    status_file, config_file, out = (Path(arg) for arg in argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    status: dict[str, Any] | None = None  # none written: the sweep knows only the exit status
+
+    def command() -> int:
+        nonlocal status
+        try:
+            config = load_yaml(config_file)
+            summary = train(config, planning.run_dir(config, out))
+        except locks.Locked as error:
+            status = {"outcome": "held", "holder": error.holder}
+            raise
+        except KeyboardInterrupt:
+            status = {"outcome": "interrupted"}
+            raise
+        except Exception as error:
+            status = {"outcome": "failed", "error": f"{type(error).__name__}: {error}"}
+            if not isinstance(error, TrainingDiverged):
+                raise
+            print(f"error: {error}", file=sys.stderr)  # as `python -m iterand train` says it
+            return 1
+        status = {"outcome": "trained"}
+        print(json.dumps(summary["results"], indent=2))
+        return 0
+
+    try:
+        return run_command(command)
+    finally:
+        if status is not None:
+            write_json(status_file, status)
 
 
 def _train_subprocess(
@@ -331,25 +397,26 @@ def _train_subprocess(
     if not _starting(record, progress):
         return
     config_file = folder / f"{record['name']}.yaml"
+    status_file = folder / f"{record['name']}.status.json"
     save_yaml(config, config_file)
     log = Path(record["log"])
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:
-        child = children.start(_train_command(config_file, out), stdout=f, stderr=subprocess.STDOUT, env=env)
+        command = _train_command(config_file, out, status_file)
+        child = children.start(command, stdout=f, stderr=subprocess.STDOUT, env=env)
         if child is None:
             record["outcome"] = "not started"
             return
         code = children.wait(child)
-    if children.stopping and code in (EXIT_INTERRUPTED, -signal.SIGINT):
+    # None: the process ended before it could say (stopped while it started, or killed).
+    status = read_json(status_file) if status_file.is_file() else None
+    outcome = status and status["outcome"]
+    if outcome == "held":
+        _taken_elsewhere(record, status["holder"], progress)
+    elif outcome == "interrupted" or (outcome is None and children.stopping):
         record["outcome"] = "interrupted"
         progress(f"interrupted {record['dir']} (resumes when the sweep runs again)")
-        return
-    error = None
-    if code != 0 and locks.holder(RunFiles(Path(record["dir"])).lock) is not None:
-        # Taken by another process since `_starting` looked (the child said so, with status 2).
-        _held_elsewhere(record, "another process", progress)
-        return
-    if code != 0:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        error = f"exit status {code}" + (f": {lines[-1].strip()}" if lines else "")
-    _finished(record, error, progress)
+    elif outcome == "trained":
+        _finished(record, None, progress)
+    else:
+        _finished(record, (status or {}).get("error") or f"ended with exit status {code}", progress)
