@@ -15,7 +15,8 @@ share the cores this process may use: at most one run per core, each with ``core
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on. Ctrl-C (or SIGTERM or SIGHUP: ``bookkeeping.signals``) stops a concurrent sweep as it
 stops one run: no further run starts, each running process gets one SIGINT, saves what it has and exits,
-and the runs it leaves resume when the same sweep runs again.
+and the runs it leaves resume when the same sweep runs again. A concurrent sweep killed outright
+(SIGKILL) stops its runs the same way: they see the end of a pipe that only the sweep held open.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ def run(
         # Longest runs first: the last runs to start are then the short ones, and no core idles for
         # long while one long run finishes alone.
         todo.sort(key=lambda item: -_work(item[0]))
-        children = _Children()
         with (
+            _Children() as children,
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
             ThreadPoolExecutor(at_once) as pool,
             signals.stop_signals_as_interrupt(),
@@ -154,19 +155,29 @@ def _report(
 class _Children:
     """The training processes of a concurrent sweep. Each runs in its own session, so that a terminal's
     Ctrl-C reaches the sweep alone, which then sends every child exactly one SIGINT (``stop``): a second
-    one could interrupt a child while it saves its checkpoint."""
+    one could interrupt a child while it saves its checkpoint. Their standard input is a pipe whose only
+    writing end this process holds and never writes to: when it ends, however it ends, the children read
+    the pipe's end and stop (``child_main``). A context manager: its end closes the pipe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen] = set()
         self.stopping = False
+        self._input, self._writer = os.pipe()  # not inherited: only this process holds the writer
+
+    def __enter__(self) -> _Children:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._input)
+        os.close(self._writer)
 
     def start(self, command: list[str], **kwargs: Any) -> subprocess.Popen | None:
         """The started process, or None once the sweep is stopping."""
         with self._lock:
             if self.stopping:
                 return None
-            child = subprocess.Popen(command, start_new_session=True, **kwargs)
+            child = subprocess.Popen(command, start_new_session=True, stdin=self._input, **kwargs)
             self._running.add(child)
             return child
 
@@ -349,6 +360,9 @@ def child_main(argv: Sequence[str]) -> int:
     (another process holds the run directory), ``{"outcome": "interrupted"}`` or ``{"outcome": "failed",
     "error": "Type: message"}``. The exit status alone cannot tell a run directory in use from any other
     error (both 2), and the run's log may be written by another process too.
+
+    Its standard input is a pipe the sweep never writes to: the end of the sweep closes it, SIGKILL
+    included, and the run then stops as on Ctrl-C instead of training on with nobody waiting for it.
     """
     status_file, config_file, out = (Path(arg) for arg in argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
@@ -357,8 +371,11 @@ def child_main(argv: Sequence[str]) -> int:
     def command() -> int:
         nonlocal status
         try:
-            config = load_yaml(config_file)
-            summary = train(config, planning.run_dir(config, out))
+            _on_end_of_input(sys.stdin.fileno(), lambda: os.kill(os.getpid(), signal.SIGINT))
+            # One stop only: the sweep's SIGINT and the closed pipe of a sweep killed while its runs stop.
+            with signals.stop_signals_as_interrupt():
+                config = load_yaml(config_file)
+                summary = train(config, planning.run_dir(config, out))
         except locks.Locked as error:
             status = {"outcome": "held", "holder": error.holder}
             raise
@@ -380,6 +397,17 @@ def child_main(argv: Sequence[str]) -> int:
     finally:
         if status is not None:
             write_json(status_file, status)
+
+
+def _on_end_of_input(fd: int, stop: Callable[[], None]) -> None:
+    """Call ``stop`` (in another thread) once reading ``fd`` finds its end: every writer has closed it."""
+
+    def watch() -> None:
+        while os.read(fd, 4096):
+            pass
+        stop()
+
+    threading.Thread(target=watch, name="sweep-watch", daemon=True).start()
 
 
 def _train_subprocess(

@@ -18,12 +18,12 @@ import pytest
 import torch
 
 from bookkeeping import locks
-from bookkeeping.errors import EXIT_USER_ERROR, UserError
+from bookkeeping.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
 from bookkeeping.files import read_metrics
 from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles
 from iterand.engine import cpu_runtime
-from iterand.engine.config import run_name
+from iterand.engine.config import run_name, save_yaml
 from iterand.engine.train import Trainer
 from iterand.experiments import cli, figures, launcher, planning, presets, results, sweeps
 from iterand.experiments.sweeps import Sweep
@@ -591,3 +591,14 @@ def test_a_setting_no_run_can_start_with_is_one_error_before_any_run_starts(
     assert err.count("\n") == 1 and err.startswith("error: ") and named.format(missing=missing) in err
     assert started == [] and list((tmp_path / "runs").iterdir()) == []  # --out is made, no run directory
 
+
+def test_a_runs_process_saves_and_stops_once_its_sweep_is_gone(tmp_path):
+    # A sweep killed outright (SIGKILL: no handler of its own runs) left its training processes training on.
+    # The pipe a sweep gives them is closed when it ends in any way: here it is closed from the start.
+    config = planning.runs(ONE_RUN, [*TINY, "epochs=100000"])[0]
+    config_file, status_file = tmp_path / "config.yaml", tmp_path / "status.json"
+    save_yaml(config, config_file)
+    command = launcher._train_command(config_file, tmp_path / "runs", status_file)
+    ended = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert json.loads(status_file.read_text()) == {"outcome": "interrupted"}, ended.stdout + ended.stderr
+    assert ended.returncode == EXIT_INTERRUPTED
