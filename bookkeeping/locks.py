@@ -29,7 +29,12 @@ _PAUSE_S = 0.05
 
 
 class Locked(UserError):
-    """Another process holds the lock; the message names it."""
+    """Another process holds the lock; the message names it, ``holder`` is what that process wrote about
+    itself (as ``holder()`` returns it), for a caller that reports it in its own words."""
+
+    def __init__(self, message: str, holder: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder or {}
 
 
 class RunLock:
@@ -49,9 +54,11 @@ class RunLock:
             raise UserError(f"cannot write into {self.path.parent} ({error.strerror or error})") from None
         if not _try_lock(file):
             file.close()
+            info = _read(self.path)
             raise Locked(
-                f"{self.path.parent} is in use by {describe_holder(_read(self.path))}: only one process may "
-                "work in a run directory; wait for that one to end (or stop it), then run this again"
+                f"{self.path.parent} is in use by {describe_holder(info)}: only one process may work in a "
+                "run directory; wait for that one to end (or stop it), then run this again",
+                info,
             ) from None
         file.seek(0)
         file.truncate()

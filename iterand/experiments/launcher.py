@@ -2,21 +2,27 @@
 
 A run whose ``summary.json`` exists is skipped, and so is a run whose directory another process holds
 (``bookkeeping.locks``: another shard, or a ``train`` started by hand), with a line naming that process;
-one with a checkpoint resumes from it (``iterand.engine.train.train``). Whether a run is held is checked
-again just before it starts, as other processes start runs while a sweep goes on. ``concurrent=1`` trains
-in this process; ``concurrent=N > 1`` runs N ``python -m iterand train --config FILE --out OUT``
-processes at once (several small runs on one GPU), the runs with the most work first. CPU runs share
-the cores this process may use: at most one run per core, each with ``cores // runs`` threads
+one with a checkpoint resumes from it (``iterand.engine.train.train``). A setting that would stop every
+run at its start (a device this machine lacks, missing data: ``planning.check_runnable``) is one error
+before any run starts. Whether a run is held or finished is checked again just before it starts, as other
+processes start runs while a sweep goes on. ``concurrent=1`` trains in this process; ``concurrent=N > 1``
+runs N training processes at once (several small runs on one GPU), the runs with the most work first:
+each trains as ``python -m iterand train --config FILE --out OUT`` does, then writes what happened to a
+status file of its own (``child_main``), so that a run another process took in the meantime is skipped,
+never counted as failed, and a failed run's error is its own, whoever else writes into its log. CPU runs
+share the cores this process may use: at most one run per core, each with ``cores // runs`` threads
 (``cpu_plan``, announced by ``progress``).
 Each run's log goes to ``train.log`` in its run directory. A failing run is reported with its log and
 the sweep goes on. Ctrl-C (or SIGTERM or SIGHUP: ``bookkeeping.signals``) stops a concurrent sweep as it
 stops one run: no further run starts, each running process gets one SIGINT, saves what it has and exits,
-and the runs it leaves resume when the same sweep runs again.
+and the runs it leaves resume when the same sweep runs again. A concurrent sweep killed outright
+(SIGKILL) stops its runs the same way: they see the end of a pipe that only the sweep held open.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import signal
@@ -34,17 +40,18 @@ from typing import Any
 import torch
 
 from bookkeeping import locks, signals
-from bookkeeping.errors import EXIT_INTERRUPTED, InvalidInput
+from bookkeeping.errors import InvalidInput, run_command
+from bookkeeping.files import read_json, write_json
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.models import build
 from iterand.engine import cpu_runtime
-from iterand.engine.config import TrainConfig, save_yaml
-from iterand.engine.train import train
+from iterand.engine.config import TrainConfig, load_yaml, save_yaml
+from iterand.engine.train import TrainingDiverged, train
 from iterand.experiments import planning, sweeps
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["cpu_plan", "run"]
+__all__ = ["child_main", "cpu_plan", "run"]
 
 
 def run(
@@ -67,6 +74,8 @@ def run(
     concurrent sweep is interrupted, "interrupted" or "not started"), ``preset``,
     ``fields`` (the grid values), ``log`` and ``error`` (None unless failed). ``progress`` receives one
     line per event; a dry run gives one line per run: status, run directory, preset and grid values.
+    Unless a dry run, a setting no run can start with raises its ``UserError`` before any run starts
+    (``planning.check_runnable``).
     """
     if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
         raise InvalidInput(f"concurrent must be an integer >= 1, got {concurrent!r}")
@@ -88,6 +97,7 @@ def run(
             progress(f"skipped     {_describe(record)} (finished)")
         else:
             todo.append((item.config, record))
+    planning.check_runnable(config for config, _ in todo)
     if concurrent == 1:
         for config, record in todo:
             _train_here(config, record, progress)
@@ -96,8 +106,8 @@ def run(
         # Longest runs first: the last runs to start are then the short ones, and no core idles for
         # long while one long run finishes alone.
         todo.sort(key=lambda item: -_work(item[0]))
-        children = _Children()
         with (
+            _Children() as children,
             tempfile.TemporaryDirectory(prefix="iterand-sweep-") as folder,
             ThreadPoolExecutor(at_once) as pool,
             signals.stop_signals_as_interrupt(),
@@ -145,19 +155,29 @@ def _report(
 class _Children:
     """The training processes of a concurrent sweep. Each runs in its own session, so that a terminal's
     Ctrl-C reaches the sweep alone, which then sends every child exactly one SIGINT (``stop``): a second
-    one could interrupt a child while it saves its checkpoint."""
+    one could interrupt a child while it saves its checkpoint. Their standard input is a pipe whose only
+    writing end this process holds and never writes to: when it ends, however it ends, the children read
+    the pipe's end and stop (``child_main``). A context manager: its end closes the pipe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen] = set()
         self.stopping = False
+        self._input, self._writer = os.pipe()  # not inherited: only this process holds the writer
+
+    def __enter__(self) -> _Children:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._input)
+        os.close(self._writer)
 
     def start(self, command: list[str], **kwargs: Any) -> subprocess.Popen | None:
         """The started process, or None once the sweep is stopping."""
         with self._lock:
             if self.stopping:
                 return None
-            child = subprocess.Popen(command, start_new_session=True, **kwargs)
+            child = subprocess.Popen(command, start_new_session=True, stdin=self._input, **kwargs)
             self._running.add(child)
             return child
 
@@ -208,19 +228,30 @@ def _describe(record: Mapping[str, Any]) -> str:
 
 
 def _starting(record: dict[str, Any], progress: Callable[[str], None]) -> bool:
-    """Announce the run, or skip it (False) when another process holds its directory."""
-    holder = locks.holder(RunFiles(Path(record["dir"])).lock)
-    if holder is not None:
-        _held_elsewhere(record, locks.describe_holder(holder), progress)
+    """Announce the run, or skip it (False) when another process holds its directory or has finished it
+    since the sweep looked."""
+    files = RunFiles(Path(record["dir"]))
+    holder = locks.holder(files.lock)
+    if holder is not None or files.summary.is_file():
+        _taken_elsewhere(record, holder, progress)
         return False
     verb = "resuming" if record["status"] == "interrupted" else "training"
     progress(f"{verb:<11} {_describe(record)}")
     return True
 
 
-def _held_elsewhere(record: dict[str, Any], who: str, progress: Callable[[str], None]) -> None:
+def _taken_elsewhere(
+    record: dict[str, Any], holder: dict[str, Any] | None, progress: Callable[[str], None]
+) -> None:
+    """Skip a run another process holds (``holder``: what it wrote about itself) or has finished."""
     record["outcome"] = "skipped"
-    progress(f"skipped     {_describe(record)} (in use by {who}; run the sweep again once it has ended)")
+    if RunFiles(Path(record["dir"])).summary.is_file():
+        progress(f"skipped     {_describe(record)} (finished by another process)")
+    else:
+        progress(
+            f"skipped     {_describe(record)} (in use by {locks.describe_holder(holder)}; run the sweep "
+            "again once it has ended)"
+        )
 
 
 def _finished(record: dict[str, Any], error: str | None, progress: Callable[[str], None]) -> None:
@@ -257,9 +288,9 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
     with _log_to(log):
         try:
             train(config, record["dir"])
-        except locks.Locked:
+        except locks.Locked as error:
             # Taken by another process since `_starting` looked.
-            _held_elsewhere(record, "another process", progress)
+            _taken_elsewhere(record, error.holder, progress)
             return
         except Exception as exc:  # noqa: BLE001 - one failing run must not stop the sweep
             error = f"{type(exc).__name__}: {exc}"
@@ -307,8 +338,76 @@ def _concurrency(
     return at_once, {**os.environ, **cpu_runtime.thread_environment(threads)}
 
 
-def _train_command(config_file: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "iterand", "train", "--config", str(config_file), "--out", str(out)]
+# A training process of a concurrent sweep. SIGINT is made to stop it before anything slow is imported, as
+# in iterand/__main__.py: the sweep stops it with one SIGINT, which may come while torch is imported.
+_CHILD = (
+    "import sys\n"
+    "from bookkeeping import signals\n"
+    "signals.interrupt_on_sigint()\n"
+    "from iterand.experiments.launcher import child_main\n"
+    "sys.exit(child_main(sys.argv[1:]))\n"
+)
+
+
+def _train_command(config_file: Path, out: Path, status_file: Path) -> list[str]:
+    return [sys.executable, "-c", _CHILD, str(status_file), str(config_file), str(out)]
+
+
+def child_main(argv: Sequence[str]) -> int:
+    """A run of a concurrent sweep in its own process (``_train_command``): ``train`` as ``python -m iterand
+    train --config CONFIG_FILE --out OUT`` runs it, same output and exit status, which then writes to
+    STATUS_FILE what happened: ``{"outcome": "trained"}``, ``{"outcome": "held", "holder": {...}}``
+    (another process holds the run directory), ``{"outcome": "interrupted"}`` or ``{"outcome": "failed",
+    "error": "Type: message"}``. The exit status alone cannot tell a run directory in use from any other
+    error (both 2), and the run's log may be written by another process too.
+
+    Its standard input is a pipe the sweep never writes to: the end of the sweep closes it, SIGKILL
+    included, and the run then stops as on Ctrl-C instead of training on with nobody waiting for it.
+    """
+    status_file, config_file, out = (Path(arg) for arg in argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    status: dict[str, Any] | None = None  # none written: the sweep knows only the exit status
+
+    def command() -> int:
+        nonlocal status
+        try:
+            _on_end_of_input(sys.stdin.fileno(), lambda: os.kill(os.getpid(), signal.SIGINT))
+            # One stop only: the sweep's SIGINT and the closed pipe of a sweep killed while its runs stop.
+            with signals.stop_signals_as_interrupt():
+                config = load_yaml(config_file)
+                summary = train(config, planning.run_dir(config, out))
+        except locks.Locked as error:
+            status = {"outcome": "held", "holder": error.holder}
+            raise
+        except KeyboardInterrupt:
+            status = {"outcome": "interrupted"}
+            raise
+        except Exception as error:
+            status = {"outcome": "failed", "error": f"{type(error).__name__}: {error}"}
+            if not isinstance(error, TrainingDiverged):
+                raise
+            print(f"error: {error}", file=sys.stderr)  # as `python -m iterand train` says it
+            return 1
+        status = {"outcome": "trained"}
+        print(json.dumps(summary["results"], indent=2))
+        return 0
+
+    try:
+        return run_command(command)
+    finally:
+        if status is not None:
+            write_json(status_file, status)
+
+
+def _on_end_of_input(fd: int, stop: Callable[[], None]) -> None:
+    """Call ``stop`` (in another thread) once reading ``fd`` finds its end: every writer has closed it."""
+
+    def watch() -> None:
+        while os.read(fd, 4096):
+            pass
+        stop()
+
+    threading.Thread(target=watch, name="sweep-watch", daemon=True).start()
 
 
 def _train_subprocess(
@@ -326,25 +425,26 @@ def _train_subprocess(
     if not _starting(record, progress):
         return
     config_file = folder / f"{record['name']}.yaml"
+    status_file = folder / f"{record['name']}.status.json"
     save_yaml(config, config_file)
     log = Path(record["log"])
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:
-        child = children.start(_train_command(config_file, out), stdout=f, stderr=subprocess.STDOUT, env=env)
+        command = _train_command(config_file, out, status_file)
+        child = children.start(command, stdout=f, stderr=subprocess.STDOUT, env=env)
         if child is None:
             record["outcome"] = "not started"
             return
         code = children.wait(child)
-    if children.stopping and code in (EXIT_INTERRUPTED, -signal.SIGINT):
+    # None: the process ended before it could say (stopped while it started, or killed).
+    status = read_json(status_file) if status_file.is_file() else None
+    outcome = status and status["outcome"]
+    if outcome == "held":
+        _taken_elsewhere(record, status["holder"], progress)
+    elif outcome == "interrupted" or (outcome is None and children.stopping):
         record["outcome"] = "interrupted"
         progress(f"interrupted {record['dir']} (resumes when the sweep runs again)")
-        return
-    error = None
-    if code != 0 and locks.holder(RunFiles(Path(record["dir"])).lock) is not None:
-        # Taken by another process since `_starting` looked (the child said so, with status 2).
-        _held_elsewhere(record, "another process", progress)
-        return
-    if code != 0:
-        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        error = f"exit status {code}" + (f": {lines[-1].strip()}" if lines else "")
-    _finished(record, error, progress)
+    elif outcome == "trained":
+        _finished(record, None, progress)
+    else:
+        _finished(record, (status or {}).get("error") or f"ended with exit status {code}", progress)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -37,7 +37,18 @@ _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 Status = Literal["finished", "running", "interrupted", "pending"]
 T = TypeVar("T")
 
-__all__ = ["STATUSES", "Planned", "parse_grid", "parse_shard", "plan", "run_dir", "runs", "shard", "status"]
+__all__ = [
+    "STATUSES",
+    "Planned",
+    "check_runnable",
+    "parse_grid",
+    "parse_shard",
+    "plan",
+    "run_dir",
+    "runs",
+    "shard",
+    "status",
+]
 
 
 @dataclass(frozen=True)
@@ -141,3 +152,23 @@ def status(config: TrainConfig, out: str | Path) -> Status:
     if files.checkpoint.is_file():
         return "interrupted"
     return "pending"
+
+
+def check_runnable(configs: Iterable[TrainConfig]) -> None:
+    """Raise, before any of ``configs`` starts, the ``UserError`` that ``train`` would stop each run with at
+    its start: a device this machine lacks, missing or damaged data, TensorBoard asked for but not
+    installed. ``train``'s own checks, once per distinct setting: a sweep then ends with one line instead
+    of one failure per run. CIFAR-10 is found, downloaded if it is nowhere, and decoded into the cache
+    here, as the first run would do; the runs then read the cache."""
+    # Imported on use: planning a sweep or listing it (--dry-run) loads neither torch nor the data stack.
+    from iterand.engine.data import prepare
+    from iterand.engine.distributed import resolve_device
+    from iterand.engine.tensorboard_log import require_tensorboard
+
+    configs = list(configs)
+    for device in dict.fromkeys(config.device for config in configs):
+        resolve_device(device)
+    if any(config.tensorboard for config in configs):
+        require_tensorboard()
+    for config in {(config.dataset, config.data_root): config for config in configs}.values():
+        prepare(config)

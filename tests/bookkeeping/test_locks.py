@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 
 import pytest
@@ -17,8 +18,10 @@ def test_a_held_lock_names_its_holder_and_sigkill_leaves_none(tmp_path, held_els
     with held_elsewhere(lock_file) as process:
         info = holder(lock_file)
         assert info["pid"] == process.pid and info["host"] and info["started"]
-        with pytest.raises(Locked, match=rf"run is in use by process {process.pid} on host "):
+        with pytest.raises(Locked, match=rf"run is in use by process {process.pid} on host ") as refused:
             RunLock(lock_file).acquire()
+        # For a caller's own words; it survives pickling, as DDP ranks receive rank 0's error pickled.
+        assert refused.value.holder == info == pickle.loads(pickle.dumps(refused.value)).holder
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
     assert holder(lock_file) is None  # the operating system released it with the process

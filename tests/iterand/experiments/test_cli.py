@@ -204,6 +204,7 @@ def test_a_sweep_with_a_failed_run_goes_on_and_exits_with_status_1(tmp_path, mon
         raise RuntimeError("no GPU here")
 
     monkeypatch.setattr(launcher, "train", failing_train)
+    monkeypatch.setattr(planning, "check_runnable", lambda configs: None)  # no run reads data here
     argv = ["sweep", "fig1", "--grid", "r=0", "--grid", "seed=1", "--out", str(tmp_path)]
     assert main(argv) == EXIT_RUN_FAILED
     assert attempts == ["conv6", "resnet18", "resnet34"]
@@ -259,6 +260,7 @@ def test_a_run_directory_in_use_stops_a_second_train_and_a_sweep_skips_it(
 
     trained = []
     monkeypatch.setattr(launcher, "train", lambda config, run_dir: trained.append(Path(run_dir)))
+    monkeypatch.setattr(planning, "check_runnable", lambda configs: None)  # no run reads data here
     first, *rest = planning.runs("fig1", grid={"r": ["0"], "seed": ["1"]})
     with held_elsewhere(RunFiles(planning.run_dir(first, tmp_path)).lock) as holder:
         assert planning.status(first, tmp_path) == "running"

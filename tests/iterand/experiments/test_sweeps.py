@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,14 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
-from bookkeeping.errors import UserError
+from bookkeeping import locks
+from bookkeeping.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, UserError
 from bookkeeping.files import read_metrics
+from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles
 from iterand.engine import cpu_runtime
-from iterand.engine.config import run_name
+from iterand.engine.config import run_name, save_yaml
 from iterand.engine.train import Trainer
-from iterand.experiments import figures, launcher, planning, presets, results, sweeps
+from iterand.experiments import cli, figures, launcher, planning, presets, results, sweeps
 from iterand.experiments.sweeps import Sweep
 
 REPO = Path(__file__).resolve().parents[3]
@@ -262,16 +266,27 @@ def test_dry_run_prints_one_line_per_run_and_touches_nothing(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_concurrent_subprocesses_train_and_report_a_failing_run(tmp_path):
+def test_concurrent_subprocesses_train_and_report_a_failing_run(tmp_path, monkeypatch):
     # Dense SGD at lr 1e30 diverges in its first epoch: the sweep reports it and trains the other run.
     sweep = Sweep("pair", ("fig2-conv6-ku-sgd",), {"lr": (0.01, 1e30)}, "one good run, one diverging run")
     overrides = [*TINY, "epochs=1"]  # the last of a repeated key wins
+    real_wait = launcher._Children.wait
+
+    def another_process_logs_last(self, child):
+        # Another sweep's process may write into a run's log too: the error shown must be this run's own.
+        code = real_wait(self, child)
+        for log in tmp_path.glob("*/train.log"):
+            with log.open("a") as f:
+                f.write("error: a line of another process\n")
+        return code
+
+    monkeypatch.setattr(launcher._Children, "wait", another_process_logs_last)
     lines: list[str] = []
     records = launcher.run(sweep, tmp_path, overrides=overrides, concurrent=2, progress=lines.append)
     good, bad = records
     assert (good["outcome"], bad["outcome"]) == ("trained", "failed")
     assert RunFiles(Path(good["dir"])).summary.is_file() and "test accuracy" in Path(good["log"]).read_text()
-    assert bad["error"].startswith("exit status 1: error: training diverged")
+    assert bad["error"].startswith("TrainingDiverged: training diverged")
     assert "training diverged" in Path(bad["log"]).read_text()
     assert lines[-2] == "pair shard 1/1: 2 runs, 1 trained, 0 skipped, 1 failed"
     assert lines[-1] == f"FAILED {bad['dir']}: {bad['error']} (log: {bad['log']})"
@@ -288,7 +303,7 @@ def test_an_interrupted_concurrent_sweep_stops_its_runs_and_starts_no_more(tmp_p
         f"pathlib.Path({str(started)!r}, str(os.getpid())).touch()\n"
         "try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    sys.exit(130)\n"
     )
-    monkeypatch.setattr(launcher, "_train_command", lambda config_file, out: [sys.executable, "-c", child])
+    monkeypatch.setattr(launcher, "_train_command", lambda *files: [sys.executable, "-c", child])
     monkeypatch.setattr(cpu_runtime, "available_cores", lambda: 2)
 
     def interrupt_once_two_run() -> None:
@@ -425,22 +440,36 @@ def test_train_or_read_trains_the_subset_then_reads_without_training(tmp_path, m
     assert given == table and not (tmp_path / "x.csv").exists()
 
 
-def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path):
+def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path, monkeypatch):
     # Seen: both runs of a fig2 grid failed on a missing data root, and the notebook's error said only "no
     # finished run of this grid ...: train it first".
-    tiny = dict(item.split("=") for item in TINY if not item.startswith(("width=", "dataset=")))  # CIFAR-10
+    tiny = dict(item.split("=") for item in TINY if not item.startswith("width="))
     runs_dir = tmp_path / "runs"
+
+    def crash(config, run_dir):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(launcher, "train", crash)
     with pytest.raises(UserError) as failed:
         figures.train_or_read(
             "train", "fig2", runs_dir, tmp_path / "results.csv", grid={"width": [0.0625], "seed": [1, 2]},
-            overrides=tiny, data_root=str(tmp_path / "no-data"), models=["conv6"], methods=["iterand"],
-            inits=["sc"],
+            overrides=tiny, models=["conv6"], methods=["iterand"], inits=["sc"],
         )  # fmt: skip
     message = str(failed.value)
     assert message.startswith(f"2 of 2 runs of the grid failed; the first: {runs_dir}")
-    assert "no-data does not exist" in message and "(log: " in message
+    assert "RuntimeError: simulated crash" in message and "(log: " in message
     assert f"mode 'read' and runs_dir {runs_dir}" in message
     assert not (tmp_path / "results.csv").exists()
+
+    # A missing data root, which every run would fail on, is said once before any run starts.
+    tiny = dict(item.split("=") for item in TINY if not item.startswith(("width=", "dataset=")))  # CIFAR-10
+    with pytest.raises(UserError, match="no-data does not exist") as failed:
+        figures.train_or_read(
+            "train", "fig2", tmp_path / "elsewhere", tmp_path / "results.csv",
+            grid={"width": [0.0625], "seed": [1, 2]}, overrides=tiny, data_root=str(tmp_path / "no-data"),
+            models=["conv6"], methods=["iterand"], inits=["sc"],
+        )  # fmt: skip
+    assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "results.csv").exists()
 
 
 def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_path):
@@ -488,3 +517,88 @@ def test_concurrent_runs_start_longest_first(tmp_path, monkeypatch):
     overrides = ["dataset=synthetic", "device=cpu"]  # nothing trains: the runs are only started
     launcher.run(sweep, tmp_path, overrides=overrides, concurrent=2, progress=lambda line: None)
     assert sorted(started[:2]) == [0.25, 0.25] and sorted(started[2:]) == [0.125, 0.125]
+
+
+ONE_RUN = Sweep("one", ("fig2-conv6-ku-sgd",), {"seed": (1,)}, "one run")
+
+
+def test_a_run_another_process_takes_after_the_look_is_skipped_naming_it_never_failed(tmp_path, monkeypatch):
+    # Two identical sweeps at once: the other one's process takes the run between this sweep's look and its
+    # training process's start, and may let it go before that process ends. Looking again at the lock then
+    # found nobody, and the run was reported FAILED with the last line of the log both processes write.
+    lock_file = RunFiles(planning.run_dir(planning.runs(ONE_RUN, TINY)[0], tmp_path)).lock
+    monkeypatch.setattr(locks, "holder", lambda path: None)  # every look at the lock finds it free
+    lines: list[str] = []
+    with RunLock(lock_file):  # this test's process is the other sweep
+        (record,) = launcher.run(ONE_RUN, tmp_path, overrides=TINY, concurrent=2, progress=lines.append)
+    assert record["outcome"] == "skipped" and record["error"] is None
+    assert f"(in use by process {os.getpid()} on host " in lines[-2]
+    assert lines[-1] == "one shard 1/1: 1 runs, 0 trained, 1 skipped, 0 failed"
+
+
+def test_a_run_another_process_finished_meanwhile_counts_as_finished(tmp_path, monkeypatch):
+    config = planning.runs(ONE_RUN, TINY)[0]
+    files = RunFiles(planning.run_dir(config, tmp_path))
+    monkeypatch.setattr(locks, "holder", lambda path: None)
+    real_wait = launcher._Children.wait
+
+    def other_process_finishes(self, child):  # while this sweep's process was refused the run
+        code = real_wait(self, child)
+        files.summary.write_text("{}")
+        return code
+
+    monkeypatch.setattr(launcher._Children, "wait", other_process_finishes)
+    lines: list[str] = []
+    with RunLock(files.lock):
+        (record,) = launcher.run(ONE_RUN, tmp_path, overrides=TINY, concurrent=2, progress=lines.append)
+    assert record["outcome"] == "skipped"
+    assert lines[-2].endswith("(finished by another process)")
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("device=cuda", "device is 'cuda' but CUDA is not available here: use device=cpu or auto"),
+        ("data_root={missing}", "CIFAR-10 data root {missing} does not exist"),
+    ],
+)
+@pytest.mark.parametrize("concurrent", [1, 2])
+def test_a_setting_no_run_can_start_with_is_one_error_before_any_run_starts(
+    tmp_path, monkeypatch, capsys, setting, named, concurrent
+):
+    # Each run failed in turn with the same error, and the sweep ended with one FAILED line per run.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    started = []
+    monkeypatch.setattr(launcher, "train", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setattr(launcher, "_train_subprocess", lambda *args: started.append(args))
+    missing = tmp_path / "missing"
+    overrides = [*TINY, "dataset=cifar10", setting.format(missing=missing)]
+    with pytest.raises(UserError, match=re.escape(named.format(missing=missing))):
+        launcher.run(TINY_SWEEP, tmp_path / "runs", overrides=overrides, concurrent=concurrent)
+    assert started == [] and not (tmp_path / "runs").exists()
+    argv = [
+        "sweep",
+        "fig1",
+        "--grid",
+        "r=0,1",
+        "--out",
+        str(tmp_path / "runs"),
+        "--set",
+        setting.format(missing=missing),
+    ]
+    assert cli.main(argv) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and named.format(missing=missing) in err
+    assert started == [] and list((tmp_path / "runs").iterdir()) == []  # --out is made, no run directory
+
+
+def test_a_runs_process_saves_and_stops_once_its_sweep_is_gone(tmp_path):
+    # A sweep killed outright (SIGKILL: no handler of its own runs) left its training processes training on.
+    # The pipe a sweep gives them is closed when it ends in any way: here it is closed from the start.
+    config = planning.runs(ONE_RUN, [*TINY, "epochs=100000"])[0]
+    config_file, status_file = tmp_path / "config.yaml", tmp_path / "status.json"
+    save_yaml(config, config_file)
+    command = launcher._train_command(config_file, tmp_path / "runs", status_file)
+    ended = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert json.loads(status_file.read_text()) == {"outcome": "interrupted"}, ended.stdout + ended.stderr
+    assert ended.returncode == EXIT_INTERRUPTED
