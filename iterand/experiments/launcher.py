@@ -292,6 +292,9 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
             # Taken by another process since `_starting` looked.
             _taken_elsewhere(record, error.holder, progress)
             return
+        except BrokenPipeError:
+            # stdout closed (`sweep ... | head`): the sweep stops as `train` does, not with a failed run.
+            raise
         except Exception as exc:  # noqa: BLE001 - one failing run must not stop the sweep
             error = f"{type(exc).__name__}: {exc}"
             with log.open("a") as f:

@@ -27,7 +27,7 @@ from bookkeeping import locks
 from bookkeeping.errors import InvalidInput
 from bookkeeping.paths import RunFiles
 from iterand.core.names import ignored_fields
-from iterand.engine.config import TrainConfig, apply_overrides, run_name
+from iterand.engine.config import TrainConfig, apply_overrides, check_trainable, run_name
 from iterand.experiments import presets, sweeps
 from iterand.experiments.sweeps import Sweep
 
@@ -156,16 +156,19 @@ def status(config: TrainConfig, out: str | Path) -> Status:
 
 def check_runnable(configs: Iterable[TrainConfig]) -> None:
     """Raise, before any of ``configs`` starts, the ``UserError`` that ``train`` would stop each run with at
-    its start: a device this machine lacks, missing or damaged data, TensorBoard asked for but not
-    installed. ``train``'s own checks, once per distinct setting: a sweep then ends with one line instead
-    of one failure per run. CIFAR-10 is found, downloaded if it is nowhere, and decoded into the cache
-    here, as the first run would do; the runs then read the cache."""
+    its start: a configuration that trains something other than it names (``check_trainable``), a device
+    this machine lacks, missing or damaged data, TensorBoard asked for but not installed. ``train``'s own
+    checks, once per distinct setting: a sweep then ends with one line instead of one failure per run.
+    CIFAR-10 is found, downloaded if it is nowhere, and decoded into the cache here, as the first run
+    would do; the runs then read the cache."""
     # Imported on use: planning a sweep or listing it (--dry-run) loads neither torch nor the data stack.
     from iterand.engine.data import prepare
     from iterand.engine.distributed import resolve_device
     from iterand.engine.tensorboard_log import require_tensorboard
 
     configs = list(configs)
+    for config in configs:
+        check_trainable(config)
     for device in dict.fromkeys(config.device for config in configs):
         resolve_device(device)
     if any(config.tensorboard for config in configs):

@@ -157,6 +157,19 @@ def scan(folder: Path, root: Path) -> tuple[list[tuple[str, int]], list[str]]:
     return samples, classes
 
 
+def prepare(config: TrainConfig) -> Path:
+    """The ImageNet root of `config`, checked to be a folder: a sweep calls this once before any run starts,
+    so a missing root is one error, not one per run."""
+    if config.data_root:
+        root = Path(config.data_root).expanduser()
+    else:
+        root = no_file_in_the_way(default_data_root(), root_origin(DATA_ENV)) / "imagenet"
+    if not root.is_dir():
+        state = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(f"ImageNet data root {root} {state}. {layout_help(root)}")
+    return root
+
+
 def load_bundle(
     config: TrainConfig,
     device: torch.device,
@@ -166,13 +179,7 @@ def load_bundle(
     image_size: int = IMAGE_SIZE,
     resize_size: int = RESIZE_SIZE,
 ) -> DataBundle:
-    if config.data_root:
-        root = Path(config.data_root).expanduser()
-    else:
-        root = no_file_in_the_way(default_data_root(), root_origin(DATA_ENV)) / "imagenet"
-    if not root.is_dir():
-        state = "is a file, not a folder" if root.exists() else "does not exist"
-        raise DataError(f"ImageNet data root {root} {state}. {layout_help(root)}")
+    root = prepare(config)
     train_samples, classes = scan(root / "train", root)
     test_samples, test_classes = scan(root / "val", root)
     if test_classes != classes:

@@ -23,7 +23,7 @@ from bookkeeping.paths import RunFiles
 from iterand.engine import checkpoint
 from iterand.engine.config import TrainConfig, run_name
 from iterand.engine.train import RunInterrupted, train
-from iterand.experiments import cli, launcher, planning, presets, results
+from iterand.experiments import cli, launcher, planning, presets, results, sweeps
 from iterand.experiments.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
 
 REPO = Path(__file__).resolve().parents[3]
@@ -185,6 +185,23 @@ def test_a_pipe_closed_mid_run_stops_it_at_a_checkpoint_it_resumes_from(tmp_path
     uninterrupted = train(config, tmp_path / "whole", data=fake_data())["results"]
     assert resumed["test_acc_last"] == uninterrupted["test_acc_last"]
     assert resumed["test_loss_last"] == uninterrupted["test_loss_last"]
+
+
+def test_a_pipe_closed_during_a_sweep_stops_it_without_a_failed_run(tmp_path):
+    # `sweep ... | head -1` recorded the run as failed (a BrokenPipeError traceback in its train.log)
+    # before the sweep stopped.
+    handler = cli._ConsoleHandler(_PipeClosedAt("epoch 1 "))
+    logger = logging.getLogger("iterand")
+    logger.addHandler(handler)
+    sweep = sweeps.Sweep("one", (PRESET,), {"seed": (2,)}, "one run")
+    try:
+        with pytest.raises(BrokenPipeError):
+            launcher.run(sweep, tmp_path, overrides=[o for o in OVERRIDES if not o.startswith("seed=")])
+    finally:
+        logger.removeHandler(handler)
+    (run,) = tmp_path.iterdir()
+    assert "BrokenPipeError" not in (run / "train.log").read_text()
+    assert checkpoint.load(RunFiles(run).checkpoint)["progress"]["epochs_done"] == 2
 
 
 def test_sweep_dry_run_lists_the_runs_of_its_shard(tmp_path, capsys):

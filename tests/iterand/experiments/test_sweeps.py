@@ -556,15 +556,20 @@ def test_a_run_another_process_finished_meanwhile_counts_as_finished(tmp_path, m
 
 
 @pytest.mark.parametrize(
-    ("setting", "named"),
+    ("settings", "named"),
     [
-        ("device=cuda", "device is 'cuda' but CUDA is not available here: use device=cpu or auto"),
-        ("data_root={missing}", "CIFAR-10 data root {missing} does not exist"),
+        (["device=cuda"], "device is 'cuda' but CUDA is not available here: use device=cpu or auto"),
+        (["data_root={missing}"], "CIFAR-10 data root {missing} does not exist"),
+        (
+            ["model=resnet18", "dataset=imagenet", "stem=imagenet", "data_root={missing}"],
+            "ImageNet data root {missing} does not exist",
+        ),
+        (["method=recycling"], "rate must be < 1 when method is 'recycling'"),
     ],
 )
 @pytest.mark.parametrize("concurrent", [1, 2])
 def test_a_setting_no_run_can_start_with_is_one_error_before_any_run_starts(
-    tmp_path, monkeypatch, capsys, setting, named, concurrent
+    tmp_path, monkeypatch, capsys, settings, named, concurrent
 ):
     # Each run failed in turn with the same error, and the sweep ended with one FAILED line per run.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -572,7 +577,8 @@ def test_a_setting_no_run_can_start_with_is_one_error_before_any_run_starts(
     monkeypatch.setattr(launcher, "train", lambda *args, **kwargs: started.append(args))
     monkeypatch.setattr(launcher, "_train_subprocess", lambda *args: started.append(args))
     missing = tmp_path / "missing"
-    overrides = [*TINY, "dataset=cifar10", setting.format(missing=missing)]
+    settings = [setting.format(missing=missing) for setting in settings]
+    overrides = [*TINY, "dataset=cifar10", *settings]
     with pytest.raises(UserError, match=re.escape(named.format(missing=missing))):
         launcher.run(TINY_SWEEP, tmp_path / "runs", overrides=overrides, concurrent=concurrent)
     assert started == [] and not (tmp_path / "runs").exists()
@@ -583,8 +589,7 @@ def test_a_setting_no_run_can_start_with_is_one_error_before_any_run_starts(
         "r=0,1",
         "--out",
         str(tmp_path / "runs"),
-        "--set",
-        setting.format(missing=missing),
+        *(arg for setting in settings for arg in ("--set", setting)),
     ]
     assert cli.main(argv) == EXIT_USER_ERROR
     err = capsys.readouterr().err
