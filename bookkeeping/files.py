@@ -8,6 +8,7 @@ a read-only disk is one line at once, not a traceback at the end of a computatio
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from bookkeeping.errors import InvalidInput, UserError
 __all__ = [
     "append_metrics",
     "atomic_path",
+    "cannot_write",
     "file_in_the_way",
     "read_json",
     "read_metrics",
@@ -50,6 +52,15 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def cannot_write(what: str, path: Path, error: OSError) -> str:
+    """One line for a write of ``path`` the disk refused (full, read-only, gone): ``cannot write WHAT
+    PATH: REASON (ENAME)``, the errno's name being what a user searches for."""
+    reason = error.strerror or str(error)
+    if error.errno in errno.errorcode:
+        reason += f" ({errno.errorcode[error.errno]})"
+    return f"cannot write {what} {path}: {reason}"
 
 
 def write_json(path: str | Path, data: Any) -> Path:

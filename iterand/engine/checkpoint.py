@@ -8,14 +8,13 @@ a torn one (write to a temporary file in the same folder, fsync, then ``os.repla
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bookkeeping.errors import UserError
-from bookkeeping.files import atomic_path, read_metrics
+from bookkeeping.files import atomic_path, cannot_write, read_metrics
 from bookkeeping.paths import RunFiles
 
 __all__ = [
@@ -46,10 +45,7 @@ def save(path: Path, state: dict[str, Any]) -> None:
         with atomic_path(path) as tmp, tmp.open("wb") as file:
             torch.save(state, file)
     except OSError as error:
-        reason = error.strerror or str(error)
-        if error.errno in errno.errorcode:
-            reason += f" ({errno.errorcode[error.errno]})"
-        raise CheckpointError(f"cannot write the checkpoint {path}: {reason}") from error
+        raise CheckpointError(cannot_write("the checkpoint", path, error)) from error
 
 
 def load(path: Path) -> dict[str, Any]:

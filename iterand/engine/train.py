@@ -52,7 +52,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,14 @@ from tqdm import tqdm
 
 from bookkeeping import provenance, signals
 from bookkeeping.errors import UserError
-from bookkeeping.files import append_metrics, atomic_path, read_json, truncate_metrics, write_json
+from bookkeeping.files import (
+    append_metrics,
+    atomic_path,
+    cannot_write,
+    read_json,
+    truncate_metrics,
+    write_json,
+)
 from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles, damaged_summary_advice
 from iterand.core.accounting import count_weights
@@ -333,7 +341,8 @@ class Trainer:
             return self._saved_summary
         progress = self.progress
         if self.ctx.is_main:
-            truncate_metrics(self.files.metrics, progress.epochs_done)
+            with self._writing("the metrics", self.files.metrics):
+                truncate_metrics(self.files.metrics, progress.epochs_done)
             if not self.files.config.is_file():
                 with atomic_path(self.files.config) as tmp:
                     save_yaml(self.config, tmp)
@@ -504,7 +513,8 @@ class Trainer:
         if self.ctx.is_main:
             if improved:
                 self._save(self.files.best, self._best_state(epoch, val_acc))
-            append_metrics(self.files.metrics, record)
+            with self._writing(f"the metrics of epoch {epoch} to", self.files.metrics):
+                append_metrics(self.files.metrics, record)
             if self.tensorboard is not None:
                 self.tensorboard.write(record)
             self._save(self.files.checkpoint, self._checkpoint_state())
@@ -515,10 +525,27 @@ class Trainer:
         try:
             checkpoint.save(path, state)
         except checkpoint.CheckpointError as error:
-            raise checkpoint.CheckpointError(
-                f"{error}; {self.files.root} keeps {self.epochs_saved} of {self.config.epochs} epochs, and "
-                "the same command resumes from there once the file can be written"
-            ) from None
+            raise checkpoint.CheckpointError(self._refused(str(error))) from None
+
+    @contextmanager
+    def _writing(self, what: str, path: Path) -> Iterator[None]:
+        """A run file the disk refuses to write (full, say) stops the run in one line, as checkpoints do."""
+        try:
+            yield
+        except OSError as error:
+            raise UserError(self._refused(cannot_write(what, path, error))) from None
+
+    def _refused(self, message: str) -> str:
+        """``message`` (a write the disk refused), then what the run directory keeps and how to go on.
+
+        Every file is written so that the same command can continue: whole files atomically, and a torn
+        metrics line is dropped when the run resumes (``truncate_metrics``)."""
+        done, epochs = self.epochs_saved, self.config.epochs
+        then = "finishes the run without training again" if done == epochs else "resumes from there"
+        return (
+            f"{message}; {self.files.root} keeps {done} of {epochs} epochs, and the same command {then} "
+            "once the file can be written"
+        )
 
     def _train_loop(self, epoch: int) -> tuple[float, float, int, float]:
         """Train one epoch; (mean loss, accuracy %, images over all ranks, seconds)."""
@@ -640,7 +667,8 @@ class Trainer:
             data=self.data.description,
         )
         if self.ctx.is_main:
-            write_json(self.files.summary, summary)
+            with self._writing("the summary", self.files.summary):
+                write_json(self.files.summary, summary)
             best_text = (
                 "no validation set"
                 if best_metrics["test_acc_best"] is None

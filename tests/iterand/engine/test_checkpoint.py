@@ -4,6 +4,7 @@ after a real SIGKILL of ``python -m iterand train``."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import signal
@@ -16,10 +17,11 @@ import pytest
 import torch
 import yaml
 
-from bookkeeping.errors import EXIT_USER_ERROR
-from bookkeeping.files import read_json, read_metrics
+from bookkeeping.errors import EXIT_USER_ERROR, UserError
+from bookkeeping.files import atomic_path, read_json, read_metrics
 from bookkeeping.paths import RunFiles
 from iterand.engine import checkpoint
+from iterand.engine import train as train_module
 from iterand.engine.config import run_name
 from iterand.engine.train import ConfigMismatch, train
 from iterand.experiments.cli import build_config, main
@@ -98,6 +100,95 @@ def test_a_full_disk_stops_training_in_one_line_and_the_run_resumes(tmp_path, mo
     monkeypatch.setattr(torch, "save", real_save)
     assert main(argv) == 0
     assert [m["epoch"] for m in read_metrics(RunFiles(run_dir).metrics)] == [0, 1, 2]
+
+
+def _full_disk() -> OSError:
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _torn_metrics_line(path, record):
+    with open(path, "a") as f:  # as far as a disk that fills up mid-line gets
+        f.write(json.dumps(record)[:20])
+    raise _full_disk()
+
+
+def _half_a_summary(path, data):
+    with atomic_path(path) as tmp:
+        tmp.write_text("{")
+        raise _full_disk()
+
+
+@pytest.mark.parametrize(
+    ("writer", "failing", "file", "what", "kept", "then"),
+    [
+        (
+            "append_metrics", _torn_metrics_line, "metrics.jsonl", "the metrics of epoch 1 to", 1,
+            "resumes from there",
+        ),
+        (
+            "write_json", _half_a_summary, "summary.json", "the summary", 3,
+            "finishes the run without training again",
+        ),
+    ],
+)  # fmt: skip
+def test_a_full_disk_at_the_metrics_or_summary_stops_in_one_line_and_the_run_completes(
+    tmp_path, monkeypatch, capsys, writer, failing, file, what, kept, then
+):
+    # Both were a raw OSError traceback with status 1, where a checkpoint was one line with status 2.
+    overrides = [*OVERRIDES, "epochs=3"]
+
+    def argv(out):
+        return ["train", "--preset", PRESET, *(a for o in overrides for a in ("--set", o)), "--out", str(out)]
+
+    assert main(argv(tmp_path / "whole")) == 0
+    name = run_name(build_config(PRESET, overrides=overrides))
+    whole, run_dir = RunFiles(tmp_path / "whole" / name), tmp_path / "full" / name
+    files = RunFiles(run_dir)
+    capsys.readouterr()
+    real_writer = getattr(train_module, writer)
+
+    def full_after_epoch_0(path, data):  # epoch 0's metrics line fits; no summary does
+        written = kept == 1 and not files.metrics.exists()
+        return (real_writer if written else failing)(path, data)
+
+    monkeypatch.setattr(train_module, writer, full_after_epoch_0)
+    assert main(argv(tmp_path / "full")) == EXIT_USER_ERROR
+    error = capsys.readouterr().err
+    assert error == (
+        f"error: cannot write {what} {run_dir}/{file}: {DISK_FULL}; {run_dir} keeps {kept} of 3 epochs, and "
+        f"the same command {then} once the file can be written\n"
+    )
+    assert not files.summary.exists() and not list(run_dir.glob(".*.tmp"))
+    assert [m["epoch"] for m in read_metrics(files.metrics)] == list(range(kept))  # a torn line is no record
+
+    monkeypatch.setattr(train_module, writer, real_writer)
+    if kept == 3:  # only the summary is missing: no epoch is trained again
+        monkeypatch.setattr(train_module.Trainer, "_epoch", lambda *_: pytest.fail("trained again"))
+    assert main(argv(tmp_path / "full")) == 0
+    results, whole_results = read_json(files.summary)["results"], read_json(whole.summary)["results"]
+    assert _without_timings(results) == _without_timings(whole_results)
+    metrics, whole_metrics = read_metrics(files.metrics), read_metrics(whole.metrics)
+    assert [_without_timings(m) for m in metrics] == [_without_timings(m) for m in whole_metrics]
+    assert files.metrics.read_text().count("\n") == 3  # the torn line is gone, not only skipped
+
+
+def test_a_full_disk_when_a_run_resumes_is_one_line_too(tmp_path, monkeypatch):
+    # Resuming rewrites metrics.jsonl without the epochs it trains again: on a disk still full, a traceback.
+    config = _config("epochs=2")
+    monkeypatch.setattr(train_module, "write_json", _half_a_summary)
+    with pytest.raises(UserError, match="cannot write the summary"):
+        train(config, tmp_path)
+
+    def truncate_on_a_full_disk(path, epochs_done):
+        raise _full_disk()
+
+    monkeypatch.setattr(train_module, "truncate_metrics", truncate_on_a_full_disk)
+    with pytest.raises(UserError) as caught:
+        train(config, tmp_path)
+    assert str(caught.value) == (
+        f"cannot write the metrics {tmp_path}/metrics.jsonl: {DISK_FULL}; {tmp_path} keeps 2 of 2 epochs, "
+        "and the same command finishes the run without training again once the file can be written"
+    )
 
 
 def test_load_errors_name_the_file(tmp_path):
