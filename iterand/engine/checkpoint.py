@@ -8,6 +8,7 @@ a torn one (write to a temporary file in the same folder, fsync, then ``os.repla
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from bookkeeping.errors import UserError
 from bookkeeping.files import atomic_path, cannot_write, read_metrics
 from bookkeeping.paths import RunFiles
+from iterand.engine import exported
 
 __all__ = [
     "CheckpointError",
@@ -25,6 +27,7 @@ __all__ = [
     "restore_rng_states",
     "rng_states",
     "save",
+    "trained_progress",
 ]
 
 
@@ -92,6 +95,25 @@ def missing_model_message(files: RunFiles, which: str, val_fraction: float) -> s
         return f"{files.root} has no {name}: no epoch of the run has finished yet; train it first"
     removed = f"{files.root} has no {name} although {epochs} epoch(s) finished: it was removed"
     return removed + other_model_hint(files, which)
+
+
+def trained_progress(files: RunFiles, which: str, saved: dict[str, Any], epochs: int) -> dict[str, Any]:
+    """How far the run had trained the model of its file ``which`` (``saved``, as ``load`` read it), of its
+    ``epochs`` (``exported.progress``), with a one-line warning when the run has not finished. Read from the
+    file loaded, since a run still training replaces it every epoch: checkpoint.pt holds the epochs done,
+    best.pt the (0-based) epoch of its model."""
+    if which == "last":
+        trained = saved.get("progress", {}).get("epochs_done")
+    else:
+        trained = saved["epoch"] + 1 if "epoch" in saved else None
+    progress = exported.progress(trained, epochs, files.summary.is_file())
+    if not progress["finished"]:
+        warnings.warn(
+            f"{files.root} has not finished: its {files.model_checkpoint(which).name} holds the model after "
+            f"{trained} of {epochs} epochs",
+            stacklevel=3,  # the caller of the reader: an exporter, or posthoc.load_trained_progress
+        )
+    return progress
 
 
 def other_model_hint(files: RunFiles, which: str) -> str:

@@ -14,8 +14,10 @@ File layout (little-endian; one file)::
     streams              masks (raw deflate), records (raw LZMA2), buffers (raw LZMA2), back to back
 
 The header holds ``format`` (1), ``network`` (the ``NETWORK_FIELDS`` of the run's configuration),
-``num_classes``, ``run`` (the run name) and ``checkpoint`` (provenance), ``torch`` (version that wrote
-it), ``events`` (IteRand updates in the run), ``layers`` (per subnetwork layer, in ``named_modules()``
+``num_classes``, ``run`` (the run name) and ``checkpoint`` (provenance), ``progress`` (``[epochs trained,
+epochs]``, only in the file of a run that had not finished when exported: a finished run's file is as
+before, and readers of format 1 ignore a key they do not know), ``torch`` (version that wrote it),
+``events`` (IteRand updates in the run), ``layers`` (per subnetwork layer, in ``named_modules()``
 order: ``[kept count, encoding, record bytes]``), ``weights_crc32`` (CRC-32 of every kept weight's bytes,
 layer by layer, in flat order), ``streams`` (compressed lengths) and ``crc32`` (of the streams). Layer
 names, shapes and buffer shapes are not stored: the network fields fix them.
@@ -59,6 +61,7 @@ from __future__ import annotations
 import json
 import lzma
 import struct
+import warnings
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -192,12 +195,14 @@ def encode(
     weight_update_state: Mapping[str, Any] | None = None,
     *,
     checkpoint: str | None = None,
+    progress: Mapping[str, Any] | None = None,
 ) -> bytes:
     """The compact file of ``model``, a trained subnetwork model of ``config`` (any device).
 
     ``weight_update_state``: the run's ``WeightUpdate.state_dict()`` as its checkpoint holds it; IteRand's
     ``last_redraw`` there makes "events" records possible (without it, changed kept weights are stored as
-    "flips" or "values"). ``checkpoint`` ("last", "best") is kept in the header as provenance.
+    "flips" or "values"). ``checkpoint`` ("last", "best") is kept in the header as provenance, and so is
+    ``progress`` (``checkpoint.trained_progress``) when it says the run had not finished.
     """
     _check_subnetwork(config)
     initial = dict(named_subnet_layers(build_model(config, num_classes)))
@@ -225,6 +230,12 @@ def encode(
         "num_classes": num_classes,
         "run": run_name(config),
         "checkpoint": checkpoint,
+        # Only where it warns of something: the file of a finished run keeps the size training reported.
+        **(
+            {"progress": [progress["epochs_trained"], progress["epochs"]]}
+            if progress is not None and not progress["finished"]
+            else {}
+        ),
         "torch": torch.__version__,
         "events": events,
         "layers": layers,
@@ -389,13 +400,24 @@ def _kept_values(
 
 
 def load_compact(path: str | Path) -> nn.Module:
-    """The model stored in the compact file ``path`` (see ``rebuild``): CPU, eval mode."""
+    """The model stored in the compact file ``path`` (see ``rebuild``): CPU, eval mode; with a one-line
+    warning when the file is of a run that had not finished when exported, as for an exported folder."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(
             f"no compact file at {path}: write one with python -m iterand export RUN_DIR --format compact"
         )
-    return rebuild(path.read_bytes())
+    data = path.read_bytes()
+    model = rebuild(data)
+    header, _ = _read_header(data)
+    if header.get("progress"):
+        trained, epochs = header["progress"]
+        warnings.warn(
+            f"{path} holds the model after {trained} of {epochs} epochs of {header['run']}, unfinished when "
+            "exported",
+            stacklevel=2,
+        )
+    return model
 
 
 def describe(data: bytes) -> dict[str, Any]:
@@ -469,7 +491,9 @@ def _check_same(trained: nn.Module, rebuilt: nn.Module) -> None:
 def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, checkpoint: str = "last") -> Path:
     """Write the compact file of a run's model (``checkpoint.pt`` for "last", ``best.pt`` for "best") into
     ``out_dir`` (default: the run directory) as ``<run name>-<checkpoint>.ticket``, or to ``out_dir`` itself
-    when it ends in ``.ticket``, after checking that it rebuilds the model exactly; returns its path."""
+    when it ends in ``.ticket``, after checking that it rebuilds the model exactly; returns its path. A run
+    that has not finished is exported with the warning of the other formats (``checkpoint.trained_progress``)
+    and its file records the epochs reached (``progress``)."""
     files = RunFiles(Path(run_dir))
     path = files.model_checkpoint(checkpoint)
     if not files.config.is_file():
@@ -486,10 +510,13 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
         folder = files.root if out_dir is None else writable_folder(out_dir, "--out")
         target = compact_file(folder, run_name(config), checkpoint)
     saved = checkpoints.load(path)
+    progress = checkpoints.trained_progress(files, checkpoint, saved, config.epochs)
     num_classes = _num_classes(saved["model"])
     model = build_model(config, num_classes)
     model.load_state_dict(saved["model"])
-    data = encode(model, config, num_classes, saved.get("weight_update"), checkpoint=checkpoint)
+    data = encode(
+        model, config, num_classes, saved.get("weight_update"), checkpoint=checkpoint, progress=progress
+    )
     _check_same(model, rebuild(data))
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)

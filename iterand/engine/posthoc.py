@@ -11,7 +11,6 @@ get a model to read (another checkpoint, restoring the file), never to delete an
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +44,9 @@ def load_trained(path: str | Path, which: str = "last") -> tuple[nn.Module, Trai
 def load_trained_progress(
     path: str | Path, which: str = "last"
 ) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
-    """``load_trained``, and how far the run had trained that model (``exported.progress``): read from the
-    one model file loaded, since a run still training replaces it every epoch; for an exported folder, what
-    it recorded when exported (``exported.read`` warns when that is stale)."""
+    """``load_trained``, and how far the run had trained that model (``checkpoint.trained_progress``, which
+    warns when the run has not finished); for an exported folder, what it recorded when exported
+    (``exported.read`` warns when that is stale)."""
     if exported.is_export(path):
         return exported.read(path)
     files = RunFiles(Path(path))
@@ -55,19 +54,7 @@ def load_trained_progress(
     saved = _saved_model(files, which, config)
     model = build_model(config, classifier_outputs(saved["model"]))
     model.load_state_dict(saved["model"])
-    # checkpoint.pt holds the epochs done; best.pt the (0-based) epoch of its model.
-    if which == "last":
-        trained = saved.get("progress", {}).get("epochs_done")
-    else:
-        trained = saved["epoch"] + 1 if "epoch" in saved else None
-    progress = exported.progress(trained, config.epochs, files.summary.is_file())
-    if not progress["finished"]:
-        warnings.warn(
-            f"{files.root} has not finished: its {files.model_checkpoint(which).name} holds the model after "
-            f"{progress['epochs_trained']} of {config.epochs} epochs",
-            stacklevel=2,
-        )
-    return model, config, progress
+    return model, config, checkpoint.trained_progress(files, which, saved, config.epochs)
 
 
 def _run_config(files: RunFiles) -> TrainConfig:

@@ -7,21 +7,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import warnings
 
 import pytest
 import torch
-from fake_runs import fake_data, tiny_config
+from fake_runs import NUM_CLASSES, fake_data, tiny_config
 from torch import nn
 
 from bookkeeping.files import read_json
 from bookkeeping.paths import RunFiles, compact_file
 from iterand import load_compact
 from iterand.core.layers import kept_masks, named_subnet_layers
-from iterand.engine import compact
+from iterand.engine import checkpoint, compact
 from iterand.engine.config import TrainConfig, run_name
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.posthoc import load_trained
-from iterand.engine.train import train
+from iterand.engine.train import Trainer, train
 from iterand.experiments.cli import EXIT_USAGE, main
 
 INPUTS = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -235,6 +237,51 @@ def test_export_writes_the_size_training_reported_and_rebuilds_the_run(tmp_path,
     assert compact.describe(best.read_bytes())["encodings"].get("events")
     best_model, _ = load_trained(run_dir, "best")
     assert same_bits(load_compact(best)(INPUTS), best_model.eval()(INPUTS))
+
+
+def test_the_compact_export_of_an_unfinished_run_says_so_and_records_the_epochs(
+    tmp_path, monkeypatch, capsys
+):
+    # The dense and torchvision exports warned and recorded source.progress; the compact one did neither.
+    config = tiny_config(method="iterand", init="ku", period=2, r=0.5, epochs=2)
+    run_dir, out = tmp_path / "run", tmp_path / "out"
+    real_epoch = Trainer._epoch
+
+    def stopped_after_one(self, epoch):
+        if epoch == 1:
+            raise RuntimeError("stopped")
+        real_epoch(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_epoch", stopped_after_one)
+    with pytest.raises(RuntimeError, match="stopped"):
+        train(config, run_dir, data=fake_data())
+    with pytest.warns(UserWarning) as caught:
+        assert main(["export", str(run_dir), "--format", "compact", "--out", str(out)]) == 0
+    assert [str(w.message) for w in caught] == [
+        f"{run_dir} has not finished: its checkpoint.pt holds the model after 1 of 2 epochs"
+    ]  # as the other formats say it
+    path = compact_file(out, run_name(config), "last")
+    assert json.loads(capsys.readouterr().out)["compact_bytes"] == path.stat().st_size
+    header = compact.contents(path.read_bytes())[0]
+    assert header["progress"] == [1, 2] and header["format"] == 1
+    saved = checkpoint.load(RunFiles(run_dir).checkpoint)
+    model = build_model(config, NUM_CLASSES)
+    model.load_state_dict(saved["model"])
+    unrecorded = compact.encode(model, config, NUM_CLASSES, saved["weight_update"], checkpoint="last")
+    assert 0 < path.stat().st_size - len(unrecorded) <= 16  # what the record costs
+    said = f"{path} holds the model after 1 of 2 epochs of {run_name(config)}, unfinished when exported"
+    with pytest.warns(UserWarning, match=re.escape(said)):
+        unfinished = load_compact(path)
+    assert same_bits(unfinished(INPUTS), compact.rebuild(unrecorded)(INPUTS))
+
+    monkeypatch.setattr(Trainer, "_epoch", real_epoch)
+    results = train(config, run_dir, data=fake_data())["results"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        finished = compact.export_compact(run_dir, out)
+        load_compact(finished)
+    assert "progress" not in compact.contents(finished.read_bytes())[0]
+    assert results["compact_bytes"] == finished.stat().st_size  # a finished run's file is as before
 
 
 def test_export_errors_are_one_line_with_status_2(tmp_path, capsys):
