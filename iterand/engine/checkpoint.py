@@ -17,7 +17,6 @@ import torch
 from bookkeeping.errors import UserError
 from bookkeeping.files import atomic_path, cannot_write, read_metrics
 from bookkeeping.paths import RunFiles
-from iterand.engine import exported
 
 __all__ = [
     "CheckpointError",
@@ -98,15 +97,16 @@ def missing_model_message(files: RunFiles, which: str, val_fraction: float) -> s
 
 
 def trained_progress(files: RunFiles, which: str, saved: dict[str, Any], epochs: int) -> dict[str, Any]:
-    """How far the run had trained the model of its file ``which`` (``saved``, as ``load`` read it), of its
-    ``epochs`` (``exported.progress``), with a one-line warning when the run has not finished. Read from the
+    """How far the run had trained the model of its file ``which`` (``saved``, as ``load`` read it):
+    ``epochs_trained`` (None: a model file too old to say) of its ``epochs``, and whether the run has
+    ``finished`` (exporters record it), with a one-line warning when it has not. Read from the
     file loaded, since a run still training replaces it every epoch: checkpoint.pt holds the epochs done,
     best.pt the (0-based) epoch of its model."""
     if which == "last":
         trained = saved.get("progress", {}).get("epochs_done")
     else:
         trained = saved["epoch"] + 1 if "epoch" in saved else None
-    progress = exported.progress(trained, epochs, files.summary.is_file())
+    progress = {"epochs_trained": trained, "epochs": epochs, "finished": files.summary.is_file()}
     if not progress["finished"]:
         warnings.warn(
             f"{files.root} has not finished: its {files.model_checkpoint(which).name} holds the model after "

@@ -56,7 +56,6 @@ READABLE = ("dense", "torchvision")
 __all__ = [
     "FORMAT_VERSION",
     "is_export",
-    "progress",
     "read",
     "write_dense",
     "write_torchvision",
@@ -129,12 +128,6 @@ def _write(
 def _save(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     with atomic_path(path) as tmp:
         save_file({key: tensor.detach().cpu().contiguous() for key, tensor in tensors.items()}, str(tmp))
-
-
-def progress(epochs_trained: int | None, epochs: int, finished: bool) -> dict[str, Any]:
-    """How far a run had trained a model: ``epochs_trained`` (None: a model file too old to say) of its
-    ``epochs``, and whether the run had ``finished``; exporters record it in ``source``."""
-    return {"epochs_trained": epochs_trained, "epochs": epochs, "finished": finished}
 
 
 def is_export(folder: str | Path) -> bool:
