@@ -50,6 +50,7 @@ from bookkeeping import locks, paths, provenance
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json, read_yaml
 from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC
+from bookkeeping.validation import unknown_key
 
 INJECTED = ("out_dir",)
 # Parameters that change how a notebook runs, not what it computes: training processes at once, worker
@@ -118,10 +119,8 @@ def load_parameters(name: str, param_set: str) -> dict:
     known = [key for key in declared_parameters(name) if key not in INJECTED]
     unknown = [key for key in parameters if key not in known]
     if unknown:
-        raise InvalidInput(
-            f"{param_set}: {', '.join(map(repr, unknown))} is not a parameter of notebook {name}; "
-            f"known: {', '.join(known)}"
-        )
+        what = f"a parameter of notebook {name}"
+        raise InvalidInput(f"{param_set}: " + "; ".join(unknown_key(key, what, known) for key in unknown))
     table = parameters.get("results_table")
     if table is not None and not Path(resolve_runs(table)).is_file():
         raise InvalidInput(

@@ -197,7 +197,8 @@ def test_an_unknown_parameter_is_rejected_listing_the_known_ones(tmp_path, monke
     (line,) = capsys.readouterr().err.splitlines()
     known = [key for key in notebooks.declared_parameters("theory_network") if key != "out_dir"]
     assert line == (
-        f"error: {params}: 'trails' is not a parameter of notebook theory_network; known: {', '.join(known)}"
+        f"error: {params}: 'trails' is not a parameter of notebook theory_network; did you mean 'trials'? "
+        f"allowed: {', '.join(known)}"
     )
     assert calls == []
 

@@ -24,7 +24,6 @@ fields become floats, -0.0 becomes 0.0.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import hashlib
 import json
@@ -387,7 +386,9 @@ class TrainConfig:
             )
         unknown = [key for key in values if key not in _field_types()]
         if unknown:
-            raise InvalidInput("; ".join(_unknown_field_message(key) for key in unknown))
+            raise InvalidInput(
+                "; ".join(check.unknown_key(key, "a TrainConfig field", _field_types()) for key in unknown)
+            )
         return cls(**{key: _coerce(key, value) for key, value in values.items()})
 
     def to_dict(self) -> dict[str, Any]:
@@ -487,12 +488,6 @@ def _either(values: Iterable[str]) -> str:
 @functools.cache
 def _field_types() -> dict[str, Any]:
     return typing.get_type_hints(TrainConfig)
-
-
-def _unknown_field_message(key: Any) -> str:
-    close = difflib.get_close_matches(str(key), list(_field_types()), n=3)
-    hint = f"did you mean {', '.join(repr(m) for m in close)}? " if close else ""
-    return f"{key!r} is not a TrainConfig field; {hint}allowed: {', '.join(_field_types())}"
 
 
 def _coerce(field: str, value: Any) -> Any:
