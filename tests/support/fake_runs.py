@@ -100,3 +100,18 @@ def tiny_config(**overrides) -> TrainConfig:
         "seed": 3,
     }
     return TrainConfig.from_dict({**base, **overrides})
+
+
+def stop_after_epoch(monkeypatch, epoch: int) -> None:
+    """Make every run trained from now on raise ``RuntimeError("stopped")`` when epoch ``epoch`` (0-based)
+    starts, leaving the checkpoint of the epochs before it: an unfinished run."""
+    from iterand.engine.train import Trainer  # imported here: the torchrun workers import this module too
+
+    real_epoch = Trainer._epoch
+
+    def stopping(self, at):
+        if at == epoch:
+            raise RuntimeError("stopped")
+        real_epoch(self, at)
+
+    monkeypatch.setattr(Trainer, "_epoch", stopping)

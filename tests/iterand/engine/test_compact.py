@@ -12,7 +12,7 @@ import warnings
 
 import pytest
 import torch
-from fake_runs import NUM_CLASSES, fake_data, tiny_config
+from fake_runs import NUM_CLASSES, fake_data, stop_after_epoch, tiny_config
 from torch import nn
 
 from bookkeeping.files import read_json
@@ -23,7 +23,7 @@ from iterand.engine import checkpoint, compact
 from iterand.engine.config import TrainConfig, run_name
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.posthoc import load_trained
-from iterand.engine.train import Trainer, train
+from iterand.engine.train import train
 from iterand.experiments.cli import EXIT_USAGE, main
 
 INPUTS = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -245,14 +245,7 @@ def test_the_compact_export_of_an_unfinished_run_says_so_and_records_the_epochs(
     # The dense and torchvision exports warned and recorded source.progress; the compact one did neither.
     config = tiny_config(method="iterand", init="ku", period=2, r=0.5, epochs=2)
     run_dir, out = tmp_path / "run", tmp_path / "out"
-    real_epoch = Trainer._epoch
-
-    def stopped_after_one(self, epoch):
-        if epoch == 1:
-            raise RuntimeError("stopped")
-        real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_epoch", stopped_after_one)
+    stop_after_epoch(monkeypatch, 1)
     with pytest.raises(RuntimeError, match="stopped"):
         train(config, run_dir, data=fake_data())
     with pytest.warns(UserWarning) as caught:
@@ -274,7 +267,7 @@ def test_the_compact_export_of_an_unfinished_run_says_so_and_records_the_epochs(
         unfinished = load_compact(path)
     assert same_bits(unfinished(INPUTS), compact.rebuild(unrecorded)(INPUTS))
 
-    monkeypatch.setattr(Trainer, "_epoch", real_epoch)
+    monkeypatch.undo()  # the run trains on to its end
     results = train(config, run_dir, data=fake_data())["results"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -8,11 +8,11 @@ import warnings
 
 import pytest
 import torch
+from fake_runs import stop_after_epoch
 
 from bookkeeping.files import read_json
 from bookkeeping.paths import ExportFiles, RunFiles
 from iterand.engine.posthoc import load_trained
-from iterand.engine.train import Trainer
 from iterand.experiments.cli import EXIT_USAGE, main
 from iterand.experiments.export import FORMATS, export_run
 
@@ -135,14 +135,7 @@ def test_the_export_of_an_unfinished_run_says_so_and_becomes_stale_when_it_finis
 ):
     # An export (or eval) of a run stopped after its first epoch gave no warning and recorded no epoch
     # count; once the run finished, the export of epoch 1 stayed in its folder with nothing to say so.
-    real_epoch = Trainer._epoch
-
-    def stopped_after_one(self, epoch):
-        if epoch == 1:
-            raise RuntimeError("stopped")
-        real_epoch(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_epoch", stopped_after_one)
+    stop_after_epoch(monkeypatch, 1)
     with pytest.raises(RuntimeError, match="stopped"):
         main(_train_argv(tmp_path / "runs"))
     (run,) = (tmp_path / "runs").iterdir()
@@ -161,7 +154,7 @@ def test_the_export_of_an_unfinished_run_says_so_and_becomes_stale_when_it_finis
     evaluated = json.loads(capsys.readouterr().out)
     assert (evaluated["epochs_trained"], evaluated["epochs"], evaluated["finished"]) == (1, 2, False)
 
-    monkeypatch.setattr(Trainer, "_epoch", real_epoch)
+    monkeypatch.undo()  # the run trains on to its end
     assert main(_train_argv(tmp_path / "runs")) == 0  # resumes and finishes
     with pytest.warns(UserWarning, match=rf"{folder} is stale: it holds the model after 1 of 2 epochs of "):
         load_trained(folder)
