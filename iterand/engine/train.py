@@ -344,7 +344,10 @@ class Trainer:
             with self._writing("the metrics", self.files.metrics):
                 truncate_metrics(self.files.metrics, progress.epochs_done)
             if not self.files.config.is_file():
-                with atomic_path(self.files.config) as tmp:
+                with (
+                    self._writing("the configuration", self.files.config),
+                    atomic_path(self.files.config) as tmp,
+                ):
                     save_yaml(self.config, tmp)
             log.info(
                 "run directory %s (%d of %d epochs done)",

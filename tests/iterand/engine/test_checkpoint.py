@@ -191,6 +191,21 @@ def test_a_full_disk_when_a_run_resumes_is_one_line_too(tmp_path, monkeypatch):
     )
 
 
+def test_a_full_disk_at_a_runs_first_configuration_is_one_line(tmp_path, monkeypatch):
+    # config.yaml, written once when a run starts, was the last run file a full disk turned into a traceback.
+    def save_on_a_full_disk(config, path):
+        raise _full_disk()
+
+    monkeypatch.setattr(train_module, "save_yaml", save_on_a_full_disk)
+    with pytest.raises(UserError) as caught:
+        train(_config("epochs=2"), tmp_path)
+    assert str(caught.value) == (
+        f"cannot write the configuration {tmp_path}/config.yaml: {DISK_FULL}; {tmp_path} keeps 0 of 2 "
+        "epochs, and the same command resumes from there once the file can be written"
+    )
+    assert not (tmp_path / "config.yaml").exists()
+
+
 def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="no checkpoint at .*missing.pt"):
         checkpoint.load(tmp_path / "missing.pt")
