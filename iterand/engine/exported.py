@@ -56,6 +56,7 @@ READABLE = ("dense", "torchvision")
 __all__ = [
     "FORMAT_VERSION",
     "is_export",
+    "pruned_weights",
     "read",
     "write_dense",
     "write_torchvision",
@@ -130,6 +131,15 @@ def _save(path: Path, tensors: dict[str, torch.Tensor]) -> None:
         save_file({key: tensor.detach().cpu().contiguous() for key, tensor in tensors.items()}, str(tmp))
 
 
+def pruned_weights(folder: str | Path) -> int:
+    """How many weights the exported folder's masks prune (0 without masks: a dense baseline). The dense
+    model read back has zeros there, but no masks, so counting its layers would call every weight kept."""
+    files = ExportFiles(Path(folder))
+    if not files.masks.is_file():
+        return 0
+    return sum(int((~mask).sum()) for mask in load_file(str(files.masks)).values())
+
+
 def is_export(folder: str | Path) -> bool:
     """Whether ``folder`` holds an exported model (its ``config.json``)."""
     return ExportFiles(Path(folder)).config.is_file()
@@ -142,23 +152,35 @@ def read(folder: str | Path) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
     files = ExportFiles(Path(folder))
     if not files.config.is_file():
         raise InvalidInput(f"{files.root} is not an exported model: it has no {files.config.name}")
-    record = read_json(files.config)
-    format_name = record.get("format")
-    if format_name not in READABLE or record.get("format_version") != FORMAT_VERSION:
+    try:
+        record = read_json(files.config)
+        format_name = record.get("format")
+        if format_name not in READABLE or record.get("format_version") != FORMAT_VERSION:
+            raise InvalidInput(
+                f"{files.config}: format {format_name!r} version {record.get('format_version')!r}; this "
+                f"code reads {', '.join(READABLE)} version {FORMAT_VERSION}"
+            )
+        config = TrainConfig.from_dict(record["config"])
+        num_classes = record["num_classes"]
+        source = record.get("source") or {}
+        recorded = source.get("progress") or {}
+        if recorded:
+            finished, reached = (
+                recorded["finished"],
+                f"{recorded['epochs_trained']} of {recorded['epochs']} epochs",
+            )
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        if isinstance(error, InvalidInput):
+            raise
         raise InvalidInput(
-            f"{files.config}: format {format_name!r} version {record.get('format_version')!r}; this code "
-            f"reads {', '.join(READABLE)} version {FORMAT_VERSION}"
-        )
-    config = TrainConfig.from_dict(record["config"])
-    model = build(config.model, config.width, record["num_classes"], stem=config.stem, dense=True)
+            f"{files.config} is damaged ({type(error).__name__}: {error}); export the run again"
+        ) from None
+    model = build(config.model, config.width, num_classes, stem=config.stem, dense=True)
     state = load_file(str(files.weights))
     if format_name == "torchvision":
         state = from_torchvision(model, state)
     model.load_state_dict(state)
-    source = record.get("source") or {}
-    recorded = source.get("progress") or {}
-    if recorded and not recorded["finished"]:
-        reached = f"{recorded['epochs_trained']} of {recorded['epochs']} epochs"
+    if recorded and not finished:
         run = source.get("run_dir")
         if run and RunFiles(Path(run)).summary.is_file():
             warnings.warn(

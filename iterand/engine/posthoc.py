@@ -108,4 +108,5 @@ def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None
         result["val_loss"], result["val_acc"] = evaluate(model, data.val, ctx, amp)
     result["test_loss"], result["test_acc"] = evaluate(model, data.test, ctx, amp)
     counts = count_weights(model)
-    return {**result, "weights_total": counts.total, "weights_kept": counts.kept}
+    kept = counts.total - exported.pruned_weights(run_dir) if checkpoint_name == "export" else counts.kept
+    return {**result, "weights_total": counts.total, "weights_kept": kept}

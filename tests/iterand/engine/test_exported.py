@@ -11,6 +11,7 @@ import torch
 import torchvision
 from safetensors.torch import load_file
 
+from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json, write_json
 from bookkeeping.paths import ExportFiles
 from iterand.core.accounting import count_weights
@@ -141,6 +142,35 @@ def test_torchvision_loads_an_exported_resnet_strictly_with_the_same_logits(name
     again, _ = load_trained(folder)
     with torch.no_grad():
         assert (again(images) - ours_logits).abs().max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda record: {**record, "source": {**record["source"], "progress": {"epochs_trained": 3}}},
+        lambda record: {**record, "source": {**record["source"], "progress": "x"}},
+        lambda record: {key: value for key, value in record.items() if key != "config"},
+        lambda record: ["not", "a", "record"],
+    ],
+)
+def test_a_damaged_record_is_one_error_naming_it(conv6_run, tmp_path, damage):
+    # Each was a KeyError, TypeError or AttributeError traceback from `eval EXPORT`.
+    model, config = load_trained(conv6_run)
+    folder = exported.write_dense(model, config, tmp_path, {"progress": {"finished": True}})
+    record_file = ExportFiles(folder).config
+    write_json(record_file, damage(read_json(record_file)))
+    with pytest.raises(
+        InvalidInput, match=rf"^{record_file} is damaged \(\w+Error: .*\); export the run again$"
+    ):
+        load_trained(folder)
+
+
+def test_a_record_that_is_not_json_is_one_error_naming_it(conv6_run, tmp_path):
+    model, config = load_trained(conv6_run)
+    folder = exported.write_dense(model, config, tmp_path)
+    ExportFiles(folder).config.write_text("{bad")
+    with pytest.raises(InvalidInput, match="is damaged \\(JSONDecodeError"):
+        load_trained(folder)
 
 
 def test_a_folder_of_another_format_is_refused(conv6_run, tmp_path):

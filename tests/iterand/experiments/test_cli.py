@@ -345,6 +345,11 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["checkpoint"] == "export"
     assert evaluated["test_acc"] == pytest.approx(results["test_acc_last"], abs=1e-9)
+    # The dense model read back has no masks: every weight was counted kept.
+    assert (evaluated["weights_total"], evaluated["weights_kept"]) == (
+        results["weights_total"],
+        results["weights_kept"],
+    )
     config_file = RunFiles(run_dir).config
     text = config_file.read_text().replace("dataset: synthetic", "dataset: cifar10")
     config_file.write_text(re.sub(r"(?m)^data_root: .*$", "data_root: /moved", text))
