@@ -71,10 +71,11 @@ the process that holds it; a sweep skips such runs and says so. Ctrl-C stops a r
 what its directory keeps; the same command resumes it.
 
 Exit status: 0 success, 1 training diverged (NaN/inf loss; the last good checkpoint is kept) or, for a
-sweep, some run failed (each is listed with its log), 2 an error you can act on (one line ``error: ...``
-naming the field, file or folder: invalid input, missing or damaged data, a run directory in use or of
-another run), 130 interrupted (Ctrl-C), 141 silently when the output closes (``... | head``: a run stops
-after the epoch it last saved; the same command resumes it). Anything else is a bug and shows its traceback.
+sweep, some run failed (each is listed with its log) or was stopped alone (listed; it resumes when the
+sweep runs again), 2 an error you can act on (one line ``error: ...`` naming the field, file or folder:
+invalid input, missing or damaged data, a run directory in use or of another run), 130 interrupted
+(Ctrl-C), 141 silently when the output closes (``... | head``: a run stops after the epoch it last saved;
+the same command resumes it). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ from iterand.experiments.export import FORMATS, export_run
 from iterand.experiments.results import default_table
 
 EXIT_DIVERGED = 1
-EXIT_RUN_FAILED = 1  # a sweep went on past a failed run
+EXIT_RUN_FAILED = 1  # a sweep went on past a failed run, or one stopped alone
 EXIT_USAGE = EXIT_USER_ERROR
 SET_HELP = "override a field (--set help lists every field)"
 # steps_per_epoch and setting (a hash of every other field) tell apart rows that would look alike.
@@ -262,7 +263,9 @@ def _sweep(args: argparse.Namespace) -> int:
         concurrent=args.concurrent,
         data_root=args.data_root,
     )
-    return EXIT_RUN_FAILED if any(record["outcome"] == "failed" for record in records) else 0
+    # A run stopped alone (its process got a signal of its own) is unfinished: `sweep && draw` must not draw.
+    unfinished = ("failed", "interrupted")
+    return EXIT_RUN_FAILED if any(record["outcome"] in unfinished for record in records) else 0
 
 
 def _results(args: argparse.Namespace) -> None:

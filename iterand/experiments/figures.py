@@ -48,7 +48,8 @@ def train_or_read(
     ``mode="train"`` first trains ``subset(sweep, models=..., methods=..., inits=...)`` on ``grid`` (see
     ``runs``) into ``runs_dir``, with ``overrides`` (field -> value, as ``--set``) on every run: finished runs
     are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done, as is
-    one that another process holds and has not finished (the figure would quietly lack it).
+    one that another process holds, or that was stopped alone, and has not finished (the figure would
+    quietly lack it).
     ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs under
     ``runs_dir``, aggregated over seeds and written to ``table`` with the runs, the published numbers and
     every epoch of every run beside it (``results.write_results``, the tables ``python -m iterand results``
@@ -70,7 +71,7 @@ def train_or_read(
             concurrent=concurrent,
         )
         _refuse_failed_runs(records, runs_dir)
-        _refuse_runs_held_elsewhere(records)
+        _refuse_unfinished_runs(records)
     if results_table is not None:
         if not Path(results_table).is_file():
             raise InvalidInput(
@@ -101,20 +102,26 @@ def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Pa
         )
 
 
-def _refuse_runs_held_elsewhere(records: Sequence[Mapping[str, Any]]) -> None:
+def _refuse_unfinished_runs(records: Sequence[Mapping[str, Any]]) -> None:
     """A run skipped because another process held it (another sweep, a ``train`` by hand) is drawn if
-    that process has finished it by now; one still unfinished would be missing from the figure without a
-    word, so the error names it instead."""
-    held = [
+    that process has finished it by now, and so is none that was stopped alone (its process got a signal
+    of its own); either would be missing from the figure without a word, so the error names it instead."""
+    unfinished = [
         record
         for record in records
-        if record["outcome"] == "skipped" and not RunFiles(Path(record["dir"])).summary.is_file()
+        if record["outcome"] in ("skipped", "interrupted")
+        and not RunFiles(Path(record["dir"])).summary.is_file()
     ]
-    if held:
+    if unfinished:
+        first = unfinished[0]
+        why = (
+            "is held by another process: run this again once that process has ended"
+            if first["outcome"] == "skipped"
+            else "was stopped before it finished: run this again to resume it"
+        )
         raise UserError(
-            f"{len(held)} of {len(records)} runs of the grid are held by another process and not "
-            f"finished, the first: {held[0]['dir']}; run this again once that process has ended "
-            "(finished runs are kept)"
+            f"{len(unfinished)} of {len(records)} runs of the grid are not finished, the first: "
+            f"{first['dir']}, which {why} (finished runs are kept)"
         )
 
 

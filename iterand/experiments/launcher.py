@@ -150,6 +150,8 @@ def _report(
     for record in records:
         if record["outcome"] == "failed":
             progress(f"FAILED {record['dir']}: {record['error']} (log: {record['log']})")
+        elif record["outcome"] == "interrupted":
+            progress(f"INTERRUPTED {record['dir']} (resumes when the sweep runs again)")
 
 
 class _Children:

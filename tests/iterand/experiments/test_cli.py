@@ -229,6 +229,20 @@ def test_a_sweep_with_a_failed_run_goes_on_and_exits_with_status_1(tmp_path, mon
     assert len(failed) == 3 and all("RuntimeError: no GPU here (log: " in line for line in failed)
 
 
+def test_a_sweep_with_a_run_stopped_alone_lists_it_and_exits_with_status_1(tmp_path, monkeypatch, capsys):
+    # A training process of a concurrent sweep that got a signal of its own left its run unfinished, and the
+    # sweep still exited 0: `sweep && python -m repro ...` drew an incomplete grid.
+    def stopped_alone(config, record, *args):
+        record["outcome"] = "interrupted"
+
+    monkeypatch.setattr(launcher, "_train_subprocess", stopped_alone)
+    monkeypatch.setattr(planning, "check_runnable", lambda configs: None)  # no run reads data here
+    argv = ["sweep", "fig1", "--grid", "r=0", "--grid", "seed=1", "--concurrent", "2", "--out", str(tmp_path)]
+    assert main(argv) == EXIT_RUN_FAILED
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("INTERRUPTED ")]
+    assert len(listed) == 3 and all(line.endswith("(resumes when the sweep runs again)") for line in listed)
+
+
 def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
     runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
     runs.mkdir()

@@ -38,8 +38,8 @@ def test_a_run_held_by_another_process_is_named_instead_of_left_out(tmp_path):
     with locks.RunLock(RunFiles(_run_dir(tmp_path)).lock), pytest.raises(UserError) as held:
         _train(tmp_path)
     message = str(held.value)
-    assert message.startswith(f"1 of 1 runs of the grid are held by another process and not finished, the "
-                              f"first: {_run_dir(tmp_path)}")  # fmt: skip
+    assert message.startswith(f"1 of 1 runs of the grid are not finished, the first: {_run_dir(tmp_path)}, "
+                              "which is held by another process")  # fmt: skip
     assert "once that process has ended" in message and "\n" not in message
     assert not (tmp_path / "out" / "results.csv").exists()
 
@@ -56,3 +56,14 @@ def test_a_held_run_finished_by_the_time_of_drawing_is_drawn(tmp_path, monkeypat
     monkeypatch.setattr(launcher, "run", finished_elsewhere)
     assert run_name(config) == run_dir.name
     assert _train(tmp_path) == tmp_path / "out" / "results.csv"
+
+
+def test_a_run_stopped_alone_is_named_instead_of_left_out(tmp_path, monkeypatch):
+    # Seen: a concurrent sweep's training process got a SIGTERM of its own; the sweep went on, and the
+    # figure was drawn without that run.
+    def one_stopped(*args, **kwargs):
+        return [{"dir": str(_run_dir(tmp_path)), "status": "pending", "outcome": "interrupted"}]
+
+    monkeypatch.setattr(launcher, "run", one_stopped)
+    with pytest.raises(UserError, match="which was stopped before it finished: run this again to resume it"):
+        _train(tmp_path)
