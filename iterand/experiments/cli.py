@@ -97,7 +97,7 @@ from bookkeeping.errors import (
     UserError,
     run_command,
 )
-from bookkeeping.files import read_json, writable_file, writable_folder
+from bookkeeping.files import cannot_write, read_json, writable_file, writable_folder
 from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
 from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
@@ -270,7 +270,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _results(args: argparse.Namespace) -> None:
     out = args.out or default_out()
-    table = writable_file(args.table or default_table(), "--table")
+    table = Path(args.table or default_table())
+    for path in results.result_tables(table).values():
+        # All four checked first: a table refused after others were written would leave them mixed.
+        writable_file(path, "--table")
     rows = results.collect(out)
     if not rows:
         # An error, not a quiet success: the table from an earlier collection would pass for this one's.
@@ -278,7 +281,13 @@ def _results(args: argparse.Namespace) -> None:
         raise UserError(f"no finished runs below {out}: the table {table} {state}")
     for line in results.duplicate_warnings(rows):
         print(f"warning: {line}", file=sys.stderr)
-    written = results.write_results(rows, table)
+    try:
+        written = results.write_results(rows, table)
+    except OSError as error:
+        raise UserError(
+            f"{cannot_write('the tables of', table, error)}; those written may mix this collection with "
+            "an earlier one: run results again once they can be written"
+        ) from None
     print(results.format_table(results.read_table(written["aggregated"]), RESULT_COLUMNS))
     compared = results.read_table(written["reference"])
     if compared:

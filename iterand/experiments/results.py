@@ -91,6 +91,7 @@ __all__ = [
     "format_table",
     "matching",
     "read_table",
+    "result_tables",
     "row",
     "select",
     "training_budget",
@@ -250,13 +251,22 @@ def write_results(rows: Sequence[Mapping[str, Any]], table: str | Path) -> dict[
     ``<stem>-reference.csv`` (``compare``) and ``<stem>-epochs.csv`` (every epoch of each counted run,
     ``curves.epoch_rows``: the learning curves of a figure drawn from the table alone); returns the four
     paths by name. ``rows`` are those of ``collect``, whose run directories hold the epochs."""
-    table = Path(table)
+    paths = result_tables(table)
     aggregated = aggregate(rows)
-    return {
-        "aggregated": write_table(aggregated, table),
-        "runs": write_table(rows, companion_table(table, "runs")),
-        "reference": write_table(compare(aggregated), companion_table(table, "reference")),
-        "epochs": write_table(curves.epoch_rows(counted(rows)), companion_table(table, "epochs")),
+    contents = {
+        "aggregated": aggregated,
+        "runs": rows,
+        "reference": compare(aggregated),
+        "epochs": curves.epoch_rows(counted(rows)),
+    }
+    return {name: write_table(contents[name], path) for name, path in paths.items()}
+
+
+def result_tables(table: str | Path) -> dict[str, Path]:
+    """The four paths ``write_results`` writes for ``table``, by name: "aggregated" (``table``) and its
+    companions "runs", "reference" and "epochs" (``companion_table``)."""
+    return {"aggregated": Path(table)} | {
+        kind: companion_table(table, kind) for kind in ("runs", "reference", "epochs")
     }
 
 

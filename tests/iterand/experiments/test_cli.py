@@ -243,6 +243,32 @@ def test_a_sweep_with_a_run_stopped_alone_lists_it_and_exits_with_status_1(tmp_p
     assert len(listed) == 3 and all(line.endswith("(resumes when the sweep runs again)") for line in listed)
 
 
+def test_results_checks_every_table_before_writing_any_and_a_refused_write_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    # A folder where results-epochs.csv goes, or a full disk, gave a traceback after some tables were written.
+    runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
+    assert main([*TINY, "--out", str(runs)]) == 0
+    (tmp_path / "tables" / "results-epochs.csv").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["results", "--out", str(runs), "--table", str(table)]) == EXIT_USAGE
+    assert (
+        _error_line(capsys)
+        == f"error: --table: {table.with_name('results-epochs.csv')} is a folder; give a file name\n"
+    )
+    assert [path.name for path in table.parent.iterdir()] == ["results-epochs.csv"]
+
+    def full_disk(rows, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(results, "write_table", full_disk)
+    other = tmp_path / "other.csv"
+    assert main(["results", "--out", str(runs), "--table", str(other)]) == EXIT_USAGE
+    assert _error_line(capsys).startswith(
+        f"error: cannot write the tables of {other}: No space left on device (ENOSPC); those written may mix"
+    )
+
+
 def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
     runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
     runs.mkdir()
