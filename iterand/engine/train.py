@@ -544,7 +544,7 @@ class Trainer:
         Every file is written so that the same command can continue: whole files atomically, and a torn
         metrics line is dropped when the run resumes (``truncate_metrics``)."""
         done, epochs = self.epochs_saved, self.config.epochs
-        then = "finishes the run without training again" if done == epochs else "resumes from there"
+        then = _what_the_same_command_does(done, epochs)
         return (
             f"{message}; {self.files.root} keeps {done} of {epochs} epochs, and the same command {then} "
             "once the file can be written"
@@ -699,14 +699,21 @@ def _check_same_data(saved: dict[str, Any] | None, current: dict[str, Any], path
         )
 
 
+def _what_the_same_command_does(done: int, epochs: int) -> str:
+    # Every epoch saved: only the test evaluation and the summary are left.
+    return "finishes the run without training again" if done == epochs else "resumes from there"
+
+
 def _interrupted_message(run_dir: Path, trainer: Trainer | None) -> str:
     if trainer is None:
         return f"interrupted before training started: {run_dir} is as it was; the same command starts again"
     if trainer.epochs_saved == 0:
         return f"interrupted before a first epoch was saved in {run_dir}; the same command starts the run"
+    done, epochs = trainer.epochs_saved, trainer.config.epochs
+    then = _what_the_same_command_does(done, epochs)
     return (
-        f"interrupted: {run_dir} keeps {trainer.epochs_saved} of {trainer.config.epochs} epochs "
-        f"({trainer.files.checkpoint.name}); the same command resumes from there"
+        f"interrupted: {run_dir} keeps {done} of {epochs} epochs "
+        f"({trainer.files.checkpoint.name}); the same command {then}"
     )
 
 

@@ -293,6 +293,20 @@ def test_epochs_are_numbered_from_0_in_the_console_and_every_file(tmp_path, capl
     assert f"best validation epoch, {best}" in caplog.records[-1].getMessage()
 
 
+def test_ctrl_c_after_the_last_epoch_says_the_run_finishes_without_training_again(tmp_path, monkeypatch):
+    # It said "resumes from there" of a run that kept all its epochs, as if some were left to train.
+    def interrupted_summary(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "write_json", interrupted_summary)
+    with pytest.raises(RunInterrupted) as stopped:
+        train(tiny_config(epochs=2), tmp_path, data=fake_data(n_train=64))
+    assert str(stopped.value) == (
+        f"interrupted: {tmp_path} keeps 2 of 2 epochs (checkpoint.pt); the same command finishes the run "
+        "without training again"
+    )
+
+
 def test_ctrl_c_says_where_the_run_resumes_from(tmp_path, monkeypatch):
     # Issue 10, item 9: Ctrl-C in the middle of an epoch; the run directory keeps the epochs saved before.
     steps = []
