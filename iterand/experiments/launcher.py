@@ -404,6 +404,16 @@ def child_main(argv: Sequence[str]) -> int:
             write_json(status_file, status)
 
 
+def _ended(code: int) -> str:
+    """How a training process that wrote no status ended: Popen gives a signal as its negative number."""
+    if code >= 0:
+        return f"ended with exit status {code}"
+    try:
+        return f"killed by signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:  # a number the signal module has no name for
+        return f"killed by signal {-code}"
+
+
 def _on_end_of_input(fd: int, stop: Callable[[], None]) -> None:
     """Call ``stop`` (in another thread) once reading ``fd`` finds its end: every writer has closed it."""
 
@@ -452,4 +462,4 @@ def _train_subprocess(
     elif outcome == "trained":
         _finished(record, None, progress)
     else:
-        _finished(record, (status or {}).get("error") or f"ended with exit status {code}", progress)
+        _finished(record, (status or {}).get("error") or _ended(code), progress)

@@ -608,3 +608,9 @@ def test_a_runs_process_saves_and_stops_once_its_sweep_is_gone(tmp_path):
     ended = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert json.loads(status_file.read_text()) == {"outcome": "interrupted"}, ended.stdout + ended.stderr
     assert ended.returncode == EXIT_INTERRUPTED
+
+
+def test_a_training_process_killed_by_a_signal_is_said_so():
+    # It was reported as "ended with exit status -9".
+    assert launcher._ended(-signal.SIGKILL) == "killed by signal 9 (SIGKILL)"
+    assert launcher._ended(1) == "ended with exit status 1"
