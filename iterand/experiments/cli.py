@@ -102,6 +102,7 @@ from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out
 from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
+from iterand.engine.exported import is_export
 from iterand.engine.posthoc import evaluate_run
 from iterand.engine.train import RunInterrupted, TrainingDiverged, train
 from iterand.experiments import launcher, planning, presets, results, sweeps
@@ -161,7 +162,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate = commands.add_parser("eval", help="evaluate a saved run on its validation and test sets")
     evaluate.add_argument("run_dir", type=Path)
-    evaluate.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
+    # No default here: an exported folder holds one model, and a --checkpoint given for it is refused.
+    evaluate.add_argument(
+        "--checkpoint", choices=CHECKPOINT_CHOICES, help="the run's model file (default last)"
+    )
     evaluate.add_argument("--data-root", help="dataset location, if it moved since training")
     export = commands.add_parser("export", help="write a saved run's model as safetensors other tools load")
     export.add_argument("run_dir", type=Path)
@@ -227,7 +231,12 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    print(json.dumps(evaluate_run(args.run_dir, args.checkpoint, args.data_root), indent=2))
+    if args.checkpoint is not None and is_export(args.run_dir):
+        raise InvalidInput(
+            f"--checkpoint {args.checkpoint}: {args.run_dir} is an exported model, which holds one model "
+            "(the one exported); give the run directory to evaluate its other model file"
+        )
+    print(json.dumps(evaluate_run(args.run_dir, args.checkpoint or "last", args.data_root), indent=2))
 
 
 def _export(args: argparse.Namespace) -> None:

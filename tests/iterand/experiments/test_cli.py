@@ -385,6 +385,9 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["checkpoint"] == "export"
     assert evaluated["test_acc"] == pytest.approx(results["test_acc_last"], abs=1e-9)
+    # --checkpoint best was ignored: the exported model was evaluated and said "export".
+    assert main(["eval", str(run_dir / "export" / "dense-last"), "--checkpoint", "best"]) == EXIT_USAGE
+    assert "is an exported model, which holds one model" in _error_line(capsys)
     # The dense model read back has no masks: every weight was counted kept.
     assert (evaluated["weights_total"], evaluated["weights_kept"]) == (
         results["weights_total"],
