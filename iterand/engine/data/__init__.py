@@ -91,8 +91,9 @@ def data_identity(description: dict[str, Any]) -> dict[str, Any]:
 
 def default_data_root() -> Path:
     """Where the official CIFAR-10 download goes by default: `bookkeeping.paths.data_root()`
-    (`$ITERAND_DATA`, else `data/` in the working directory)."""
-    return data_root()
+    (`$ITERAND_DATA`, else `data/` in the working directory), a folder or none yet: a file there is a
+    `DataError` naming the variable, before any download or decoding."""
+    return no_file_in_the_way(data_root(), root_origin(DATA_ENV))
 
 
 def cache_dir() -> Path:

@@ -49,7 +49,6 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from bookkeeping.paths import DATA_ENV, root_origin
 from iterand.engine.data import (
     DataBundle,
     DataError,
@@ -198,11 +197,7 @@ def resolve(data_root: str | os.PathLike | None) -> Source:
     origin = ""
     if data_root is None and configured_cifar() is not None:
         data_root, origin = configured_cifar(), f" (from ${CIFAR10_ENV})"
-    if data_root is None:
-        # The download folder: $ITERAND_DATA (a folder, never a copy) is named if it is a file.
-        root = no_file_in_the_way(default_data_root(), root_origin(DATA_ENV))
-    else:
-        root = Path(data_root).expanduser()
+    root = default_data_root() if data_root is None else Path(data_root).expanduser()
     if not root.exists():
         if data_root is not None:
             raise DataError(f"CIFAR-10 data root {root}{origin} does not exist. {layout_help(root)}")

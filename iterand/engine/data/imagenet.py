@@ -27,8 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 
-from bookkeeping.paths import DATA_ENV, root_origin
-from iterand.engine.data import DataBundle, DataError, default_data_root, derive_seed, no_file_in_the_way
+from iterand.engine.data import DataBundle, DataError, default_data_root, derive_seed
 from iterand.engine.data.augment import IMAGENET_NORMALIZATION, Normalization
 from iterand.engine.data.split import split_indices
 
@@ -160,10 +159,7 @@ def scan(folder: Path, root: Path) -> tuple[list[tuple[str, int]], list[str]]:
 def prepare(config: TrainConfig) -> Path:
     """The ImageNet root of `config`, checked to be a folder: a sweep calls this once before any run starts,
     so a missing root is one error, not one per run."""
-    if config.data_root:
-        root = Path(config.data_root).expanduser()
-    else:
-        root = no_file_in_the_way(default_data_root(), root_origin(DATA_ENV)) / "imagenet"
+    root = Path(config.data_root).expanduser() if config.data_root else default_data_root() / "imagenet"
     if not root.is_dir():
         state = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(f"ImageNet data root {root} {state}. {layout_help(root)}")
