@@ -132,9 +132,9 @@ if any(row["lossy_jpeg"] for row in shown):
 #
 # The means above hide how much the seeds spread. Runs of one seed share their random network, scores,
 # data order and validation split, so IteRand minus edge-popup per seed is a paired difference: the seed's
-# own luck cancels. Below, per width and init (KU and SC apart, as in the figure above): validation accuracy per epoch (mean over seeds, band from the lowest
-# to the highest seed; training accuracy when the runs hold out no validation set), then each seed's
-# last-epoch test accuracy, the two runs of a seed joined, and the mean difference with its 95 % Student t
+# own luck cancels. Below, per width and init (KU and SC apart, as in the figure above): validation
+# accuracy per epoch (mean over seeds, band from the lowest to the highest seed; training accuracy when
+# the runs hold out no validation set), then each seed's last-epoch test accuracy, the two runs of a seed joined, and the mean difference with its 95 % Student t
 # interval (`iterand.experiments.comparison`). With three seeds t = 4.30: an interval that excludes 0
 # is a real effect at this budget; one that includes 0 says three seeds cannot tell.
 #

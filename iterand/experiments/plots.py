@@ -197,6 +197,11 @@ def width_sweep(
     return fig, plotted
 
 
+def _series(row: Mapping[str, Any]) -> tuple:
+    """The column of the seed figure that ``row`` belongs to (``SEED_SERIES``)."""
+    return tuple(row[field] for field in SEED_SERIES)
+
+
 def seeds(
     runs: Sequence[Mapping[str, Any]],
     epochs: Sequence[Mapping[str, Any]],
@@ -214,22 +219,17 @@ def seeds(
     directories counts once (``results.counted``). Returns (figure, points): ``series`` "band"
     (``curves.bands`` rows), "seed" (one per run) and "paired" (one per column)."""
     runs = results.counted(runs)
-    columns = sorted({tuple(r[field] for field in SEED_SERIES) for r in runs})
+    columns = sorted({_series(r) for r in runs})
     fig, axes = plt.subplots(2, len(columns), figsize=(4.6 * len(columns), 7.2), squeeze=False)
     plotted: Points = []
-    paired = {
-        tuple(p[field] for field in SEED_SERIES): p
-        for p in comparison.paired_differences(runs, baseline, method, by=SEED_SERIES)
-    }
+    paired = {_series(p): p for p in comparison.paired_differences(runs, baseline, method, by=SEED_SERIES)}
     band_rows = curves.bands(epochs, metric, by=(*SEED_SERIES, "method"))
     for column, series in enumerate(columns):
         model, width, init = series
         top, bottom = axes[0][column], axes[1][column]
         by_seed: dict[int, dict[str, float]] = {}
         for offset, name in enumerate((baseline, method)):
-            band = [
-                b for b in band_rows if (b["model"], b["width"], b["init"], b["method"]) == (*series, name)
-            ]
+            band = [b for b in band_rows if _series(b) == series and b["method"] == name]
             if band:
                 steps = [b["epoch"] for b in band]
                 top.plot(steps, [b["mean"] for b in band], color=COLOURS[name], label=_title(name))
@@ -238,7 +238,7 @@ def seeds(
                 )
                 plotted += [{"series": "band", "metric": metric, **b} for b in band]
             chosen = sorted(
-                (r for r in runs if (r["model"], r["width"], r["init"], r["method"]) == (*series, name)),
+                (r for r in runs if _series(r) == series and r["method"] == name),
                 key=lambda r: r["seed"],
             )
             bottom.plot(
