@@ -153,7 +153,9 @@ def output_label(name: str, param_set: str, parameters: Mapping, effective: Mapp
     if effective is None:
         effective = effective_parameters(name, parameters)
     label = set_label(param_set, parameters)
-    source = data_source(name, effective)
+    # The data the runs are trained on, in read mode too: a file trained, then switched to mode "read",
+    # must find the runs in the folder it trained them into.
+    source = _named_data(name, effective)
     kind = _data_kind(name, source)
     if source is None or kind == _data_kind(name, default_data_source(name)):
         return label
@@ -198,7 +200,14 @@ def data_source(name: str, parameters: Mapping) -> str | None:
     else for the CIFAR-10 notebooks ``$ITERAND_CIFAR10``, else the notebook's default
     (``default_data_source``); an existing path is made absolute. None for a notebook without
     ``data_root`` and in ``mode`` "read", which trains nothing (the runs it reads record their data)."""
-    if "data_root" not in parameters or parameters.get("mode") == "read":
+    if parameters.get("mode") == "read":
+        return None
+    return _named_data(name, parameters)
+
+
+def _named_data(name: str, parameters: Mapping) -> str | None:
+    """``data_source`` whatever the mode: the data the runs of these parameters train on."""
+    if "data_root" not in parameters:
         return None
     if name in CIFAR10_NOTEBOOKS and (parameters.get("overrides") or {}).get("dataset") == SYNTHETIC:
         return SYNTHETIC  # a CIFAR-10 figure's runs told to train on the synthetic set read no data_root

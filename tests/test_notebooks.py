@@ -368,6 +368,24 @@ def test_a_figure_drawn_from_a_results_table_names_the_commits_of_its_runs(tmp_p
     assert record["runs"] == [{"commit": "abc", "dirty": None, "tables": ["results-runs.csv"], "rows": 1}]
 
 
+def test_a_parameter_file_switched_to_read_mode_reads_the_folder_it_trained(tmp_path):
+    # Read mode dropped the data kind from the folder name: a file trained on synthetic data (or, for
+    # Fig. 3, on a named ImageNet folder) and then set to mode "read" looked for its runs in another folder.
+    imagenet = tmp_path / "imagenet"
+    imagenet.mkdir()
+    for name, given in [
+        ("fig2_width", {"overrides": {"dataset": "synthetic"}}),
+        ("fig3_imagenet", {"data_root": str(imagenet)}),
+    ]:
+        labels = set()
+        for mode in ("train", "read"):
+            path = tmp_path / mode / name / "mine.yaml"
+            path.parent.mkdir(parents=True)
+            path.write_text(yaml.safe_dump({**given, "mode": mode}))
+            labels.add(notebooks.output_label(name, str(path), notebooks.load_parameters(name, str(path))))
+        assert len(labels) == 1 and labels.pop().endswith(("-synthetic", "-data"))
+
+
 def test_a_figure_trained_on_synthetic_data_says_so(monkeypatch):
     monkeypatch.delenv(CIFAR10_ENV, raising=False)
     fig2 = notebooks.load_parameters("fig2_width", "quick")
