@@ -12,6 +12,8 @@ catch ``ValueError`` for bad arguments keep working.
 - Ctrl-C (``KeyboardInterrupt``): one line, the exception's message when it has one (a training run
   says where it can be resumed from), status 130;
 - a closed output pipe (``... | head``): silent, status 141 (what a process killed by SIGPIPE reports);
+- memory refused (``MemoryError``: numpy asked for an array of the sizes given, say a theory experiment's
+  ``inputs``): one line with what was asked for, status 2; the sizes are the user's to lower;
 - anything else is a bug, or a failure the program cannot explain: its traceback is kept.
 
 Warnings (``warnings.warn``: say, a figure's chosen width without runs) are one line ``warning: MESSAGE``.
@@ -55,6 +57,13 @@ def run_command(command: Callable[[], int | None]) -> int:
         return command() or 0
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError as error:
+        # Raised where a size the user gave meets the allocator, far from the parameter that set it.
+        print(
+            f"error: out of memory: {error or 'an allocation failed'}; lower the sizes asked for",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt as error:
         print(str(error) or "interrupted", file=sys.stderr)

@@ -49,6 +49,10 @@ def test_only_user_errors_become_one_line(capsys):
         run_command(fails(ValueError("a bug")))
     assert run_command(fails(KeyboardInterrupt())) == EXIT_INTERRUPTED
     assert capsys.readouterr().err == "interrupted\n"
+    # A theory experiment with 1e11 inputs ended on numpy's MemoryError traceback.
+    asked = "Unable to allocate 1.46 TiB for an array with shape (100000000000, 2) and data type float64"
+    assert run_command(fails(MemoryError(asked))) == EXIT_USER_ERROR
+    assert capsys.readouterr().err == f"error: out of memory: {asked}; lower the sizes asked for\n"
 
 
 @pytest.mark.parametrize(
