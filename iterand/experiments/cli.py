@@ -180,7 +180,12 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("name", help=f"one of {', '.join(sweeps.SWEEPS)}")
     sweep.add_argument("--out", type=Path, help=f"folder of run directories (default {default_out()})")
     sweep.add_argument("--shard", default="1/1", help="K/N: run only shard K (1..N) of N (default 1/1)")
-    sweep.add_argument("--dry-run", action="store_true", help="list the runs and their status, train nothing")
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the runs and their status, train nothing; warns of a setting the sweep would stop on, "
+        "but for the data, which it does not read",
+    )
     sweep.add_argument(
         "--concurrent",
         type=int,

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ from typing import Any
 import torch
 
 from bookkeeping import locks, signals
-from bookkeeping.errors import InvalidInput, run_command
+from bookkeeping.errors import InvalidInput, UserError, run_command
 from bookkeeping.files import read_json, write_json
 from bookkeeping.paths import RunFiles
 from iterand.core.accounting import count_weights
@@ -75,7 +76,8 @@ def run(
     ``fields`` (the grid values), ``log`` and ``error`` (None unless failed). ``progress`` receives one
     line per event; a dry run gives one line per run: status, run directory, preset and grid values.
     Unless a dry run, a setting no run can start with raises its ``UserError`` before any run starts
-    (``planning.check_runnable``).
+    (``planning.check_runnable``); a dry run warns of those it can see without reading data
+    (``planning.check_settings``).
     """
     if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
         raise InvalidInput(f"concurrent must be an integer >= 1, got {concurrent!r}")
@@ -89,6 +91,14 @@ def run(
     if dry_run:
         for record in records:
             progress(f"{record['status']:<11} {_describe(record)}")
+        try:
+            planning.check_settings(
+                item.config
+                for item, record in zip(planned, records, strict=True)
+                if record["status"] != "finished"
+            )
+        except UserError as error:
+            warnings.warn(f"the sweep would stop before its first run: {error}", stacklevel=2)
         return records
     todo = []
     for item, record in zip(planned, records, strict=True):

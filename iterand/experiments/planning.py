@@ -161,8 +161,19 @@ def check_runnable(configs: Iterable[TrainConfig]) -> None:
     checks, once per distinct setting: a sweep then ends with one line instead of one failure per run.
     CIFAR-10 is found, downloaded if it is nowhere, and decoded into the cache here, as the first run
     would do; the runs then read the cache."""
-    # Imported on use: planning a sweep or listing it (--dry-run) loads neither torch nor the data stack.
+    # Imported on use: planning a sweep or listing it (--dry-run) loads no data stack.
     from iterand.engine.data import prepare
+
+    configs = list(configs)
+    check_settings(configs)
+    for config in {(config.dataset, config.data_root): config for config in configs}.values():
+        prepare(config)
+
+
+def check_settings(configs: Iterable[TrainConfig]) -> None:
+    """The checks of ``check_runnable`` that read no data (what a dry run can afford to check): the
+    configurations themselves, the device, TensorBoard."""
+    # Imported on use: planning a sweep loads no torch.
     from iterand.engine.distributed import resolve_device
     from iterand.engine.tensorboard_log import require_tensorboard
 
@@ -173,5 +184,3 @@ def check_runnable(configs: Iterable[TrainConfig]) -> None:
         resolve_device(device)
     if any(config.tensorboard for config in configs):
         require_tensorboard()
-    for config in {(config.dataset, config.data_root): config for config in configs}.values():
-        prepare(config)

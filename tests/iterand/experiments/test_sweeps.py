@@ -266,6 +266,29 @@ def test_dry_run_prints_one_line_per_run_and_touches_nothing(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_dry_run_warns_of_a_setting_the_sweep_would_stop_on(tmp_path, monkeypatch):
+    # --dry-run listed every run as pending, silently, where the sweep itself stops before its first run.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for settings, named in [
+        (["method=recycling"], "rate must be < 1 when method is 'recycling'"),
+        (["device=cuda"], "device is 'cuda' but CUDA is not available here"),
+    ]:
+        lines: list[str] = []
+        with pytest.warns(UserWarning) as warned:
+            records = launcher.run(
+                TINY_SWEEP,
+                tmp_path / "runs",
+                overrides=[*TINY, *settings],
+                dry_run=True,
+                progress=lines.append,
+            )
+        assert [record["outcome"] for record in records] == ["planned", "planned"] and len(lines) == 2
+        (warning,) = warned
+        assert str(warning.message).startswith("the sweep would stop before its first run: ")
+        assert named in str(warning.message)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_concurrent_subprocesses_train_and_report_a_failing_run(tmp_path, monkeypatch):
     # Dense SGD at lr 1e30 diverges in its first epoch: the sweep reports it and trains the other run.
     sweep = Sweep("pair", ("fig2-conv6-ku-sgd",), {"lr": (0.01, 1e30)}, "one good run, one diverging run")
