@@ -7,12 +7,17 @@ Losses and accuracies are grouped as ``loss/train``, ``loss/val``, ``accuracy/tr
 the other keys keep their names. Global rank 0 writes. A resumed run purges the events of the epochs it
 trains again, as it truncates ``metrics.jsonl``.
 
+A write the disk refuses raises its ``OSError`` from ``TensorBoardLog`` or ``write`` (TensorBoard writes in a
+thread of its own and hands its error to the next flush, which ``write`` does at once), and that thread
+stays silent about it: the caller says it once.
+
 ``torch.utils.tensorboard`` needs the ``tensorboard`` package, which is not a dependency:
 ``pip install "iterand[tensorboard]"``.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +51,14 @@ class TensorBoardLog:
         require_tensorboard()
         from torch.utils.tensorboard import SummaryWriter
 
+        self._previous_hook = threading.excepthook
+        threading.excepthook = self._quiet_writer_thread
         # purge_step hides the events of a killed attempt from the epoch the run resumes at.
-        self.writer = SummaryWriter(str(folder), purge_step=first_epoch or None)
+        try:
+            self.writer = SummaryWriter(str(folder), purge_step=first_epoch or None)
+        except BaseException:
+            threading.excepthook = self._previous_hook
+            raise
 
     def write(self, record: dict[str, Any]) -> None:
         """One epoch's record, as appended to ``metrics.jsonl``; flushed at once."""
@@ -57,4 +68,20 @@ class TensorBoardLog:
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        """Flush and close; after a refused write, only close: that error is the one to report."""
+        try:
+            self.writer.close()
+        except OSError:
+            # close() flushes again what the disk refused (write flushes each record, so nothing else is
+            # pending); raised here it would replace the error the run stops with.
+            pass
+        finally:
+            threading.excepthook = self._previous_hook
+
+    def _quiet_writer_thread(self, args: threading.ExceptHookArgs) -> None:
+        # TensorBoard's writer thread keeps its OSError for the next flush and re-raises it, which would
+        # print a second traceback beside the caller's one line.
+        if not (
+            isinstance(args.exc_value, OSError) and type(args.thread).__module__.startswith("tensorboard.")
+        ):
+            self._previous_hook(args)

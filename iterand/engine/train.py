@@ -367,7 +367,8 @@ class Trainer:
                     cpu_runtime.cpu_description(),
                 )
             if self.config.tensorboard:
-                self.tensorboard = TensorBoardLog(self.files.tensorboard, progress.epochs_done)
+                with self._writing("the TensorBoard record", self.files.tensorboard):
+                    self.tensorboard = TensorBoardLog(self.files.tensorboard, progress.epochs_done)
         try:
             for epoch in range(progress.epochs_done, self.config.epochs):
                 self._epoch(epoch)
@@ -519,7 +520,8 @@ class Trainer:
             with self._writing(f"the metrics of epoch {epoch} to", self.files.metrics):
                 append_metrics(self.files.metrics, record)
             if self.tensorboard is not None:
-                self.tensorboard.write(record)
+                with self._writing(f"the TensorBoard record of epoch {epoch} to", self.files.tensorboard):
+                    self.tensorboard.write(record)
             self._save(self.files.checkpoint, self._checkpoint_state())
             log.info(_epoch_line(record, config.epochs))
         self.epochs_saved = progress.epochs_done
