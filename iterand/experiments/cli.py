@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,10 +105,10 @@ from iterand.engine.exported import is_export
 from iterand.engine.posthoc import evaluate_run
 from iterand.engine.train import RunInterrupted, TrainingDiverged, train
 from iterand.experiments import launcher, planning, presets, results, sweeps
+from iterand.experiments.console import log_to_stdout, print_diverged, print_results
 from iterand.experiments.export import FORMATS, export_run
 from iterand.experiments.results import default_table
 
-EXIT_DIVERGED = 1
 EXIT_RUN_FAILED = 1  # a sweep went on past a failed run, or one stopped alone
 EXIT_USAGE = EXIT_USER_ERROR
 SET_HELP = "override a field (--set help lists every field)"
@@ -128,19 +127,6 @@ REFERENCE_COLUMNS = (
 COMPACT = "compact"
 
 __all__ = ["build_config", "main"]
-
-
-class _ConsoleHandler(logging.StreamHandler):
-    """Log records to stdout. A closed pipe (``python -m iterand train ... | head -1``) ends the command as
-    it ends a ``print``: ``run_command`` exits silently with status 141. Logging's own handling printed a
-    traceback per record and trained on. Training logs each epoch after its checkpoint is written, so the
-    run stops at a saved state and the same command resumes it."""
-
-    def handleError(self, record: logging.LogRecord) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, BrokenPipeError):
-            raise error
-        super().handleError(record)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -232,7 +218,7 @@ def _train(args: argparse.Namespace) -> None:
     out = writable_folder(args.out or default_out(), "--out")
     summary = train(config, out / run_name(config))
     if process_rank() == 0:
-        print(json.dumps(summary["results"], indent=2))
+        print_results(summary)
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -317,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int | None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[_ConsoleHandler(sys.stdout)])
+    log_to_stdout()
     if "help" in getattr(args, "overrides", ()):
         print(format_fields())
         return 0
@@ -333,8 +319,7 @@ def _main(argv: Sequence[str] | None) -> int | None:
     try:
         return commands[args.command](args)
     except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_DIVERGED
+        return print_diverged(error)
     except RunInterrupted:
         if process_rank() == 0:
             raise

@@ -22,7 +22,6 @@ and the runs it leaves resume when the same sweep runs again. A concurrent sweep
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import signal
@@ -50,6 +49,7 @@ from iterand.engine import cpu_runtime
 from iterand.engine.config import TrainConfig, load_yaml, save_yaml
 from iterand.engine.train import TrainingDiverged, train
 from iterand.experiments import planning, sweeps
+from iterand.experiments.console import log_to_stdout, print_diverged, print_results
 from iterand.experiments.sweeps import Sweep
 
 __all__ = ["child_main", "cpu_plan", "run"]
@@ -380,7 +380,7 @@ def child_main(argv: Sequence[str]) -> int:
     included, and the run then stops as on Ctrl-C instead of training on with nobody waiting for it.
     """
     status_file, config_file, out = (Path(arg) for arg in argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    log_to_stdout()
     status: dict[str, Any] | None = None  # none written: the sweep knows only the exit status
 
     def command() -> int:
@@ -401,10 +401,9 @@ def child_main(argv: Sequence[str]) -> int:
             status = {"outcome": "failed", "error": f"{type(error).__name__}: {error}"}
             if not isinstance(error, TrainingDiverged):
                 raise
-            print(f"error: {error}", file=sys.stderr)  # as `python -m iterand train` says it
-            return 1
+            return print_diverged(error)
         status = {"outcome": "trained"}
-        print(json.dumps(summary["results"], indent=2))
+        print_results(summary)
         return 0
 
     try:

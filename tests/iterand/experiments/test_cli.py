@@ -23,8 +23,8 @@ from bookkeeping.paths import RunFiles
 from iterand.engine import checkpoint
 from iterand.engine.config import TrainConfig, run_name
 from iterand.engine.train import RunInterrupted, train
-from iterand.experiments import cli, launcher, planning, presets, results, sweeps
-from iterand.experiments.cli import EXIT_DIVERGED, EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
+from iterand.experiments import console, launcher, planning, presets, results, sweeps
+from iterand.experiments.cli import EXIT_RUN_FAILED, EXIT_USAGE, build_config, main
 
 REPO = Path(__file__).resolve().parents[3]
 PRESET = "fig2-conv6-sc-iterand"
@@ -132,7 +132,7 @@ def test_train_then_eval_last_and_best(tmp_path, capsys):
 
 def test_a_diverging_run_exits_with_status_1(tmp_path, capsys):
     argv = [*TINY, "--set", "method=sgd", "--set", "lr=1e30", "--out", str(tmp_path)]
-    assert main(argv) == EXIT_DIVERGED
+    assert main(argv) == console.EXIT_DIVERGED
     assert "training diverged in epoch 0" in _error_line(capsys)
 
 
@@ -171,7 +171,7 @@ class _PipeClosedAt(io.StringIO):
 def test_a_pipe_closed_mid_run_stops_it_at_a_checkpoint_it_resumes_from(tmp_path, caplog):
     config = tiny_config(epochs=3)
     caplog.set_level(logging.INFO, logger="iterand")
-    handler = cli._ConsoleHandler(_PipeClosedAt("epoch 1 "))
+    handler = console.ConsoleHandler(_PipeClosedAt("epoch 1 "))
     logger = logging.getLogger("iterand")
     logger.addHandler(handler)
     try:
@@ -190,7 +190,7 @@ def test_a_pipe_closed_mid_run_stops_it_at_a_checkpoint_it_resumes_from(tmp_path
 def test_a_pipe_closed_during_a_sweep_stops_it_without_a_failed_run(tmp_path):
     # `sweep ... | head -1` recorded the run as failed (a BrokenPipeError traceback in its train.log)
     # before the sweep stopped.
-    handler = cli._ConsoleHandler(_PipeClosedAt("epoch 1 "))
+    handler = console.ConsoleHandler(_PipeClosedAt("epoch 1 "))
     logger = logging.getLogger("iterand")
     logger.addHandler(handler)
     sweep = sweeps.Sweep("one", (PRESET,), {"seed": (2,)}, "one run")
