@@ -22,15 +22,28 @@ from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-__all__ = ["STOP_SIGNALS", "interrupt_on_sigint", "raise_pending_stop", "stop_signals_as_interrupt"]
+__all__ = [
+    "STOP_SIGNALS",
+    "interrupt_on_sigint",
+    "raise_pending_stop",
+    "stop_received",
+    "stop_signals_as_interrupt",
+]
 
 _pending = False  # a stop signal arrived and its KeyboardInterrupt has not been raised by raise_pending_stop
+_received = False  # a stop signal arrived in this process; never cleared
 
 
 def _remember_and_interrupt(signum: int, frame: Any) -> None:
-    global _pending
-    _pending = True
+    global _pending, _received
+    _pending = _received = True
     raise KeyboardInterrupt
+
+
+def stop_received() -> bool:
+    """Whether a stop signal handled by this module has arrived in this process. Unlike the pending stop,
+    it stays true: what the stop ended (a notebook's kernel) may report its end as late as the process's."""
+    return _received
 
 
 def interrupt_on_sigint() -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bookkeeping import signals
 from bookkeeping.errors import CommandParser, run_command
 
 
@@ -53,10 +52,7 @@ def _main(argv) -> int:
         for name in notebooks.available():
             print(f"{name:28s} {', '.join(notebooks.parameter_sets(name))}")
         return 0
-    # The kernel, and the training processes a figure's sweep starts, outlive this process if it is
-    # killed outright: a SIGTERM or SIGHUP must stop them as Ctrl-C does.
-    with signals.stop_signals_as_interrupt():
-        return notebooks.run_batch(args.names, args.params)
+    return notebooks.run_batch(args.names, args.params)
 
 
 if __name__ == "__main__":

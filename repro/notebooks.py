@@ -34,6 +34,7 @@ import ast
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -44,9 +45,10 @@ from typing import Any
 
 import jupytext
 import papermill
+from nbclient.exceptions import DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from bookkeeping import locks, paths, provenance
+from bookkeeping import locks, paths, provenance, signals
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json, read_yaml
 from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC
@@ -76,6 +78,23 @@ CIFAR10_NOTEBOOKS = {
     "fig2_width": OFFICIAL_DOWNLOAD,
     "walkthrough": OFFICIAL_DOWNLOAD,
 }
+
+
+class _QuietAfterStop(logging.Filter):
+    """After a stop signal, drop nbclient's report that the kernel died and asyncio's "Task exception was
+    never retrieved" for the cell it ran: the kernel died because the stop shut it down, which the one
+    line ``interrupted: ...`` already says. Before a stop, a dead kernel is news and is reported."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not signals.stop_received():
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, DeadKernelError) or record.getMessage().startswith("Kernel died"))
+
+
+# On the loggers, not in run_batch: asyncio's report comes when its task is collected, as late as exit.
+for _logger in ("papermill", "asyncio"):
+    logging.getLogger(_logger).addFilter(_QuietAfterStop())
 
 
 def available() -> list[str]:
@@ -364,11 +383,20 @@ def run_batch(patterns: list[str], param_set: str) -> int:
 
     Parameters are checked for every notebook before the first one starts, so a typo fails at once
     (``InvalidInput``). A failing notebook stops the batch with one line naming the cell and one naming
-    the folder that holds the executed notebook with its traceback; the status is then 1.
+    the folder that holds the executed notebook with its traceback; the status is then 1. Ctrl-C, SIGTERM
+    and SIGHUP stop the running notebook's kernel (and what it started) and raise ``KeyboardInterrupt``
+    saying which notebook did not finish.
     """
     selected = select(patterns)
     for name in selected:
         load_parameters(name, param_set)
+    # The kernel, and the training processes a figure's sweep starts, outlive this process if it is
+    # killed outright: a SIGTERM or SIGHUP must stop them as Ctrl-C does.
+    with signals.stop_signals_as_interrupt():
+        return _run_selected(selected, param_set)
+
+
+def _run_selected(selected: list[str], param_set: str) -> int:
     for name in selected:
         started = time.perf_counter()
         print(f"running {name} [{param_set}] ...", flush=True)

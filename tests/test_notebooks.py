@@ -1,6 +1,7 @@
 """Every notebook runs through papermill with its quick parameters and saves the data behind each figure;
 the runner's output folders, parameter checks and messages."""
 
+import logging
 import os
 import signal
 import subprocess
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from nbclient.exceptions import DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from bookkeeping import files, paths
+from bookkeeping import files, paths, signals
 from bookkeeping.locks import Locked
 from iterand.engine.data import CIFAR10_ENV
 from repro import notebooks
@@ -66,6 +68,24 @@ def test_notebook_runs_quick_and_saves_figure_data(name, tmp_path):
     for png in figures:
         data = [png.with_suffix(".csv"), png.with_suffix(".json")]
         assert any(p.is_file() for p in data), f"{png.name} has no data file beside it"
+
+
+def test_after_a_stop_the_dead_kernel_it_caused_is_not_reported(monkeypatch, caplog):
+    # Under load, a stop shut the kernel down while its cell's reply was awaited: nbclient then logged
+    # "Kernel died while waiting ..." and asyncio a DeadKernelError traceback around the one line.
+    def report() -> list[str]:
+        caplog.clear()
+        logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
+        dead = DeadKernelError("Kernel died")
+        never_retrieved = "Task exception was never retrieved"
+        logging.getLogger("asyncio").error(never_retrieved, exc_info=(DeadKernelError, dead, None))
+        logging.getLogger("papermill").error("something else")
+        return [record.getMessage() for record in caplog.records]
+
+    monkeypatch.setattr(signals, "_received", False)
+    assert len(report()) == 3  # a kernel that dies by itself is news
+    monkeypatch.setattr(signals, "_received", True)
+    assert report() == ["something else"]
 
 
 def test_unknown_parameter_set_is_rejected():
@@ -440,15 +460,24 @@ def _running_cell(notebook: Path, text: str) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="finds kernels through /proc")
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_a_stop_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tmp_path, stop):
+@pytest.mark.parametrize(
+    ("command", "stop"),
+    [
+        (["repro", "theory_subset_sums"], signal.SIGINT),
+        (["repro", "theory_subset_sums"], signal.SIGTERM),
+        (["theory", "figures", "subset_sums"], signal.SIGTERM),
+    ],
+    ids=["ctrl-c", "sigterm", "theory-figures-sigterm"],
+)
+def test_a_stop_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tmp_path, command, stop):
     # Ctrl-C printed the kernel's ZMQError traceback ("Socket operation on non-socket") before the line.
-    # SIGTERM killed repro alone: its kernel, and the training processes of a figure's sweep, ran on.
+    # SIGTERM killed repro alone (and `python -m theory figures` still): its kernel, and the training
+    # processes of a figure's sweep, ran on.
     params = tmp_path / "long.yaml"
     params.write_text("trials: 1000000\n")  # minutes of Monte Carlo: the cell is still running at Ctrl-C
     env = {**os.environ, "ITERAND_RUNS": str(tmp_path / "runs"), "MPLBACKEND": "Agg"}
     repro = subprocess.Popen(
-        [sys.executable, "-m", "repro", "theory_subset_sums", "--params", str(params)],
+        [sys.executable, "-m", *command, "--params", str(params)],
         cwd=paths.SOURCE_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -14,6 +14,7 @@ from bookkeeping.signals import (
     STOP_SIGNALS,
     interrupt_on_sigint,
     raise_pending_stop,
+    stop_received,
     stop_signals_as_interrupt,
 )
 
@@ -25,6 +26,7 @@ def test_a_stop_signal_interrupts_once_then_the_old_handlers_return(number):
         os.kill(os.getpid(), number)
         pytest.fail("the signal did not interrupt the block")
     assert {n: signal.getsignal(n) for n in STOP_SIGNALS} == before
+    assert stop_received()  # after the block too: what the stop ended may report its end late
 
 
 def test_a_second_signal_does_not_cut_short_the_stopping():
