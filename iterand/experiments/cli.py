@@ -274,6 +274,9 @@ def _results(args: argparse.Namespace) -> None:
     for path in results.result_tables(table).values():
         # All four checked first: a table refused after others were written would leave them mixed.
         writable_file(path, "--table")
+    if table.suffix != ".csv":
+        # Any other name may be a file of value: a run's summary.json or config.yaml was replaced by a table.
+        raise InvalidInput(f"--table must name a .csv file (the companion tables go beside it), got {table}")
     rows = results.collect(out)
     if not rows:
         # An error, not a quiet success: the table from an earlier collection would pass for this one's.

@@ -269,6 +269,22 @@ def test_results_checks_every_table_before_writing_any_and_a_refused_write_is_on
     )
 
 
+def test_results_refuses_a_table_that_is_not_a_csv_file(tmp_path, capsys):
+    # --table RUN/summary.json replaced the run's summary (and with it the result) by the CSV table.
+    runs = tmp_path / "runs"
+    assert main([*TINY, "--out", str(runs)]) == 0
+    (run_dir,) = runs.iterdir()
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
+    for name in ("summary.json", "config.yaml", "tables"):
+        capsys.readouterr()
+        assert main(["results", "--out", str(runs), "--table", str(run_dir / name)]) == EXIT_USAGE
+        refused = (
+            f"error: --table must name a .csv file (the companion tables go beside it), got {run_dir / name}"
+        )
+        assert _error_line(capsys) == refused + "\n"
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()} == before
+
+
 def test_results_prints_and_writes_the_aggregated_table(tmp_path, capsys):
     runs, table = tmp_path / "runs", tmp_path / "tables" / "results.csv"
     runs.mkdir()
