@@ -109,6 +109,10 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
     """The flat row of one run's ``summary.json`` content."""
     params, results, data = summary["parameters"], summary["results"], summary.get("data", {})
     config = TrainConfig.from_dict(params)
+    accuracy = results["test_acc_last"]
+    if isinstance(accuracy, bool) or not isinstance(accuracy, int | float):
+        # Every finished run has it: a mean over the others would still be labelled with every seed.
+        raise ValueError(f"results.test_acc_last must be a number, got {accuracy!r}")
     setting = {k: v for k, v in experiment_dict(config).items() if k != "seed"}
     values: dict[str, Any] = {
         "run_name": summary["run_name"],

@@ -3,6 +3,7 @@ that never mix settings, CSV round trip, and the published numbers each aggregat
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,17 @@ def test_collect_names_a_damaged_summary(runs_dir, damage):
     summary = runs_dir / run_name(CONV6_SC.replace(seed=2)) / "summary.json"
     summary.write_text(damage)
     with pytest.raises(ValueError, match=f"{summary} is not a readable run summary"):
+        results.collect(runs_dir)
+
+
+@pytest.mark.parametrize("damage", [lambda results: results.update(test_acc_last=None), dict.clear])
+def test_a_summary_without_its_test_accuracy_is_damaged_not_left_out_of_the_mean(runs_dir, damage):
+    # The mean was over the other seeds while count and seeds still named all three.
+    summary = runs_dir / run_name(CONV6_SC.replace(seed=2)) / "summary.json"
+    content = json.loads(summary.read_text())
+    damage(content["results"])
+    summary.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=f"{summary} is not a readable run summary .*test_acc_last"):
         results.collect(runs_dir)
 
 
