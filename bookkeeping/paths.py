@@ -81,9 +81,15 @@ EXPORT_DIR = "export"
 _ROOT_DEFAULTS = {RUNS_ENV: "runs", DATA_ENV: "data"}
 
 
+def user_path(text: str | os.PathLike) -> Path:
+    """A path as a user wrote it, with ``~`` meaning the home folder as in a shell: shells leave it alone
+    in ``--out=~/x`` and in parameter files, and a literal ``./~`` folder is a trap (``rm -rf ~``)."""
+    return Path(text).expanduser()
+
+
 def _from_environment(variable: str) -> Path:
     value = os.environ.get(variable)
-    return Path(value).expanduser() if value else Path.cwd() / _ROOT_DEFAULTS[variable]
+    return user_path(value) if value else Path.cwd() / _ROOT_DEFAULTS[variable]
 
 
 def root_origin(variable: str) -> str:

@@ -12,7 +12,8 @@ The parameter ``out_dir`` is injected by the runner and is not part of the param
 parameter must be one the notebook's ``parameters`` cell declares.
 The kernel runs in the current working directory, so relative paths in a parameter set mean the same as
 on the command line. A string parameter starting with ``{runs}`` means the runs root (``$ITERAND_RUNS``,
-else ``runs/``): ``{runs}/train`` is where ``python -m iterand sweep`` trains.
+else ``runs/``): ``{runs}/train`` is where ``python -m iterand sweep`` trains; one starting with ``~/``
+means the home folder, as on a command line.
 
 A parameter set need not name every parameter: the others keep the ``parameters`` cell's defaults. The
 provenance records the values used (``parameters``, see ``effective_parameters``) and those the set or
@@ -124,7 +125,7 @@ def load_parameters(name: str, param_set: str) -> dict:
     package holds).
     """
     if is_parameter_file(param_set):
-        candidate = Path(param_set)
+        candidate = paths.user_path(param_set)
         if not candidate.is_file():
             raise InvalidInput(f"params file {candidate} does not exist")
         parameters = read_yaml(candidate) or {}
@@ -208,9 +209,12 @@ def effective_parameters(name: str, parameters: Mapping) -> dict:
 
 def resolve_runs(value: Any) -> Any:
     """A string starting with ``{runs}`` with that part replaced by the runs root
-    (``bookkeeping.paths.runs_root``, the rule every command follows); any other value as it is."""
+    (``bookkeeping.paths.runs_root``, the rule every command follows), one starting with ``~`` with the
+    home folder (``bookkeeping.paths.user_path``); any other value as it is."""
     if isinstance(value, str) and (value == RUNS_PLACEHOLDER or value.startswith(RUNS_PLACEHOLDER + "/")):
         return str(paths.runs_root()) + value[len(RUNS_PLACEHOLDER) :]
+    if isinstance(value, str) and (value == "~" or value.startswith("~/")):
+        return str(paths.user_path(value))
     return value
 
 

@@ -23,6 +23,7 @@ from iterand.engine import train as train_module
 from iterand.engine.config import run_name
 from iterand.experiments.cli import build_config
 from iterand.experiments.cli import main as iterand_main
+from repro import notebooks
 from repro.__main__ import main as repro_main
 from theory.cli import main as theory_main
 
@@ -130,3 +131,20 @@ def test_a_warning_is_one_line_without_the_source_location():
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stderr == "warning: a chosen width has no runs\n"
+
+
+def test_a_path_starting_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch):
+    # `--out=~/x` (no shell expands it there) and `runs_dir: ~/x` made a folder named "~" in the working
+    # directory; $ITERAND_RUNS=~/x was expanded.
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert iterand_main([*TINY, "--out=~/runs"]) == 0
+    assert [path.name for path in (home / "runs").iterdir()] == [
+        run_name(build_config(PRESET, overrides=OVERRIDES))
+    ]
+    assert theory_main(["estimate", "--n", "2", "--eps", "0.1", "--trials", "5", "--out=~/p.csv"]) == 0
+    assert (home / "p.csv").is_file()
+    assert notebooks.resolve_runs("~/runs/train") == str(home / "runs" / "train")
+    assert list(work.iterdir()) == []
