@@ -37,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -317,12 +318,34 @@ def _execute_locked(
             given_parameters=given,
             data_source=data_source(name, parameters),
             runs=_run_commits(out_dir, parameters),
+            warnings=notebook_warnings(paths.executed_notebook(out_dir, name)),
             seconds=round(time.perf_counter() - started, 1),
             **({} if status == SUCCEEDED or not previous.is_dir() else {"last_success": str(previous)}),
         )
         if status == SUCCEEDED:
             shutil.rmtree(previous, ignore_errors=True)
     return out_dir
+
+
+def notebook_warnings(notebook: Path) -> list[str]:
+    """The messages of the warnings an executed ``notebook`` printed (a figure that leaves out a width,
+    a mean over fewer seeds than chosen), in order, each once: they are in its stderr outputs only, which
+    nobody reads when the command says it is done."""
+    try:
+        cells = read_json(notebook)["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # no executed notebook (stopped before papermill wrote it): nothing was said
+    found: dict[str, None] = {}
+    for cell in cells:
+        for output in cell.get("outputs", ()):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = "".join(output.get("text", ""))
+                found.update(dict.fromkeys(match[1] for match in _WARNING_LINE.finditer(text)))
+    return list(found)
+
+
+# Python's warning format, "FILE:LINE: CATEGORY: MESSAGE", one warning per line.
+_WARNING_LINE = re.compile(r"^\S.*?:\d+: \w*Warning: (.*)$", re.MULTILINE)
 
 
 def _run_commits(out_dir: Path, parameters: Mapping) -> list[dict]:
@@ -427,4 +450,6 @@ def _run_selected(selected: list[str], param_set: str) -> int:
                 print(f"the last successful outputs are in {previous_dir(out_dir)}", file=sys.stderr)
             return 1
         print(f"  done in {time.perf_counter() - started:.1f} s -> {out_dir}", flush=True)
+        for message in notebook_warnings(paths.executed_notebook(out_dir, name)):
+            print(f"warning: {message} ({name})", file=sys.stderr)
     return 0

@@ -1,6 +1,7 @@
 """Every notebook runs through papermill with its quick parameters and saves the data behind each figure;
 the runner's output folders, parameter checks and messages."""
 
+import json
 import logging
 import os
 import signal
@@ -373,6 +374,27 @@ def test_the_provenance_names_the_commits_and_dirtiness_of_the_runs_drawn(tmp_pa
         {"commit": "c0ffee", "dirty": True, "tables": ["results-runs.csv"], "rows": 2},
         {"commit": "c0ffee", "dirty": False, "tables": ["results-runs.csv"], "rows": 1},
     ]
+
+
+def test_the_warnings_a_notebook_printed_are_said_after_it_and_kept_in_its_provenance(
+    tmp_path, monkeypatch, capsys
+):
+    # A figure that left out a width, or averaged fewer seeds than chosen, said so only inside the
+    # executed notebook: the command said "done" and the provenance "succeeded".
+    stderr = (
+        "/tmp/ipykernel_1/2.py:6: UserWarning: no finished run for width 0.125: the figure leaves it out\n"
+        '  shown = figures.rows("fig2", globals())\n'
+        "/tmp/ipykernel_1/2.py:6: UserWarning: no finished run for width 0.125: the figure leaves it out\n"
+        "epoch 1 of 2\n"
+    )
+    cells = [{"outputs": [{"output_type": "stream", "name": "stderr", "text": stderr}]}]
+    _fake_papermill(monkeypatch, writes={"theory_network.ipynb": json.dumps({"cells": cells})})
+    monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
+    assert notebooks.run_batch(["theory_network"], "quick") == 0
+    out_dir = notebooks.output_dir("theory_network", "quick")
+    message = "no finished run for width 0.125: the figure leaves it out"
+    assert capsys.readouterr().err == f"warning: {message} (theory_network)\n"
+    assert _provenance(out_dir)["warnings"] == [message]
 
 
 def test_a_figure_drawn_from_a_results_table_names_the_commits_of_its_runs(tmp_path, monkeypatch):
