@@ -210,18 +210,36 @@ def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], l
     """(runs, epochs): the rows of figure ``figure`` per run and per run and epoch, read from the tables
     beside the one ``rows`` read (``companion_table``), with the same choices of ``parameters``; only
     the seeds in ``seeds``, and a run found in several directories once (``results.counted``, as in the
-    means). Call it after ``rows``, which trains and writes them, and refuses two settings of one point."""
+    means). Call it after ``rows``, which trains and writes them, and refuses two settings of one point.
+    An aggregated table given alone (its companions not beside it) has no runs and no epochs to give: a
+    warning names the missing table, and the rows it would have given are empty."""
     grid = FIGURES[figure]
     # The table rows read (train_or_read's rule): the given results_table, else the one rows wrote.
     table = parameters["results_table"] or _written_table(parameters)
+    if _alone(table, "runs", "the seed-by-seed figure and the paired differences"):
+        return [], []
     runs = results.counted(
         results.matching(_runs_of_seeds(table, parameters["seeds"]), **_filters(grid, parameters))
     )
+    if _alone(table, "epochs", "the per-epoch curves"):
+        return runs, []
     names = {item["run_name"] for item in runs}
     epochs = [
         item for item in results.read_table(companion_table(table, "epochs")) if item["run_name"] in names
     ]
     return runs, epochs
+
+
+def _alone(table: str | Path, kind: str, left_out: str) -> bool:
+    """Whether the ``kind`` table beside ``table`` is missing, warning of what that leaves out."""
+    companion = companion_table(table, kind)
+    if companion.is_file():
+        return False
+    warnings.warn(
+        f"no {companion} beside {table} (python -m iterand results writes both): {left_out} are left out",
+        stacklevel=3,
+    )
+    return True
 
 
 def _over_seeds(table: Path, seeds: Collection[int]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -91,6 +92,27 @@ def test_seed_rows_read_a_committed_table_without_its_runs(seed_rows, tmp_path):
     }
     figures.rows("fig2", reading)
     assert figures.seed_rows("fig2", reading) == expected
+
+
+@pytest.mark.parametrize("kept", [("",), ("", "-runs")])
+def test_a_table_given_without_its_companions_warns_and_leaves_their_rows_out(seed_rows, tmp_path, kept):
+    # The figure notebook stopped on FileNotFoundError for results-runs.csv, though an aggregated table
+    # alone is documented to redraw the figure.
+    parameters, (runs, _) = seed_rows
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for kind in kept:
+        (shared / f"fig2{kind}.csv").write_bytes(
+            (Path(parameters["out_dir"]) / f"results{kind}.csv").read_bytes()
+        )
+    reading = {**parameters, "runs_dir": None, "results_table": str(shared / "fig2.csv")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # alone, the table's means are over every seed it holds
+        figures.rows("fig2", reading)
+    missing = "runs" if kept == ("",) else "epochs"
+    with pytest.warns(UserWarning, match=f"no {shared / f'fig2-{missing}.csv'} beside {shared / 'fig2.csv'}"):
+        given = figures.seed_rows("fig2", reading)
+    assert given == (([], []) if missing == "runs" else (runs, []))
 
 
 def test_the_seed_figure_draws_the_tables_numbers_and_the_paired_interval(seed_rows):
