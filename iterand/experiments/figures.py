@@ -80,8 +80,10 @@ def train_or_read(
             )
         return Path(results_table)
     if not Path(runs_dir).is_dir():
-        raise FileNotFoundError(
-            f"no runs folder {runs_dir}: train the grid first (mode 'train') or give results_table"
+        raise InvalidInput(
+            f"no runs folder {runs_dir}: train the grid first (mode 'train'), give results_table, or set "
+            "runs_dir to the folder holding the runs (by default each parameter file's output folder holds "
+            "its own runs/, so a file whose values changed looks in another one)"
         )
     rows = results.collect(runs_dir)
     for line in results.duplicate_warnings(rows):

@@ -499,7 +499,9 @@ def test_train_or_read_names_a_failed_run_instead_of_drawing_without_it(tmp_path
 def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_path):
     with pytest.raises(ValueError, match="mode must be 'train' or 'read', got 'plot'"):
         figures.train_or_read("plot", "fig2", tmp_path, tmp_path / "t.csv")
-    with pytest.raises(FileNotFoundError, match="no runs folder"):
+    # A FileNotFoundError: python -m repro reported the notebook failed in a cell, without saying that a
+    # changed parameter file looks for its runs in another folder.
+    with pytest.raises(UserError, match="no runs folder .*or set runs_dir to the folder holding the runs"):
         figures.train_or_read("read", "fig2", tmp_path / "missing", tmp_path / "t.csv")
 
 
