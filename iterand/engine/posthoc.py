@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from bookkeeping.errors import InvalidInput
-from bookkeeping.paths import EXPORT_CONFIG_FILE, RunFiles
+from bookkeeping.paths import COMPACT_SUFFIX, EXPORT_CONFIG_FILE, RunFiles
 from iterand.core.accounting import count_weights
 from iterand.core.models import classifier_outputs
 from iterand.engine import checkpoint, distributed, exported
@@ -58,6 +58,11 @@ def load_trained_progress(
 
 
 def _run_config(files: RunFiles) -> TrainConfig:
+    if files.root.suffix == COMPACT_SUFFIX and files.root.is_file():
+        raise InvalidInput(
+            f"{files.root} is a compact file (seed and masks), which eval does not read: rebuild its model "
+            f"in Python with iterand.load_compact({str(files.root)!r}), or eval the run it came from"
+        )
     if not files.config.is_file():
         raise InvalidInput(
             f"{files.root} is not a run directory (no {files.config.name}) nor an exported model (no "

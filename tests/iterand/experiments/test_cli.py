@@ -401,6 +401,15 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["checkpoint"] == "export"
     assert evaluated["test_acc"] == pytest.approx(results["test_acc_last"], abs=1e-9)
+    # A compact file was "not a run directory (no config.yaml) nor an exported model".
+    assert main(["export", str(run_dir), "--format", "compact"]) == 0
+    (ticket,) = run_dir.glob("*.ticket")
+    capsys.readouterr()
+    assert main(["eval", str(ticket)]) == EXIT_USAGE
+    assert (
+        f"is a compact file (seed and masks), which eval does not read: rebuild its model in Python with "
+        f"iterand.load_compact('{ticket}')" in _error_line(capsys)
+    )
     # --checkpoint best was ignored: the exported model was evaluated and said "export".
     assert main(["eval", str(run_dir / "export" / "dense-last"), "--checkpoint", "best"]) == EXIT_USAGE
     assert "is an exported model, which holds one model" in _error_line(capsys)
