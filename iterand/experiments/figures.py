@@ -12,6 +12,7 @@ figure notebook's parameters and returns the table's rows of that figure (``resu
 
 from __future__ import annotations
 
+import csv
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ def train_or_read(
                 f"no results table {results_table} (from {Path.cwd()}): give the path of an aggregated "
                 "results CSV, or run from the folder it is relative to"
             )
+        _refuse_unaggregated(Path(results_table))
         return Path(results_table)
     if not Path(runs_dir).is_dir():
         raise InvalidInput(
@@ -89,6 +91,24 @@ def train_or_read(
     for line in results.duplicate_warnings(rows):
         warnings.warn(line, stacklevel=2)
     return results.write_results(rows, table)["aggregated"]
+
+
+def _refuse_unaggregated(table: Path) -> None:
+    """Refuse a ``results_table`` that is not an aggregated table in one line naming what it lacks; a figure
+    stopped later on a KeyError, or took a per-run table for several settings of one point."""
+    with open(table, newline="") as f:
+        header = next(csv.reader(f), [])
+    missing = [column for column in _AGGREGATED_COLUMNS if column not in header]
+    if missing:
+        per_run = (
+            ": it is a per-run table (one row per run); give the aggregated one beside it (no -runs)"
+            if "run_name" in header
+            else ""
+        )
+        raise InvalidInput(
+            f"results_table {table} has no column {', '.join(missing)}{per_run}; python -m iterand results "
+            "writes the aggregated table a figure reads"
+        )
 
 
 def _refuse_failed_runs(records: Sequence[Mapping[str, Any]], runs_dir: str | Path) -> None:
@@ -165,6 +185,8 @@ FIGURES = {
 }
 # results.select's filter of each swept or fixed field.
 _FILTERS = {"width": "widths", "r": "r_values"}
+# What a figure reads from every row of an aggregated results table, whatever its figure.
+_AGGREGATED_COLUMNS = ("model", "method", "test_acc_last_mean")
 # The table column of each subset parameter whose values every row must cover (the dense baseline's init
 # is always "ku", so inits are not checked).
 _SUBSET_FIELDS = {"models": "model", "methods": "method"}

@@ -505,6 +505,18 @@ def test_train_or_read_refuses_an_unknown_mode_and_a_missing_runs_folder(tmp_pat
         figures.train_or_read("read", "fig2", tmp_path / "missing", tmp_path / "t.csv")
 
 
+def test_train_or_read_refuses_a_results_table_that_is_not_aggregated(tmp_path):
+    # A table without test_acc_last_mean stopped the figure in a later cell on KeyError; a per-run table
+    # was taken for several settings of one point.
+    lacking, per_run = tmp_path / "lacking.csv", tmp_path / "results-runs.csv"
+    lacking.write_text("model,method,count\nconv6,iterand,3\n")
+    per_run.write_text("run_name,model,method,seed,test_acc_last\na,conv6,iterand,1,80.0\n")
+    with pytest.raises(UserError, match=f"results_table {lacking} has no column test_acc_last_mean; python"):
+        figures.train_or_read("read", "fig2", tmp_path, tmp_path / "t.csv", results_table=lacking)
+    with pytest.raises(UserError, match="has no column test_acc_last_mean: it is a per-run table"):
+        figures.train_or_read("read", "fig2", tmp_path, tmp_path / "t.csv", results_table=per_run)
+
+
 def _figure_parameters(tmp_path: Path, table: Path, **figure) -> dict:
     common = {
         "mode": "read", "out_dir": str(tmp_path / "out"), "runs_dir": None, "results_table": str(table),
