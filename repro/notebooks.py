@@ -450,6 +450,7 @@ def _run_selected(selected: list[str], param_set: str) -> int:
                 print(f"the last successful outputs are in {previous_dir(out_dir)}", file=sys.stderr)
             return 1
         print(f"  done in {time.perf_counter() - started:.1f} s -> {out_dir}", flush=True)
-        for message in notebook_warnings(paths.executed_notebook(out_dir, name)):
+        # From the provenance, which holds them already: the executed notebook may be megabytes of figures.
+        for message in read_json(out_dir / paths.PROVENANCE_FILE).get("warnings", []):
             print(f"warning: {message} ({name})", file=sys.stderr)
     return 0
