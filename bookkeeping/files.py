@@ -24,6 +24,7 @@ from bookkeeping.errors import InvalidInput, UserError
 
 __all__ = [
     "append_metrics",
+    "atomic_name",
     "atomic_path",
     "cannot_write",
     "file_in_the_way",
@@ -37,11 +38,16 @@ __all__ = [
 ]
 
 
+def atomic_name(name: str) -> str:
+    """The name of the temporary file ``atomic_path`` writes for a file named ``name`` (a kill leaves it)."""
+    return f".{name}.tmp"
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write; on success it is synced and moved onto ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(atomic_name(path.name))
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)

@@ -70,11 +70,14 @@ LOG_FILE = "train.log"
 LOCK_FILE = "run.lock"
 TENSORBOARD_DIR = "tensorboard"
 TRAIN_RUNS = "train"
+# The folder of a figure notebook's runs, shared by all its parameter sets (notebook_runs_dir).
+NOTEBOOK_RUNS = "runs"
 CHECKPOINT_CHOICES = ("last", "best")
 EXPORT_CONFIG_FILE = "config.json"
 EXPORT_WEIGHTS_FILE = "model.safetensors"
 EXPORT_MASKS_FILE = "masks.safetensors"
 EXPORT_DIR = "export"
+EXPORT_FILES = (EXPORT_CONFIG_FILE, EXPORT_WEIGHTS_FILE, EXPORT_MASKS_FILE)
 
 
 # The folder each root variable falls back to, in the current working directory.
@@ -128,6 +131,13 @@ def notebook_params(name: str) -> Path:
 def notebook_output_dir(name: str, param_set: str, root: Path | None = None) -> Path:
     """Where an execution of notebook ``name`` with ``param_set`` writes its notebook, figures and data."""
     return (root or runs_root()) / "notebooks" / name / param_set
+
+
+def notebook_runs_dir(name: str, suffix: str = "", root: Path | None = None) -> Path:
+    """Where the figure notebook ``name`` trains its runs for every parameter set (``NOTEBOOK_RUNS``, with
+    ``suffix`` for runs on another kind of data than its default, ``-synthetic``): beside the sets'
+    output folders, none of which has that name."""
+    return (root or runs_root()) / "notebooks" / name / f"{NOTEBOOK_RUNS}{suffix}"
 
 
 def executed_notebook(out_dir: Path, name: str) -> Path:

@@ -37,7 +37,7 @@
 
 # %% tags=["parameters"]
 mode = "train"  # "train": run the grid, then plot; "read": plot existing results only
-runs_dir = None  # run directories; None: <out_dir>/runs
+runs_dir = None  # run directories; None: <out_dir>/runs, or with python -m repro one folder for all sets
 results_table = None  # an aggregated results CSV to plot instead of collecting runs_dir (read mode)
 models = ["conv6"]
 width = 0.125

@@ -25,13 +25,19 @@ When a run reads another kind of data than the notebook's default (a ``data_root
 A folder holds one execution. Before the next one starts, the outputs of the last successful one move to
 ``SET.previous/`` and stay there until a new execution succeeds; the new one writes its provenance at
 the end, with ``status`` "succeeded", "failed" or "interrupted", so a folder without a provenance is an
-execution that never finished (killed). Training runs (``runs/``) stay in place: each holds its own
-summary, finished ones are reused and interrupted ones resume.
+execution that never finished (killed). Training runs stay in place: each holds its own summary, finished
+ones are reused and interrupted ones resume. A figure notebook's runs (``runs_dir`` None) are those of
+every parameter set of it: they live in one folder beside the sets', ``runs/notebooks/NAME/runs``
+(``runs-KIND`` for another kind of data), so a set or file that shows other seeds, widths or axes trains
+only the runs not there yet, and one switched to mode "read" finds them; each figure draws only the runs
+its own values name (``iterand.experiments.figures.train_or_read``). The walkthrough keeps its runs in
+its own folder, ``SET/runs``.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -53,7 +59,7 @@ from papermill.exceptions import PapermillExecutionError
 from bookkeeping import locks, paths, provenance, signals
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import read_json, read_yaml
-from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC
+from bookkeeping.paths import CIFAR10_ENV, SYNTHETIC, RunFiles
 from bookkeeping.validation import unknown_key
 
 INJECTED = ("out_dir",)
@@ -173,14 +179,19 @@ def output_label(name: str, param_set: str, parameters: Mapping, effective: Mapp
     caller has them already."""
     if effective is None:
         effective = effective_parameters(name, parameters)
-    label = set_label(param_set, parameters)
+    return set_label(param_set, parameters) + data_suffix(name, effective)
+
+
+def data_suffix(name: str, effective: Mapping) -> str:
+    """``-KIND`` when the runs of notebook ``name`` with its ``effective`` parameters train on another kind of
+    data than its default (``output_label``), else ""."""
     # The data the runs are trained on, in read mode too: a file trained, then switched to mode "read",
-    # must find the runs in the folder it trained them into.
+    # must find the runs where it trained them.
     source = _named_data(name, effective)
     kind = _data_kind(name, source)
     if source is None or kind == _data_kind(name, default_data_source(name)):
-        return label
-    return f"{label}-{kind}"
+        return ""
+    return f"-{kind}"
 
 
 def _data_kind(name: str, source: str | None) -> str | None:
@@ -273,17 +284,41 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
     what it holds after a success, a failure or an interrupt)."""
     given = load_parameters(name, param_set)
     parameters = effective_parameters(name, given)
-    set_name = output_label(name, param_set, given, parameters)
+    suffix = data_suffix(name, parameters)
+    set_name = set_label(param_set, given) + suffix
     out_dir = paths.notebook_output_dir(name, set_name, root)
+    shared = "runs_dir" in parameters and parameters["runs_dir"] is None
+    if shared:
+        parameters["runs_dir"] = str(paths.notebook_runs_dir(name, suffix, root))
     # Two executions of one set would clear and overwrite each other's outputs: the second is refused.
     with locks.RunLock(out_dir.with_name(out_dir.name + LOCK_SUFFIX)):
-        return _execute_locked(name, parameters, given, set_name, out_dir, progress)
+        previous = _clear_for_execution(out_dir)
+        if shared:
+            _adopt_runs(out_dir / paths.NOTEBOOK_RUNS, Path(parameters["runs_dir"]))
+        return _execute_locked(name, parameters, given, set_name, out_dir, previous, progress)
+
+
+def _adopt_runs(old: Path, shared: Path) -> None:
+    """Move the runs an earlier version trained into a set's own ``runs/`` to the notebook's shared folder,
+    where every set of the notebook now looks for them: a set trained before is not trained again. A run
+    already there, or held by a process, stays where it is."""
+    if not old.is_dir():
+        return
+    shared.mkdir(parents=True, exist_ok=True)
+    moved = 0
+    for run in sorted(old.iterdir()):
+        if run.is_dir() and not (shared / run.name).exists() and locks.holder(RunFiles(run).lock) is None:
+            run.rename(shared / run.name)
+            moved += 1
+    if moved:
+        print(f"moved {moved} runs from {old} to {shared}, which every parameter set shares", flush=True)
+    with contextlib.suppress(OSError):
+        old.rmdir()  # only once empty: a run that stayed keeps its folder
 
 
 def _execute_locked(
-    name: str, parameters: dict, given: dict, set_name: str, out_dir: Path, progress: bool
+    name: str, parameters: dict, given: dict, set_name: str, out_dir: Path, previous: Path, progress: bool
 ) -> Path:
-    previous = _clear_for_execution(out_dir)
     source = out_dir / f"{name}.source.ipynb"
     jupytext.write(jupytext.read(paths.notebook_source(name)), source)
     started = time.perf_counter()

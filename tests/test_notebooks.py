@@ -16,7 +16,7 @@ import yaml
 from nbclient.exceptions import DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from bookkeeping import files, paths, signals
+from bookkeeping import files, locks, paths, signals
 from bookkeeping.locks import Locked
 from iterand.engine.data import CIFAR10_ENV
 from repro import notebooks
@@ -525,3 +525,50 @@ def test_a_stop_in_a_running_cell_is_one_line_status_130_and_leaves_no_kernel(tm
     assert err.splitlines() == [f"interrupted: notebook theory_subset_sums did not finish ({out_dir})"]
     assert files.read_json(out_dir / paths.PROVENANCE_FILE)["status"] == "interrupted"
     assert _kernels_of(repro.pid) == []
+
+
+def test_every_parameter_set_of_a_figure_trains_into_one_runs_folder(tmp_path, monkeypatch):
+    # A parameter file whose plotting-only values (x_axis), seeds or widths changed got a new folder with an
+    # empty runs/: train mode retrained the whole grid and read mode found nothing.
+    calls = _fake_papermill(monkeypatch)
+    cpu = notebooks.load_parameters("fig2_width", "cpu")
+    given = {"x_axis": "bytes", "seeds": [1, 2, 3, 4], "widths": [0.25], "mode": "read"}
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({**cpu, **given}))
+    root = tmp_path / "runs"
+    shared = root / "notebooks" / "fig2_width" / "runs"
+    for param_set in ("quick", "cpu", str(path)):
+        out_dir = notebooks.execute("fig2_width", param_set, root=root)
+        assert calls[-1]["runs_dir"] == _provenance(out_dir)["parameters"]["runs_dir"] == str(shared)
+        assert _provenance(out_dir)["given_parameters"].get("runs_dir") is None
+    # Runs on another kind of data share another folder; a runs_dir given is used as it is.
+    synthetic = tmp_path / "synthetic.yaml"
+    synthetic.write_text(yaml.safe_dump({"overrides": {"dataset": "synthetic"}}))
+    notebooks.execute("fig2_width", str(synthetic), root=root)
+    assert calls[-1]["runs_dir"] == str(shared.with_name("runs-synthetic"))
+    notebooks.execute("fig2_width", "paper", root=root)
+    assert calls[-1]["runs_dir"] == str(paths.default_out())
+    # No output folder of a built-in set can be the shared one.
+    assert all(
+        not label.startswith(paths.NOTEBOOK_RUNS)
+        for name in ("fig1_r_sweep", "fig2_width", "fig3_imagenet")
+        for label in notebooks.parameter_sets(name)
+    )
+
+
+def test_runs_an_earlier_version_trained_into_a_sets_folder_move_to_the_shared_one(tmp_path, monkeypatch):
+    # Before the shared folder, each set trained into its own SET/runs/: those runs must not be trained again.
+    calls = _fake_papermill(monkeypatch)
+    root = tmp_path / "runs"
+    old = root / "notebooks" / "fig2_width" / "cpu" / "runs"
+    shared = old.parent.parent / "runs"
+    for run in ("a", "b", "held"):
+        files.write_json(paths.RunFiles(old / run).summary, {"run": run})
+    files.write_json(paths.RunFiles(shared / "b").summary, {"run": "b, trained since"})
+    with locks.RunLock(paths.RunFiles(old / "held").lock):
+        notebooks.execute("fig2_width", "cpu", root=root)
+    assert calls[-1]["runs_dir"] == str(shared)
+    assert files.read_json(paths.RunFiles(shared / "a").summary) == {"run": "a"}
+    assert files.read_json(paths.RunFiles(shared / "b").summary) == {"run": "b, trained since"}
+    assert sorted(p.name for p in old.iterdir()) == ["b", "held"]  # kept, not lost
+    assert not (shared / "held").exists()

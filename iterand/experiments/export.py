@@ -21,8 +21,8 @@ from typing import Any
 from torch import nn
 
 from bookkeeping.errors import InvalidInput
-from bookkeeping.files import read_json, writable_folder
-from bookkeeping.paths import ExportFiles, RunFiles
+from bookkeeping.files import atomic_name, read_json, writable_folder
+from bookkeeping.paths import EXPORT_FILES, ExportFiles, RunFiles
 from iterand.engine import exported
 from iterand.engine.config import TrainConfig
 from iterand.engine.posthoc import load_trained_progress
@@ -80,4 +80,20 @@ def _check_target(target: Path, run_name: str) -> None:
                 f"--out: {target} holds the export of another run ({other or 'unreadable config.json'}); "
                 "choose another folder"
             )
+    others = _foreign_entries(target)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise InvalidInput(
+            f"--out: {target} holds other files ({shown}), which the export would mix with; export into a "
+            "new or empty folder"
+        )
     writable_folder(target, "--out")
+
+
+def _foreign_entries(target: Path) -> list[str]:
+    """The names in folder ``target`` that no export writes (a folder of run directories given as --out
+    had the export's files written among them)."""
+    if not target.is_dir():
+        return []
+    own = {name for file in EXPORT_FILES for name in (file, atomic_name(file))}
+    return sorted(entry.name for entry in target.iterdir() if entry.name not in own)

@@ -13,6 +13,7 @@ figure notebook's parameters and returns the table's rows of that figure (``resu
 from __future__ import annotations
 
 import csv
+import math
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from typing import Any
 
 from bookkeeping.errors import InvalidInput, UserError
 from bookkeeping.paths import RunFiles
+from iterand.engine.config import run_name
 from iterand.engine.data import default_cifar_source
-from iterand.experiments import launcher, results, sweeps
+from iterand.experiments import launcher, planning, results, sweeps
 from iterand.experiments.results import companion_table
 from iterand.experiments.sweeps import Sweep
 
@@ -51,10 +53,12 @@ def train_or_read(
     are skipped, interrupted ones resume, and a failed one is a ``UserError`` once the others are done, as is
     one that another process holds, or that was stopped alone, and has not finished (the figure would
     quietly lack it).
-    ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs under
-    ``runs_dir``, aggregated over seeds and written to ``table`` with the runs, the published numbers and
-    every epoch of every run beside it (``results.write_results``, the tables ``python -m iterand results``
-    writes); a run found in several directories is counted once, with a warning naming them.
+    ``mode="read"`` trains nothing. Then the table is ``results_table`` if given, else the finished runs of
+    that grid under ``runs_dir`` (the run directories its subset, ``grid`` and ``overrides`` name, in either
+    mode: a folder that other grids share, or that holds runs of other settings, gives only these),
+    aggregated over seeds and written to ``table`` with the runs, the published numbers and every epoch of
+    every run beside it (``results.write_results``, the tables ``python -m iterand results`` writes); a run
+    found in several directories is counted once, with a warning naming them.
     ``concurrent``: training processes at once (``launcher.run``; CPU runs split the cores between them).
 
     ``data_root`` may be a function giving it: called only when training, so that a default data source
@@ -62,11 +66,13 @@ def train_or_read(
     """
     if mode not in ("train", "read"):
         raise InvalidInput(f"mode must be 'train' or 'read', got {mode!r}")
+    chosen = sweeps.subset(sweep, models=models, methods=methods, inits=inits)
+    settings = [f"{key}={value}" for key, value in (overrides or {}).items()]
     if mode == "train":
         records = launcher.run(
-            sweeps.subset(sweep, models=models, methods=methods, inits=inits),
+            chosen,
             runs_dir,
-            overrides=[f"{key}={value}" for key, value in (overrides or {}).items()],
+            overrides=settings,
             grid=grid,
             data_root=data_root() if callable(data_root) else data_root,
             concurrent=concurrent,
@@ -84,10 +90,10 @@ def train_or_read(
     if not Path(runs_dir).is_dir():
         raise InvalidInput(
             f"no runs folder {runs_dir}: train the grid first (mode 'train'), give results_table, or set "
-            "runs_dir to the folder holding the runs (by default each parameter file's output folder holds "
-            "its own runs/, so a file whose values changed looks in another one)"
+            "runs_dir to the folder holding the runs"
         )
-    rows = results.collect(runs_dir)
+    names = {run_name(item.config) for item in planning.plan(chosen, settings, grid)}
+    rows = results.collect(runs_dir, names)
     for line in results.duplicate_warnings(rows):
         warnings.warn(line, stacklevel=2)
     return results.write_results(rows, table)["aggregated"]
@@ -196,7 +202,8 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The aggregated rows that figure ``figure`` (``FIGURES``) shows: its runs of the chosen seeds only.
 
     ``parameters`` are the figure notebook's (a notebook passes ``globals()``): ``mode``, ``out_dir``,
-    ``runs_dir`` (None: ``<out_dir>/runs``), ``results_table``, ``seeds``, ``epochs``,
+    ``runs_dir`` (None: ``<out_dir>/runs``; ``python -m repro`` names one folder that every parameter set of
+    the notebook shares, ``repro.notebooks.shared_runs_dir``), ``results_table``, ``seeds``, ``epochs``,
     ``steps_per_epoch``, ``overrides`` (further fields of every run), ``data_root`` (None: for CIFAR-10,
     ``default_cifar_source()``, chosen only when training), ``concurrent`` (optional, default 1: training
     processes at once) and the figure's own (``Grid``). The runs are
@@ -281,7 +288,8 @@ def _runs_of_seeds(table: str | Path, seeds: Collection[int]) -> list[dict[str, 
 
 
 def _missing(grid: Grid, parameters: Mapping[str, Any], shown: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per chosen value with no row, and per row whose seeds are not the chosen ones."""
+    """One line per chosen value with no row, per row whose seeds are not the chosen ones, and per row whose
+    mean is not a number."""
     chosen = {name: parameters[value] for name, value in grid.swept.items()}
     chosen.update({field: parameters[name] for name, field in _SUBSET_FIELDS.items() if name in grid.subset})
     lines = [
@@ -293,10 +301,14 @@ def _missing(grid: Grid, parameters: Mapping[str, Any], shown: Sequence[Mapping[
     ]
     wanted = sorted(parameters["seeds"])
     for item in shown:
+        point = ", ".join(f"{field} {item[field]}" for field in grid.key)
         found = sorted(int(seed) for seed in str(item.get("seeds") or "").split())
         if found and found != wanted:
-            point = ", ".join(f"{field} {item[field]}" for field in grid.key)
             lines.append(f"{point}: the mean is over seeds {found}, not the chosen {wanted}")
+        mean = item["test_acc_last_mean"]
+        if not (isinstance(mean, int | float) and math.isfinite(mean)):
+            # A table edited by hand: matplotlib leaves out a NaN point without a word.
+            lines.append(f"{point}: test_acc_last_mean is {mean}, not a number: the figure has no point here")
     return lines
 
 

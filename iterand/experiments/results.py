@@ -147,12 +147,15 @@ def row(summary: Mapping[str, Any], run_dir: str | Path = "") -> dict[str, Any]:
     return values
 
 
-def collect(out: str | Path) -> list[dict[str, Any]]:
-    """One row per finished run below ``out`` (any depth), ordered by run directory."""
+def collect(out: str | Path, names: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """One row per finished run below ``out`` (any depth), ordered by run directory; with ``names``, only
+    of the run directories so named (the summaries of others are not read, so a damaged one of another
+    grid in a shared folder stops nothing)."""
     out = Path(out)
     if not out.is_dir():
         raise InvalidInput(f"--out: no folder {out}")
-    return [_summary_row(path) for path in sorted(out.rglob(SUMMARY_FILE))]
+    found = sorted(out.rglob(SUMMARY_FILE))
+    return [_summary_row(path) for path in found if names is None or path.parent.name in names]
 
 
 def _summary_row(path: Path) -> dict[str, Any]:

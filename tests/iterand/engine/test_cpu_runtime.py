@@ -50,7 +50,8 @@ def _faults(mode: str) -> int:
 def test_kept_memory_is_reused_without_page_faults():
     default, kept = _faults("default"), _faults("keep")
     assert default > 4 * 1000  # 4 steps: about 30,000 here (AMD EPYC, glibc 2.36)
-    assert kept < default // 20  # 1-500 here
+    # 0-500 here, once 1,023 (against 13,263) while other tests ran beside it: a bound with room for that.
+    assert kept < default // 8
 
 
 def test_available_cores_is_the_affinity_mask_within_the_cgroup_limit(monkeypatch):

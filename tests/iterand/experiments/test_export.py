@@ -101,6 +101,21 @@ def test_out_is_checked_before_anything_is_written(run_dir, tmp_path, capsys):
     assert export_run(run_dir, out=tmp_path / "again") == export_run(run_dir, out=tmp_path / "again")
 
 
+def test_out_into_a_folder_of_other_files_is_refused(run_dir, tmp_path, capsys):
+    # `export RUN --out runs/train` wrote config.json and the weights among the run directories.
+    runs = tmp_path / "runs"
+    shutil.copytree(run_dir, runs / run_dir.name)
+    (runs / "notes.txt").write_text("")
+    assert_usage_error(
+        ["export", str(run_dir), "--out", str(runs)], f"holds other files ({run_dir.name}, notes.txt)", capsys
+    )
+    assert sorted(p.name for p in runs.iterdir()) == [run_dir.name, "notes.txt"]
+    # An export's own files, and the temporary file a killed export left, are no other files.
+    again = export_run(run_dir, out=tmp_path / "again")
+    (again / ".model.safetensors.tmp").write_text("")
+    assert export_run(run_dir, out=again) == again
+
+
 def test_a_moved_run_exports_again_into_its_own_folder(run_dir, tmp_path):
     # The check compared paths: a run copied elsewhere was refused its own default export folder.
     export_run(run_dir)

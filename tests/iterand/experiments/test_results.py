@@ -135,6 +135,17 @@ def test_collect_names_a_damaged_summary(runs_dir, damage):
         results.collect(runs_dir)
 
 
+def test_collect_of_named_runs_reads_only_their_summaries(runs_dir):
+    # A figure's runs folder is shared by every parameter set of its notebook: a damaged summary of a run
+    # another set trained must not stop a figure that does not draw it.
+    damaged = run_name(CONV6_SC.replace(seed=2))
+    (runs_dir / damaged / "summary.json").write_text("{}")
+    wanted = {run_name(CONV6_SC.replace(seed=1)), run_name(CONV6_SC.replace(seed=3))}
+    assert {row["run_name"] for row in results.collect(runs_dir, wanted)} == wanted
+    with pytest.raises(ValueError, match="not a readable run summary"):
+        results.collect(runs_dir, {damaged})
+
+
 @pytest.mark.parametrize("damage", [lambda results: results.update(test_acc_last=None), dict.clear])
 def test_a_summary_without_its_test_accuracy_is_damaged_not_left_out_of_the_mean(runs_dir, damage):
     # The mean was over the other seeds while count and seeds still named all three.

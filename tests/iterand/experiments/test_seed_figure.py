@@ -177,12 +177,30 @@ def test_chosen_widths_and_seeds_without_runs_are_named(seed_rows):
 
 def test_an_aggregated_table_alone_is_read_as_it_is_and_other_seeds_are_named(seed_rows, tmp_path):
     parameters, _ = seed_rows
+    with pytest.warns(UserWarning, match="not the chosen"):  # seed 4 has a run only at width 0.25
+        figures.rows("fig2", {**parameters, "seeds": [1, 2, 3, 4]})
     alone = tmp_path / "alone" / "results.csv"
     alone.parent.mkdir()
     alone.write_bytes((Path(parameters["out_dir"]) / "results.csv").read_bytes())
     with pytest.warns(UserWarning, match=r"over seeds \[1, 2, 3, 4\], not the chosen \[1, 2, 3\]"):
         shown = figures.rows("fig2", {**parameters, "results_table": str(alone)})
     assert {(r["width"], r["method"]): r["count"] for r in shown}[(0.25, "iterand")] == 4
+
+
+@pytest.mark.parametrize("cell", ["nan", ""])
+def test_a_mean_that_is_not_a_number_is_named(seed_rows, tmp_path, cell):
+    # A hand-edited table's NaN (or emptied) mean was drawn as no point, without a word.
+    parameters, _ = seed_rows
+    rows = results.read_table(Path(parameters["out_dir"]) / "results.csv")
+    rows[0]["test_acc_last_mean"] = cell
+    edited = results.write_table(rows, tmp_path / "edited" / "results.csv")
+    point = ", ".join(f"{field} {rows[0][field]}" for field in ("model", "width", "method", "init"))
+    with pytest.warns(UserWarning) as caught:
+        figures.rows("fig2", {**parameters, "results_table": str(edited)})
+    assert [str(w.message) for w in caught] == [
+        f"{point}: test_acc_last_mean is {None if cell == '' else cell}, not a number: the figure has no "
+        "point here"
+    ]
 
 
 def test_ku_and_sc_runs_and_a_copied_run_each_count_once(tmp_path):
