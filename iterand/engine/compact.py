@@ -291,8 +291,13 @@ def _read_header(data: bytes) -> tuple[dict[str, Any], list[bytes]]:
 
 def contents(data: bytes) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     """A compact file's header and its decompressed masks, records and buffers (for inspection)."""
-    header, (masks, records, buffers) = _read_header(data)
-    return header, _inflate(masks), _unlzma(records), _unlzma(buffers)
+    header, streams = _read_header(data)
+    return header, *_decompressed(streams)
+
+
+def _decompressed(streams: list[bytes]) -> tuple[bytes, bytes, bytes]:
+    masks, records, buffers = streams
+    return _inflate(masks), _unlzma(records), _unlzma(buffers)
 
 
 def rebuild(data: bytes) -> nn.Module:
@@ -303,16 +308,19 @@ def rebuild(data: bytes) -> nn.Module:
     the kept weights do not match the file's checksum of the trained ones, or when the header (which no
     checksum covers) does not describe a model.
     """
+    return _model(*_read_header(data))
+
+
+def _model(header: dict[str, Any], streams: list[bytes]) -> nn.Module:
     try:
-        return _rebuild(data)
+        return _rebuild(header, *_decompressed(streams))
     except CompactError:
         raise
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise CompactError(f"the file's header is damaged ({type(error).__name__}: {error})") from None
 
 
-def _rebuild(data: bytes) -> nn.Module:
-    header, masks, records, buffers = contents(data)
+def _rebuild(header: dict[str, Any], masks: bytes, records: bytes, buffers: bytes) -> nn.Module:
     config = TrainConfig.from_dict(header["network"])
     model = build_model(config, header["num_classes"])
     layers = list(named_subnet_layers(model))
@@ -407,9 +415,8 @@ def load_compact(path: str | Path) -> nn.Module:
         raise InvalidInput(
             f"no compact file at {path}: write one with python -m iterand export RUN_DIR --format compact"
         )
-    data = path.read_bytes()
-    model = rebuild(data)
-    header, _ = _read_header(data)
+    header, streams = _read_header(path.read_bytes())
+    model = _model(header, streams)
     if header.get("progress"):
         trained, epochs = header["progress"]
         warnings.warn(

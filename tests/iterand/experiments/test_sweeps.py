@@ -457,8 +457,20 @@ def test_train_or_read_trains_the_subset_then_reads_without_training(tmp_path, m
 
     # read mode: no training, no data source chosen, the same table collected again
     monkeypatch.setattr(launcher, "train", lambda *args, **kwargs: pytest.fail("read mode trained"))
-    again = figures.train_or_read("read", "fig2", runs_dir, tmp_path / "again.csv", data_root=data_source)
+    again = figures.train_or_read(
+        "read",
+        "fig2",
+        runs_dir,
+        tmp_path / "again.csv",
+        grid=grid,
+        overrides=tiny,
+        data_root=data_source,
+        **subset,
+    )
     assert results.read_table(again) == results.read_table(table) and len(sources) == 1
+    # runs of other settings than the grid's (here all of them) are not drawn
+    other = figures.train_or_read("read", "fig2", runs_dir, tmp_path / "other.csv", grid=grid, **subset)
+    assert results.read_table(other) == []
     # a given table is read as it is, and nothing is collected
     given = figures.train_or_read("read", "fig2", tmp_path / "none", tmp_path / "x.csv", results_table=table)
     assert given == table and not (tmp_path / "x.csv").exists()
