@@ -353,19 +353,15 @@ def _concurrency(
     return at_once, {**os.environ, **cpu_runtime.thread_environment(threads)}
 
 
-# A training process of a concurrent sweep. SIGINT is made to stop it before anything slow is imported, as
-# in iterand/__main__.py: the sweep stops it with one SIGINT, which may come while torch is imported.
-_CHILD = (
-    "import sys\n"
-    "from bookkeeping import signals\n"
-    "signals.interrupt_on_sigint()\n"
-    "from iterand.experiments.launcher import child_main\n"
-    "sys.exit(child_main(sys.argv[1:]))\n"
-)
-
-
 def _train_command(config_file: Path, out: Path, status_file: Path) -> list[str]:
-    return [sys.executable, "-c", _CHILD, str(status_file), str(config_file), str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "iterand.experiments.sweep_child",
+        str(status_file),
+        str(config_file),
+        str(out),
+    ]
 
 
 def child_main(argv: Sequence[str]) -> int:
