@@ -308,7 +308,10 @@ def _adopt_runs(old: Path, shared: Path) -> None:
     moved = 0
     for run in sorted(old.iterdir()):
         if run.is_dir() and not (shared / run.name).exists() and locks.holder(RunFiles(run).lock) is None:
-            run.rename(shared / run.name)
+            try:
+                run.rename(shared / run.name)
+            except OSError:
+                continue  # another execution moved a run of that name there first: this one stays
             moved += 1
     if moved:
         print(f"moved {moved} runs from {old} to {shared}, which every parameter set shares", flush=True)

@@ -203,7 +203,7 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
 
     ``parameters`` are the figure notebook's (a notebook passes ``globals()``): ``mode``, ``out_dir``,
     ``runs_dir`` (None: ``<out_dir>/runs``; ``python -m repro`` names one folder that every parameter set of
-    the notebook shares, ``repro.notebooks.shared_runs_dir``), ``results_table``, ``seeds``, ``epochs``,
+    the notebook shares, ``bookkeeping.paths.notebook_runs_dir``), ``results_table``, ``seeds``, ``epochs``,
     ``steps_per_epoch``, ``overrides`` (further fields of every run), ``data_root`` (None: for CIFAR-10,
     ``default_cifar_source()``, chosen only when training), ``concurrent`` (optional, default 1: training
     processes at once) and the figure's own (``Grid``). The runs are
