@@ -291,32 +291,66 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
     if shared:
         parameters["runs_dir"] = str(paths.notebook_runs_dir(name, suffix, root))
     # Two executions of one set would clear and overwrite each other's outputs: the second is refused.
-    with locks.RunLock(out_dir.with_name(out_dir.name + LOCK_SUFFIX)):
+    lock = locks.RunLock(out_dir.with_name(out_dir.name + LOCK_SUFFIX))
+    try:
+        lock.acquire()
+    except locks.Locked as error:
+        raise locks.Locked(
+            f"{out_dir} is being written by {locks.describe_holder(error.holder)}, another execution of "
+            f"{name} with these parameters: wait for it to end (or stop it), then run this again",
+            error.holder,
+        ) from None
+    try:
         previous = _clear_for_execution(out_dir)
         if shared:
             _adopt_runs(out_dir / paths.NOTEBOOK_RUNS, Path(parameters["runs_dir"]))
         return _execute_locked(name, parameters, given, set_name, out_dir, previous, progress)
+    finally:
+        lock.release()
 
 
 def _adopt_runs(old: Path, shared: Path) -> None:
     """Move the runs an earlier version trained into a set's own ``runs/`` to the notebook's shared folder,
     where every set of the notebook now looks for them: a set trained before is not trained again. A run
-    already there, or held by a process, stays where it is."""
+    that cannot move (one of its name is there already, a process holds it, another file system) stays,
+    and so does a ``runs/`` that is a link (to a larger disk, say); each is named, with what to do."""
+    if old.is_symlink():
+        print(
+            f"warning: {old} is a link to {old.resolve()}, whose runs were not moved to {shared}, where the "
+            f"figures now look: set runs_dir to {old.resolve()} to draw them",
+            file=sys.stderr,
+        )
+        return
     if not old.is_dir():
         return
     shared.mkdir(parents=True, exist_ok=True)
-    moved = 0
-    for run in sorted(old.iterdir()):
-        if run.is_dir() and not (shared / run.name).exists() and locks.holder(RunFiles(run).lock) is None:
-            try:
-                run.rename(shared / run.name)
-            except OSError:
-                continue  # another execution moved a run of that name there first: this one stays
+    moved, stayed = 0, []
+    for run in sorted(entry for entry in old.iterdir() if entry.is_dir()):
+        if _move_run(run, shared / run.name):
             moved += 1
+        else:
+            stayed.append(run.name)
     if moved:
         print(f"moved {moved} runs from {old} to {shared}, which every parameter set shares", flush=True)
+    if stayed:
+        print(
+            f"warning: {len(stayed)} runs stayed in {old} ({', '.join(stayed[:3])}"
+            f"{', ...' if len(stayed) > 3 else ''}): one of that name is in {shared} already, a process "
+            f"holds it, or it is on another file system; figures read {shared} only, so move or delete them",
+            file=sys.stderr,
+        )
     with contextlib.suppress(OSError):
-        old.rmdir()  # only once empty: a run that stayed keeps its folder
+        old.rmdir()  # only once empty
+
+
+def _move_run(run: Path, target: Path) -> bool:
+    if target.exists() or locks.holder(RunFiles(run).lock) is not None:
+        return False
+    try:
+        run.rename(target)
+    except OSError:  # another execution moved one of that name there first, or another file system
+        return False
+    return True
 
 
 def _execute_locked(
@@ -486,9 +520,15 @@ def _run_selected(selected: list[str], param_set: str) -> int:
             )
             if previous_dir(out_dir).is_dir():
                 print(f"the last successful outputs are in {previous_dir(out_dir)}", file=sys.stderr)
+            _say_warnings(out_dir, name)  # what the notebook warned of before it failed may say why
             return 1
         print(f"  done in {time.perf_counter() - started:.1f} s -> {out_dir}", flush=True)
-        # From the provenance, which holds them already: the executed notebook may be megabytes of figures.
-        for message in read_json(out_dir / paths.PROVENANCE_FILE).get("warnings", []):
-            print(f"warning: {message} ({name})", file=sys.stderr)
+        _say_warnings(out_dir, name)
     return 0
+
+
+def _say_warnings(out_dir: Path, name: str) -> None:
+    """Repeat the warnings the execution in ``out_dir`` printed: from its provenance, which holds them
+    already (the executed notebook may be megabytes of figures)."""
+    for message in read_json(out_dir / paths.PROVENANCE_FILE).get("warnings", []):
+        print(f"warning: {message} ({name})", file=sys.stderr)

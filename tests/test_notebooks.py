@@ -4,6 +4,7 @@ the runner's output folders, parameter checks and messages."""
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -377,11 +378,13 @@ def test_the_provenance_names_the_commits_and_dirtiness_of_the_runs_drawn(tmp_pa
     ]
 
 
+@pytest.mark.parametrize("fails", [False, True])
 def test_the_warnings_a_notebook_printed_are_said_after_it_and_kept_in_its_provenance(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, fails
 ):
     # A figure that left out a width, or averaged fewer seeds than chosen, said so only inside the
-    # executed notebook: the command said "done" and the provenance "succeeded".
+    # executed notebook: the command said "done" and the provenance "succeeded". A notebook that failed
+    # after a warning (a mean that is not a number, then a plot stopped on it) said only the error.
     stderr = (
         "/tmp/ipykernel_1/2.py:6: UserWarning: no finished run for width 0.125: the figure leaves it out\n"
         '  shown = figures.rows("fig2", globals())\n'
@@ -389,12 +392,15 @@ def test_the_warnings_a_notebook_printed_are_said_after_it_and_kept_in_its_prove
         "epoch 1 of 2\n"
     )
     cells = [{"outputs": [{"output_type": "stream", "name": "stderr", "text": stderr}]}]
-    _fake_papermill(monkeypatch, writes={"theory_network.ipynb": json.dumps({"cells": cells})})
+    failure = (
+        PapermillExecutionError(3, 2, "source", "TypeError", "unsupported operand", []) if fails else None
+    )
+    _fake_papermill(monkeypatch, failure, writes={"theory_network.ipynb": json.dumps({"cells": cells})})
     monkeypatch.setenv("ITERAND_RUNS", str(tmp_path / "runs"))
-    assert notebooks.run_batch(["theory_network"], "quick") == 0
+    assert notebooks.run_batch(["theory_network"], "quick") == int(fails)
     out_dir = notebooks.output_dir("theory_network", "quick")
     message = "no finished run for width 0.125: the figure leaves it out"
-    assert capsys.readouterr().err == f"warning: {message} (theory_network)\n"
+    assert capsys.readouterr().err.splitlines()[-1] == f"warning: {message} (theory_network)"
     assert _provenance(out_dir)["warnings"] == [message]
 
 
@@ -441,8 +447,10 @@ def test_a_figure_trained_on_synthetic_data_says_so(monkeypatch):
 
 def test_a_second_execution_of_the_same_set_is_refused_while_the_first_runs(tmp_path, monkeypatch):
     # It cleared the first one's folder, outputs in flight included.
+    # Its message named the notebook's folder, where every other set runs freely, as "a run directory".
     def second(out_dir: Path) -> None:
-        with pytest.raises(Locked):
+        said = f"^{re.escape(str(out_dir))} is being written by process {os.getpid()} "
+        with pytest.raises(Locked, match=said):
             notebooks.execute("theory_network", "quick", root=tmp_path / "runs")
 
     _fake_papermill(monkeypatch, during=second)
@@ -557,7 +565,9 @@ def test_every_parameter_set_of_a_figure_trains_into_one_runs_folder(tmp_path, m
     )
 
 
-def test_runs_an_earlier_version_trained_into_a_sets_folder_move_to_the_shared_one(tmp_path, monkeypatch):
+def test_runs_an_earlier_version_trained_into_a_sets_folder_move_to_the_shared_one(
+    tmp_path, monkeypatch, capsys
+):
     # Before the shared folder, each set trained into its own SET/runs/: those runs must not be trained again.
     calls = _fake_papermill(monkeypatch)
     root = tmp_path / "runs"
@@ -571,5 +581,17 @@ def test_runs_an_earlier_version_trained_into_a_sets_folder_move_to_the_shared_o
     assert calls[-1]["runs_dir"] == str(shared)
     assert files.read_json(paths.RunFiles(shared / "a").summary) == {"run": "a"}
     assert files.read_json(paths.RunFiles(shared / "b").summary) == {"run": "b, trained since"}
-    assert sorted(p.name for p in old.iterdir()) == ["b", "held"]  # kept, not lost
+    assert sorted(p.name for p in old.iterdir()) == ["b", "held"]  # kept, not lost, and named
     assert not (shared / "held").exists()
+    said = capsys.readouterr()
+    assert said.out == f"moved 1 runs from {old} to {shared}, which every parameter set shares\n"
+    assert said.err.startswith(f"warning: 2 runs stayed in {old} (b, held): one of that name is in {shared}")
+    # A runs/ that links elsewhere (a larger disk) is left where it points, and said so.
+    disk = tmp_path / "disk"
+    files.write_json(paths.RunFiles(disk / "c").summary, {"run": "c"})
+    linked = root / "notebooks" / "fig2_width" / "quick" / "runs"
+    linked.parent.mkdir(parents=True)
+    linked.symlink_to(disk)
+    notebooks.execute("fig2_width", "quick", root=root)
+    assert (disk / "c").is_dir() and not (shared / "c").exists()
+    assert capsys.readouterr().err.startswith(f"warning: {linked} is a link to {disk}, whose runs were not")

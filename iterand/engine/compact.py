@@ -73,7 +73,7 @@ from torch import nn
 
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import atomic_path, writable_file, writable_folder
-from bookkeeping.paths import COMPACT_SUFFIX, RunFiles, compact_file
+from bookkeeping.paths import COMPACT_SUFFIX, ExportFiles, RunFiles, compact_file
 from iterand.core.accounting import count_weights, dense_float32_bytes
 from iterand.core.export import effective_weights
 from iterand.core.layers import SubnetLayer, kept_masks, named_subnet_layers
@@ -514,6 +514,11 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
     if out_dir is not None and Path(out_dir).suffix == COMPACT_SUFFIX:
         target = writable_file(out_dir, "--out")
     else:
+        if out_dir is not None and ExportFiles(Path(out_dir)).config.is_file():
+            raise InvalidInput(
+                f"--out: {out_dir} is the folder of an exported model, which holds that model alone; give "
+                "another folder for the compact file"
+            )
         folder = files.root if out_dir is None else writable_folder(out_dir, "--out")
         target = compact_file(folder, run_name(config), checkpoint)
     saved = checkpoints.load(path)

@@ -211,16 +211,17 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     training budget set on every run; the table is written to ``<out_dir>/results.csv``. The rows
     aggregate the per-run table beside it (``companion_table``) over the chosen ``seeds``, and are those of
     that budget and of the chosen values (``results.select``, which refuses two settings of one point). A
-    chosen value without a row, or a row missing some of the seeds, is named in a warning.
+    chosen value without a row, or a row missing some of the seeds, is named in a warning, and so is a row
+    whose mean is not a number (a table edited by hand), which is left out.
     """
     grid = FIGURES[figure]
     out_dir = Path(parameters["out_dir"])
-    runs_dir = parameters["runs_dir"]
+    runs_dir = out_dir / "runs" if parameters["runs_dir"] is None else parameters["runs_dir"]
     data_root = parameters["data_root"]
     table = train_or_read(
         parameters["mode"],
         grid.sweep,
-        out_dir / "runs" if runs_dir is None else runs_dir,
+        runs_dir,
         _written_table(parameters),
         results_table=parameters["results_table"],
         grid={**{name: parameters[value] for name, value in grid.swept.items()}, "seed": parameters["seeds"]},
@@ -229,12 +230,16 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         concurrent=parameters.get("concurrent", 1),
         **{name: parameters[name] for name in grid.subset},
     )
+    source = parameters["results_table"] or f"the runs folder {runs_dir}"
     shown = results.select(
-        _over_seeds(table, parameters["seeds"]), grid.key, source=table, **_filters(grid, parameters)
+        _over_seeds(table, parameters["seeds"]), grid.key, source=source, **_filters(grid, parameters)
     )
     for line in _missing(grid, parameters, shown):
         warnings.warn(line, stacklevel=2)
-    return shown
+    drawn = [item for item in shown if _is_number(item["test_acc_last_mean"])]
+    if not drawn:
+        raise InvalidInput(f"no row of {source} has a number as its test_acc_last_mean: nothing to draw")
+    return drawn
 
 
 def seed_rows(figure: str, parameters: Mapping[str, Any]) -> tuple[list[dict], list[dict]]:
@@ -305,11 +310,14 @@ def _missing(grid: Grid, parameters: Mapping[str, Any], shown: Sequence[Mapping[
         found = sorted(int(seed) for seed in str(item.get("seeds") or "").split())
         if found and found != wanted:
             lines.append(f"{point}: the mean is over seeds {found}, not the chosen {wanted}")
-        mean = item["test_acc_last_mean"]
-        if not (isinstance(mean, int | float) and math.isfinite(mean)):
-            # A table edited by hand: matplotlib leaves out a NaN point without a word.
+        if not _is_number(item["test_acc_last_mean"]):  # a table edited by hand
+            mean = item["test_acc_last_mean"]
             lines.append(f"{point}: test_acc_last_mean is {mean}, not a number: the figure has no point here")
     return lines
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _written_table(parameters: Mapping[str, Any]) -> Path:

@@ -110,6 +110,18 @@ def test_out_into_a_folder_of_other_files_is_refused(run_dir, tmp_path, capsys):
         ["export", str(run_dir), "--out", str(runs)], f"holds other files ({run_dir.name}, notes.txt)", capsys
     )
     assert sorted(p.name for p in runs.iterdir()) == [run_dir.name, "notes.txt"]
+    # Nor does a compact file go into an exported model's folder, whose config.json describes that model.
+    dense = export_run(run_dir, out=tmp_path / "dense")
+    assert_usage_error(
+        ["export", str(run_dir), "--format", "compact", "--out", str(dense)],
+        "folder of an exported model",
+        capsys,
+    )
+    assert sorted(p.name for p in dense.iterdir()) == [
+        "config.json",
+        "masks.safetensors",
+        "model.safetensors",
+    ]
     # An export's own files, and the temporary file a killed export left, are no other files.
     again = export_run(run_dir, out=tmp_path / "again")
     (again / ".model.safetensors.tmp").write_text("")

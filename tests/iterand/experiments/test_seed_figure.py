@@ -187,20 +187,27 @@ def test_an_aggregated_table_alone_is_read_as_it_is_and_other_seeds_are_named(se
     assert {(r["width"], r["method"]): r["count"] for r in shown}[(0.25, "iterand")] == 4
 
 
-@pytest.mark.parametrize("cell", ["nan", ""])
-def test_a_mean_that_is_not_a_number_is_named(seed_rows, tmp_path, cell):
-    # A hand-edited table's NaN (or emptied) mean was drawn as no point, without a word.
+@pytest.mark.parametrize(("cell", "read"), [("nan", "nan"), ("", "None"), ("n/a", "n/a")])
+def test_a_mean_that_is_not_a_number_is_named_and_left_out(seed_rows, tmp_path, cell, read):
+    # A hand-edited table's NaN mean was drawn as no point without a word; an empty or text one stopped the
+    # plot on a TypeError.
     parameters, _ = seed_rows
     rows = results.read_table(Path(parameters["out_dir"]) / "results.csv")
     rows[0]["test_acc_last_mean"] = cell
     edited = results.write_table(rows, tmp_path / "edited" / "results.csv")
     point = ", ".join(f"{field} {rows[0][field]}" for field in ("model", "width", "method", "init"))
     with pytest.warns(UserWarning) as caught:
-        figures.rows("fig2", {**parameters, "results_table": str(edited)})
+        shown = figures.rows("fig2", {**parameters, "results_table": str(edited)})
     assert [str(w.message) for w in caught] == [
-        f"{point}: test_acc_last_mean is {None if cell == '' else cell}, not a number: the figure has no "
-        "point here"
+        f"{point}: test_acc_last_mean is {read}, not a number: the figure has no point here"
     ]
+    assert len(shown) == len(rows) - 1 and all(isinstance(r["test_acc_last_mean"], float) for r in shown)
+    plots.width_sweep(shown, ["conv6"], ["edgepopup", "iterand"], ["sc"])
+    for item in rows:
+        item["test_acc_last_mean"] = cell
+    results.write_table(rows, edited)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no row of .* has a number"):
+        figures.rows("fig2", {**parameters, "results_table": str(edited)})
 
 
 def test_ku_and_sc_runs_and_a_copied_run_each_count_once(tmp_path):
