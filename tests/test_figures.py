@@ -92,12 +92,13 @@ def _fig2_runs(out: Path) -> None:
     write_json(RunFiles(out / run_name(smoke)).summary, _summary(smoke, 11.0, 250000))
 
 
-def _fig2_read(tmp_path: Path, runs: Path) -> Path:
+def _fig2_read(tmp_path: Path, **source: str) -> Path:
+    """Fig. 2 in read mode from ``source``: ``runs_dir`` or ``results_table``."""
     return _execute(
         "fig2_width",
         tmp_path,
         mode="read",
-        runs_dir=str(runs),
+        **source,
         widths=list(FIG2_WIDTHS),
         seeds=[1, 2],
         epochs=100,
@@ -111,7 +112,7 @@ def fig2_read(tmp_path_factory) -> tuple[Path, Path, Path]:
     """(scratch folder, runs folder, output folder) of one read-mode execution of fig2_width."""
     tmp_path = tmp_path_factory.mktemp("fig2")
     _fig2_runs(tmp_path / "runs")
-    return tmp_path, tmp_path / "runs", _fig2_read(tmp_path, tmp_path / "runs")
+    return tmp_path, tmp_path / "runs", _fig2_read(tmp_path, runs_dir=str(tmp_path / "runs"))
 
 
 def test_fig2_read_mode_plots_the_collected_table_without_training(fig2_read):
@@ -194,22 +195,12 @@ def test_fig2_draws_only_its_grids_runs_and_refuses_a_table_of_two_settings_of_o
     write_json(RunFiles(runs / run_name(other)).summary, _summary(other, 60.0, 250000))
     # A runs folder may hold runs of other settings (other figures' parameter files share it): the
     # figure draws the runs its own values name, and the other setting is no part of it.
-    plotted = _ours(_fig2_read(tmp_path, runs), "fig2_width")
+    plotted = _ours(_fig2_read(tmp_path, runs_dir=str(runs)), "fig2_width")
     assert len(plotted) == 6 and 60.0 not in {point["y"] for point in plotted}
     # A table aggregated over both settings cannot be drawn without choosing between them.
     both = results.write_table(results.aggregate(results.collect(runs)), tmp_path / "both.csv")
     with pytest.raises(PapermillExecutionError, match="several settings"):
-        _execute(
-            "fig2_width",
-            tmp_path,
-            mode="read",
-            results_table=str(both),
-            widths=list(FIG2_WIDTHS),
-            seeds=[1, 2],
-            epochs=100,
-            steps_per_epoch=None,
-            overrides={},
-        )
+        _fig2_read(tmp_path, results_table=str(both))
 
 
 # -- Fig. 1 ------------------------------------------------------------------------------------------------
