@@ -22,8 +22,9 @@
 #
 # **Modes.** `mode = "train"` runs the grid through `iterand.experiments.launcher.run` (finished runs are skipped,
 # interrupted ones resume) and aggregates the finished runs over seeds; `mode = "read"` plots the
-# aggregated table `results_table` if given, else the runs under `runs_dir`. The figure is drawn from the
-# aggregated table alone.
+# aggregated table `results_table` if given, else the runs under `runs_dir`. Either way only the runs of
+# this grid are drawn (the ones these parameters name): `runs_dir` may hold others, as the folder that
+# every parameter set shares does. The figure is drawn from the aggregated table alone.
 #
 # **Parameter sets.** `quick`: Conv6 at width 1/8 on the CPU, one seed, one epoch of 40 steps with a
 # re-draw every 10 steps (four re-draws instead of one every 300 steps), no validation split; about a

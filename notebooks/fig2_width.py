@@ -32,7 +32,9 @@
 # **Modes.** `mode = "train"` runs the grid below through `iterand.experiments.launcher.run` (finished runs are skipped,
 # interrupted ones resume), collects the finished runs and aggregates them over seeds; `mode = "read"`
 # only reads: the aggregated table `results_table` if given, else the run directories under `runs_dir`.
-# The figure is drawn from the aggregated table alone.
+# Either way only the runs of this grid are drawn (the ones these parameters name): `runs_dir` may hold
+# others, as the folder that every parameter set shares does. The figure is drawn from the aggregated
+# table alone.
 #
 # **Parameter sets.** `quick` trains a tiny grid on the CPU in about a minute: Conv6 at widths 1/8 and
 # 1/4, the three methods under SC, one seed, one epoch of 30 steps, re-randomisation every 10 steps

@@ -18,8 +18,8 @@
 # every ResNet; the dense ResNet-18 / 34 show where SGD-trained networks of similar size stand.
 #
 # **Modes.** As in the other figure notebooks: `mode = "train"` runs the grid through
-# `iterand.experiments.launcher.run`, `mode = "read"` plots an aggregated `results_table` or the runs under `runs_dir`;
-# the figure is drawn from the aggregated table alone.
+# `iterand.experiments.launcher.run`, `mode = "read"` plots an aggregated `results_table` or the runs under `runs_dir`
+# (only those of this grid); the figure is drawn from the aggregated table alone.
 #
 # **What `quick` is, honestly.** ImageNet cannot be trained on a CPU in a minute, and a CPU machine
 # usually has no ImageNet at all. So `quick` runs three of the Fig. 3 presets themselves (dense ResNet-18,
