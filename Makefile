@@ -1,4 +1,4 @@
-# The README's commands. `make quick` and `make test` set up .venv on first use (about 2 minutes, 6 GB:
+# The README's commands. `make quick` and `make test` set up .venv on first use (1-9 minutes, 6 GB:
 # PyPI's torch wheels bring their CUDA libraries, which also run on a CPU-only machine).
 PYTHON ?= python3
 VENV := .venv

@@ -4,9 +4,10 @@ The commit is the checkout's HEAD when the packages run from a git checkout; for
 is the commit pip recorded for a ``git+...`` install (``direct_url.json``), and the installed version of
 ``iterand`` is among the package versions either way.
 
-A result drawn from training runs (a figure) also names the commits those runs were trained at, and
-whether their trees were dirty (``run_commits``): the code that drew a figure is not the code that
-trained its runs.
+A result drawn from training runs (a figure) also names the commits those runs were trained at, whether
+their trees were dirty, and the data they read (``run_commits``): the code that drew a figure is not the
+code that trained its runs, and a run reused from a shared folder may have read another copy of the data
+than the one this execution would train on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from bookkeeping.files import write_json
 # The columns of a per-run table (iterand.experiments.results.row) naming the code a run was trained at.
 RUN_COMMIT_COLUMN = "git_commit"
 RUN_DIRTY_COLUMN = "git_dirty"
+# ... and the data it read: the dataset, and for CIFAR-10 whether it was the lossy JPEG copy.
+RUN_DATA_COLUMNS = ("dataset", "lossy_jpeg")
 
 DISTRIBUTION = "iterand"
 TRACKED_PACKAGES = (DISTRIBUTION, "numpy", "sympy", "torch", "torchvision", "matplotlib", "papermill")
@@ -104,8 +107,9 @@ def write(out_dir: Path, parameters: dict, seed=None, **extra) -> Path:
 
 def run_commits(out_dir: Path) -> list[dict]:
     """The commits of the training runs listed in the tables in ``out_dir`` (CSV files with a
-    ``git_commit`` column): one entry per commit and dirty flag, with the tables and how many rows.
-    ``dirty`` is None for a table written before the per-run rows carried it (it is unknown)."""
+    ``git_commit`` column): one entry per commit, dirty flag and data read (``run_data``), with the tables
+    and how many rows. ``dirty`` is None for a table written before the per-run rows carried it (it is
+    unknown), ``data`` for a table without a ``dataset`` column."""
     found: dict[tuple, dict] = {}
     for table in sorted(Path(out_dir).glob("*.csv")):
         try:
@@ -115,11 +119,20 @@ def run_commits(out_dir: Path) -> list[dict]:
         for row in rows:
             if not row.get(RUN_COMMIT_COLUMN):
                 continue
-            commit, dirty = str(row[RUN_COMMIT_COLUMN]), row.get(RUN_DIRTY_COLUMN)
+            commit, dirty, data = str(row[RUN_COMMIT_COLUMN]), row.get(RUN_DIRTY_COLUMN), run_data(row)
             entry = found.setdefault(
-                (commit, dirty), {"commit": commit, "dirty": dirty, "tables": [], "rows": 0}
+                (commit, dirty, data),
+                {"commit": commit, "dirty": dirty, "data": data, "tables": [], "rows": 0},
             )
             entry["rows"] += 1
             if table.name not in entry["tables"]:
                 entry["tables"].append(table.name)
     return list(found.values())
+
+
+def run_data(row: dict) -> str | None:
+    """What a per-run row says its run read: "cifar10 (lossy JPEG copy)", "cifar10", "synthetic", ..."""
+    dataset, lossy = (row.get(column) for column in RUN_DATA_COLUMNS)
+    if not dataset:
+        return None
+    return f"{dataset} (lossy JPEG copy)" if lossy is True else str(dataset)

@@ -373,8 +373,8 @@ def test_the_provenance_names_the_commits_and_dirtiness_of_the_runs_drawn(tmp_pa
     record = _provenance(notebooks.execute("fig2_width", "cpu-committed", root=tmp_path / "runs"))
     drawn = [entry for entry in record["runs"] if entry["commit"] == "c0ffee"]
     assert drawn == [
-        {"commit": "c0ffee", "dirty": True, "tables": ["results-runs.csv"], "rows": 2},
-        {"commit": "c0ffee", "dirty": False, "tables": ["results-runs.csv"], "rows": 1},
+        {"commit": "c0ffee", "dirty": True, "data": None, "tables": ["results-runs.csv"], "rows": 2},
+        {"commit": "c0ffee", "dirty": False, "data": None, "tables": ["results-runs.csv"], "rows": 1},
     ]
 
 
@@ -414,7 +414,9 @@ def test_a_figure_drawn_from_a_results_table_names_the_commits_of_its_runs(tmp_p
     params = tmp_path / "committed.yaml"
     params.write_text(f"mode: read\nresults_table: {table}\n")
     record = _provenance(notebooks.execute("fig2_width", str(params), root=tmp_path / "runs"))
-    assert record["runs"] == [{"commit": "abc", "dirty": None, "tables": ["results-runs.csv"], "rows": 1}]
+    assert record["runs"] == [
+        {"commit": "abc", "dirty": None, "data": None, "tables": ["results-runs.csv"], "rows": 1}
+    ]
 
 
 def test_a_parameter_file_switched_to_read_mode_reads_the_folder_it_trained(tmp_path):

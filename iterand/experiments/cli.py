@@ -63,8 +63,8 @@ Several machines: the same with N = all GPUs, each machine taking its own K valu
 
 Results: ``python -m iterand results [--out DIR] [--table FILE]`` reads every finished run below
 ``--out`` (default ``runs/train``), prints the mean and std over seeds next to the published numbers,
-and writes the table (default ``runs/results/results.csv``) with ``-runs.csv`` (one row per run) and
-``-reference.csv`` (the comparison) beside it.
+and writes the table (default ``runs/results/results.csv``) with ``-runs.csv`` (one row per run),
+``-reference.csv`` (the comparison) and ``-epochs.csv`` (every epoch of every run) beside it.
 
 One process per run directory: a second ``train`` on a run directory in use stops with status 2, naming
 the process that holds it; a sweep skips such runs and says so. Ctrl-C stops a run with one line saying

@@ -48,18 +48,26 @@ def test_a_checkout_reports_its_head(tmp_path):
 
 
 def test_run_commits_reads_per_run_tables_old_and_new(tmp_path):
-    (tmp_path / "results-runs.csv").write_text("run_name,git_commit,git_dirty\na,abc,True\nb,def,\n")
+    (tmp_path / "results-runs.csv").write_text(
+        "run_name,git_commit,git_dirty,dataset,lossy_jpeg\n"
+        "a,abc,True,cifar10,True\nb,def,,cifar10,False\nc,def,,cifar10,True\nd,def,,synthetic,\n"
+    )
     (tmp_path / "figure.csv").write_text("x,y\n1,2\n")
+    # A figure's runs, reused from a folder all its parameter sets share, may have read another copy of
+    # CIFAR-10 than the one the figure's execution names as its data source.
+    lossy = "cifar10 (lossy JPEG copy)"
     assert provenance.run_commits(tmp_path) == [
-        {"commit": "abc", "dirty": True, "tables": ["results-runs.csv"], "rows": 1},
-        {"commit": "def", "dirty": None, "tables": ["results-runs.csv"], "rows": 1},
+        {"commit": "abc", "dirty": True, "data": lossy, "tables": ["results-runs.csv"], "rows": 1},
+        {"commit": "def", "dirty": None, "data": "cifar10", "tables": ["results-runs.csv"], "rows": 1},
+        {"commit": "def", "dirty": None, "data": lossy, "tables": ["results-runs.csv"], "rows": 1},
+        {"commit": "def", "dirty": None, "data": "synthetic", "tables": ["results-runs.csv"], "rows": 1},
     ]
     # a table written before the rows carried git_dirty: its commits, dirtiness unknown
     older = tmp_path / "older"
     older.mkdir()
     (older / "results-runs.csv").write_text("run_name,git_commit\na,abc\nb,abc\n")
     assert provenance.run_commits(older) == [
-        {"commit": "abc", "dirty": None, "tables": ["results-runs.csv"], "rows": 2}
+        {"commit": "abc", "dirty": None, "data": None, "tables": ["results-runs.csv"], "rows": 2}
     ]
 
 

@@ -193,13 +193,14 @@ def layout_help(path: Path) -> str:
 def resolve(data_root: str | os.PathLike | None) -> Source:
     """The CIFAR-10 source at `data_root`, else at `$ITERAND_CIFAR10`, else in `default_data_root()`;
     downloads the official set into a folder that holds none. A given path that does not exist is an
-    error, not a download target."""
+    error, not a download target (a typo must not download 160 MB somewhere), unless it is
+    `default_data_root()` spelled out, as a notebook's runs are given it."""
     origin = ""
     if data_root is None and configured_cifar() is not None:
         data_root, origin = configured_cifar(), f" (from ${CIFAR10_ENV})"
     root = default_data_root() if data_root is None else Path(data_root).expanduser()
     if not root.exists():
-        if data_root is not None:
+        if root.absolute() != default_data_root().absolute():
             raise DataError(f"CIFAR-10 data root {root}{origin} does not exist. {layout_help(root)}")
         return download(root)
     if root.is_file():

@@ -18,8 +18,9 @@ import pytest
 import torchvision
 from PIL import Image
 
+from bookkeeping.paths import CIFAR10_ENV, DATA_ENV
 from iterand.engine.config import TrainConfig
-from iterand.engine.data import DataError, cifar, load
+from iterand.engine.data import DataError, cifar, default_cifar_source, load
 from iterand.engine.data.split import split_indices
 
 N_TRAIN, N_TEST = 30, 10  # per class, see conftest.cifar_subset
@@ -229,6 +230,23 @@ def test_missing_data_root(tmp_path):
     with pytest.raises(DataError, match="does not exist") as error:
         cifar.resolve(missing)
     assert_actionable(str(error.value), missing)
+
+
+def test_the_default_data_folder_named_as_a_path_is_still_the_download_target(tmp_path, monkeypatch):
+    # A notebook's runs are given the default folder as a path (default_cifar_source): on a fresh machine
+    # without data/ they stopped on "does not exist" instead of downloading as a train command does.
+    calls = []
+    monkeypatch.setattr(cifar, "download", lambda root: calls.append(root) or cifar.Source("official", root))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.delenv(CIFAR10_ENV, raising=False)
+    cifar.resolve(default_cifar_source(report=None))
+    cifar.resolve("data")
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "new"))
+    cifar.resolve(str(tmp_path / "new"))
+    assert [path.absolute() for path in calls] == [tmp_path / "data", tmp_path / "data", tmp_path / "new"]
+    with pytest.raises(DataError, match="does not exist"):
+        cifar.resolve(str(tmp_path / "data"))  # not the default folder any more
 
 
 def test_offline_download_explains_what_to_do(tmp_path, monkeypatch):
