@@ -251,14 +251,18 @@ def _presets(args: argparse.Namespace) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     out = args.out or default_out()
+    grid, shard = planning.parse_grid(args.grid), planning.parse_shard(args.shard)
+    # What the sweep would refuse is refused before --out is made: a typo left an empty runs/train behind.
+    launcher.check_concurrent(args.concurrent)
+    planning.plan(args.name, args.overrides, grid)
     if not args.dry_run:
         writable_folder(out, "--out")
     records = launcher.run(
         args.name,
         out,
         overrides=args.overrides,
-        grid=planning.parse_grid(args.grid),
-        shard=planning.parse_shard(args.shard),
+        grid=grid,
+        shard=shard,
         dry_run=args.dry_run,
         concurrent=args.concurrent,
         data_root=args.data_root,
@@ -271,13 +275,13 @@ def _sweep(args: argparse.Namespace) -> int:
 def _results(args: argparse.Namespace) -> None:
     out = args.out or default_out()
     table = Path(args.table or default_table())
+    rows = results.collect(out)  # first: a missing --out made the default table's folder before saying so
     for path in results.result_tables(table).values():
         # All four checked first: a table refused after others were written would leave them mixed.
         writable_file(path, "--table")
     if table.suffix != ".csv":
         # Any other name may be a file of value: a run's summary.json or config.yaml was replaced by a table.
         raise InvalidInput(f"--table must name a .csv file (the companion tables go beside it), got {table}")
-    rows = results.collect(out)
     if not rows:
         # An error, not a quiet success: the table from an earlier collection would pass for this one's.
         state = "still holds an earlier collection" if table.exists() else "was not written"

@@ -52,7 +52,7 @@ from iterand.experiments import planning, sweeps
 from iterand.experiments.console import log_to_stdout, print_diverged, print_results
 from iterand.experiments.sweeps import Sweep
 
-__all__ = ["child_main", "cpu_plan", "run"]
+__all__ = ["check_concurrent", "child_main", "cpu_plan", "run"]
 
 
 def run(
@@ -79,8 +79,7 @@ def run(
     (``planning.check_runnable``); a dry run warns of those it can see without reading data
     (``planning.check_settings``).
     """
-    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
-        raise InvalidInput(f"concurrent must be an integer >= 1, got {concurrent!r}")
+    check_concurrent(concurrent)
     if data_root is not None:
         overrides = [f"data_root={data_root}", *overrides]
     out = Path(out)
@@ -312,6 +311,12 @@ def _train_here(config: TrainConfig, record: dict[str, Any], progress: Callable[
             with log.open("a") as f:
                 traceback.print_exc(file=f)
     _finished(record, error, progress)
+
+
+def check_concurrent(concurrent: Any) -> None:
+    """``InvalidInput`` unless ``concurrent`` (training processes at once) is an integer >= 1."""
+    if isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1:
+        raise InvalidInput(f"concurrent must be an integer >= 1, got {concurrent!r}")
 
 
 def cpu_plan(concurrent: int, cores: int) -> tuple[int, int]:

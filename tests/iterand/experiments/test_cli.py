@@ -84,9 +84,11 @@ def test_presets_lists_every_preset_and_shows_one(capsys):
         (["results", "--out", "no-such-folder"], "no-such-folder"),
     ],
 )
-def test_invalid_input_is_one_error_line_with_status_2(capsys, argv, named):
+def test_invalid_input_is_one_error_line_with_status_2(capsys, monkeypatch, tmp_path, argv, named):
+    monkeypatch.chdir(tmp_path)
     assert _status(argv) == EXIT_USAGE
     assert named in _error_line(capsys)
+    assert not any(tmp_path.iterdir()), "a refused command left folders behind (sweep fig9 made runs/train)"
 
 
 @pytest.mark.parametrize("command", [["train"], ["sweep", "fig1"]])
