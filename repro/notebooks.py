@@ -284,12 +284,11 @@ def execute(name: str, param_set: str = "quick", root: Path | None = None, progr
     what it holds after a success, a failure or an interrupt)."""
     given = load_parameters(name, param_set)
     parameters = effective_parameters(name, given)
-    suffix = data_suffix(name, parameters)
-    set_name = set_label(param_set, given) + suffix
+    set_name = output_label(name, param_set, given, parameters)
     out_dir = paths.notebook_output_dir(name, set_name, root)
     shared = "runs_dir" in parameters and parameters["runs_dir"] is None
     if shared:
-        parameters["runs_dir"] = str(paths.notebook_runs_dir(name, suffix, root))
+        parameters["runs_dir"] = str(paths.notebook_runs_dir(name, data_suffix(name, parameters), root))
     # Two executions of one set would clear and overwrite each other's outputs: the second is refused.
     lock = locks.RunLock(out_dir.with_name(out_dir.name + LOCK_SUFFIX))
     try:
