@@ -427,8 +427,10 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
     assert "/moved does not exist" in (line := _error_line(capsys)) and "give eval --data-root PATH" in line
 
 
-def test_under_torchrun_rank_0_alone_says_where_an_interrupted_run_resumes(monkeypatch, capsys):
+def test_under_torchrun_rank_0_alone_says_where_an_interrupted_run_resumes(monkeypatch, capsys, tmp_path):
     # Every rank printed the same "interrupted: ... keeps 9 of 30 epochs" line.
+    monkeypatch.chdir(tmp_path)  # train makes its default --out, runs/train, in the working directory
+
     def interrupted(config, run_dir):
         raise RunInterrupted("interrupted: the run keeps 1 of 3 epochs")
 
