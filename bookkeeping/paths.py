@@ -137,7 +137,7 @@ def notebook_runs_dir(name: str, suffix: str = "", root: Path | None = None) -> 
     """Where the figure notebook ``name`` trains its runs for every parameter set (``NOTEBOOK_RUNS``, with
     ``suffix`` for runs on another kind of data than its default, ``-synthetic``): beside the sets'
     output folders, none of which has that name."""
-    return (root or runs_root()) / "notebooks" / name / f"{NOTEBOOK_RUNS}{suffix}"
+    return notebook_output_dir(name, f"{NOTEBOOK_RUNS}{suffix}", root)
 
 
 def executed_notebook(out_dir: Path, name: str) -> Path:

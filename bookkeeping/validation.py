@@ -35,6 +35,7 @@ __all__ = [
     "fraction",
     "in_range",
     "integer_at_least",
+    "is_real",
     "mapping",
     "non_negative",
     "number",
@@ -45,7 +46,8 @@ __all__ = [
 ]
 
 
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (not a bool, not NaN or infinite)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -59,21 +61,21 @@ def choice(field: str, value: T, allowed: Iterable[T]) -> T:
 
 def number(field: str, value: Any) -> float:
     """``value`` as a float if it is a finite real number."""
-    if not _is_real(value):
+    if not is_real(value):
         raise InvalidInput(f"{field} must be a finite number, got {value!r}")
     return float(value)
 
 
 def positive(field: str, value: Any) -> float:
     """``value`` as a float if it is a finite number > 0."""
-    if not (_is_real(value) and value > 0):
+    if not (is_real(value) and value > 0):
         raise InvalidInput(f"{field} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
 def non_negative(field: str, value: Any) -> float:
     """``value`` as a float if it is a finite number >= 0."""
-    if not (_is_real(value) and value >= 0):
+    if not (is_real(value) and value >= 0):
         raise InvalidInput(f"{field} must be a finite number >= 0, got {value!r}")
     return float(value)
 
@@ -83,7 +85,7 @@ def fraction(field: str, value: Any, *, low_open: bool = False, high_open: bool 
 
     The default is [0, 1]; ``low_open`` excludes 0, ``high_open`` excludes 1.
     """
-    above = _is_real(value) and (value > 0 if low_open else value >= 0)
+    above = is_real(value) and (value > 0 if low_open else value >= 0)
     if not (above and (value < 1 if high_open else value <= 1)):
         interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
         raise InvalidInput(f"{field} must be a number in {interval}, got {value!r}")
@@ -92,7 +94,7 @@ def fraction(field: str, value: Any, *, low_open: bool = False, high_open: bool 
 
 def in_range(field: str, value: Any, low: float, high: float) -> float:
     """``value`` as a float if it is a finite number in ``[low, high]``."""
-    if not (_is_real(value) and low <= value <= high):
+    if not (is_real(value) and low <= value <= high):
         raise InvalidInput(f"{field} must be a number in [{low:g}, {high:g}], got {value!r}")
     return float(value)
 

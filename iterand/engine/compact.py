@@ -73,12 +73,13 @@ from torch import nn
 
 from bookkeeping.errors import InvalidInput
 from bookkeeping.files import atomic_path, writable_file, writable_folder
-from bookkeeping.paths import COMPACT_SUFFIX, ExportFiles, RunFiles, compact_file
+from bookkeeping.paths import COMPACT_SUFFIX, RunFiles, compact_file
 from iterand.core.accounting import count_weights, dense_float32_bytes
 from iterand.core.export import effective_weights
 from iterand.core.layers import SubnetLayer, kept_masks, named_subnet_layers
 from iterand.core.weight_updates import redrawn_values
 from iterand.engine import checkpoint as checkpoints
+from iterand.engine import exported
 from iterand.engine.config import TrainConfig, load_yaml, run_name
 from iterand.engine.factories import build_model, weight_update
 
@@ -514,7 +515,7 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
     if out_dir is not None and Path(out_dir).suffix == COMPACT_SUFFIX:
         target = writable_file(out_dir, "--out")
     else:
-        if out_dir is not None and ExportFiles(Path(out_dir)).config.is_file():
+        if out_dir is not None and exported.is_export(out_dir):
             raise InvalidInput(
                 f"--out: {out_dir} is the folder of an exported model, which holds that model alone; give "
                 "another folder for the compact file"

@@ -13,7 +13,6 @@ figure notebook's parameters and returns the table's rows of that figure (``resu
 from __future__ import annotations
 
 import csv
-import math
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from bookkeeping.errors import InvalidInput, UserError
 from bookkeeping.paths import RunFiles
+from bookkeeping.validation import is_real
 from iterand.engine.config import run_name
 from iterand.engine.data import default_cifar_source
 from iterand.experiments import launcher, planning, results, sweeps
@@ -236,7 +236,7 @@ def rows(figure: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
     for line in _missing(grid, parameters, shown):
         warnings.warn(line, stacklevel=2)
-    drawn = [item for item in shown if _is_number(item["test_acc_last_mean"])]
+    drawn = [item for item in shown if is_real(item["test_acc_last_mean"])]
     if not drawn:
         raise InvalidInput(f"no row of {source} has a number as its test_acc_last_mean: nothing to draw")
     return drawn
@@ -310,14 +310,10 @@ def _missing(grid: Grid, parameters: Mapping[str, Any], shown: Sequence[Mapping[
         found = sorted(int(seed) for seed in str(item.get("seeds") or "").split())
         if found and found != wanted:
             lines.append(f"{point}: the mean is over seeds {found}, not the chosen {wanted}")
-        if not _is_number(item["test_acc_last_mean"]):  # a table edited by hand
+        if not is_real(item["test_acc_last_mean"]):  # a table edited by hand
             mean = item["test_acc_last_mean"]
             lines.append(f"{point}: test_acc_last_mean is {mean}, not a number: the figure has no point here")
     return lines
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _written_table(parameters: Mapping[str, Any]) -> Path:
