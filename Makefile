@@ -40,8 +40,9 @@ fig2-cpu-30: setup  ## the same grid for 30 epochs, for slower 2-core machines: 
 fig2-cpu-12: setup  ## the same grid for 12 epochs, for the slowest 2-core machines: 46 min on 2 faster cores, about 2 h there
 	$(PY) -m repro fig2_width --params cpu-12
 
+# A worker per core this process may use (tests/conftest.py); `python -m pytest` alone runs them one by one.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: setup
 	$(PY) -m ruff check .

@@ -1,5 +1,5 @@
-"""Shared fixtures of the iterand tests: a small real subset of the CIFAR-10 JPEG copy, and a private
-decoded-data cache so that no test writes into the repository's `data/`.
+"""Shared fixtures of the iterand tests: a small real subset of the CIFAR-10 JPEG copy, taken for the
+complete CIFAR-10 where a test asks.
 
 The copy is found where the package finds it, through `$ITERAND_CIFAR10` (`make test` sets it when the
 project's shared copy lies beside the repository); without it the tests that need real images skip.
@@ -49,12 +49,3 @@ def subset_is_cifar10() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cifar, "PER_CLASS", dict(SUBSET_PER_CLASS))
         yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def private_data_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    # Session-scoped so that it is in place before module-scoped fixtures load data.
-    cache = tmp_path_factory.mktemp("data-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ITERAND_DATA_CACHE", str(cache))
-        yield cache
