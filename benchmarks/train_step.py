@@ -12,7 +12,7 @@ model alone. ``--data ROOT`` (a CIFAR-10 archive or folder, see ``iterand.engine
 ``--data synthetic`` (the seeded synthetic set) instead takes every batch from the on-device training
 loader the Trainer uses (gather, augmentation, normalisation, a new epoch's order when one ends), and
 converts it to channels-last as the Trainer does: the end-to-end step. Give ``--steps`` more than an epoch
-(352 batches of 128 on CIFAR-10) so that the per-epoch work is counted too. ResNet-50 takes only
+(351 batches of 128 on CIFAR-10) so that the per-epoch work is counted too. ResNet-50 takes only
 ``--data synthetic`` (the ImageNet-shaped synthetic set).
 
 ``--profile`` adds a ``torch.profiler`` table of the top operators (by device time on a GPU, CPU time
