@@ -32,6 +32,7 @@ How each file is written (atomically) is ``bookkeeping.files``.
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,16 @@ def user_path(text: str | os.PathLike) -> Path:
     """A path as a user wrote it, with ``~`` meaning the home folder as in a shell: shells leave it alone
     in ``--out=~/x`` and in parameter files, and a literal ``./~`` folder is a trap (``rm -rf ~``)."""
     return Path(text).expanduser()
+
+
+def cli_path(text: str) -> Path:
+    """``user_path`` as a command-line option's type. An empty value is refused: ``Path("")`` is the current
+    folder, so ``--out "$DIR"`` with ``DIR`` unset would write run folders or exported files there."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the path is empty (an unset shell variable?); give . for the current folder"
+        )
+    return user_path(text)
 
 
 def _from_environment(variable: str) -> Path:

@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=1, help="R draws per slot (1: model A, more: model B)")
     p.add_argument("--t", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=paths.user_path, help="also write the table to this CSV file")
+    p.add_argument("--out", type=paths.cli_path, help="also write the table to this CSV file")
     p.set_defaults(run=_estimate)
 
     p = sub.add_parser("experiment", help="run one experiment with a parameter set and write its tables")

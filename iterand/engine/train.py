@@ -85,6 +85,10 @@ if TYPE_CHECKING:
     from iterand.engine.data import DataBundle
 
 CHECKPOINT_FORMAT = 1
+# What a resume reads from checkpoint.pt (``_checkpoint_state``), and what the summary reads from best.pt.
+RESUME_KEYS = ("format", "config", "progress", "model", "optimizer", "weight_update", "rng")
+BEST_KEYS = ("config", "epoch", "val_acc", "model")
+SUMMARY_KEYS = ("parameters", "results")
 PROGRESS_EVERY = 50  # steps between progress-bar refreshes, each a host synchronisation
 
 log = logging.getLogger(__name__)
@@ -412,32 +416,58 @@ class Trainer:
         return saved, summary
 
     def _check_best(self, best_epoch: int | None) -> None:
-        """Refuse to resume without the best-validation model the checkpoint counts on: found only after
-        the last epoch, its absence would cost every remaining epoch (and again at each resume)."""
-        if best_epoch is not None and not self.files.best.is_file():
+        """Refuse to resume without a readable best-validation model where the checkpoint counts on one:
+        read only after the last epoch, a missing or damaged file would cost every remaining epoch (and
+        again at each resume)."""
+        if best_epoch is None:
+            return
+        remedy = f"restore it, or delete {self.files.checkpoint.name} to train the run again from the start"
+        if not self.files.best.is_file():
             raise checkpoint.CheckpointError(
                 f"{self.files.best} is missing, although {self.files.checkpoint.name} records epoch "
-                f"{best_epoch} as the best so far: restore it, or delete {self.files.checkpoint.name} to "
-                "train the run again from the start"
+                f"{best_epoch} as the best so far: {remedy}"
+            )
+        try:
+            best = checkpoint.load(self.files.best)
+        except checkpoint.CheckpointError as error:
+            raise checkpoint.CheckpointError(f"{error}: {remedy}") from None
+        missing = [key for key in BEST_KEYS if key not in best]
+        if missing or best["epoch"] != best_epoch:
+            found = f"lacks {', '.join(missing)}" if missing else f"holds epoch {best['epoch']}"
+            raise checkpoint.CheckpointError(
+                f"{self.files.best} {found}, but {self.files.checkpoint.name} records epoch {best_epoch} as "
+                f"the best so far: {remedy}"
             )
 
     def _read_summary(self) -> dict[str, Any]:
         try:
-            return read_json(self.files.summary)
+            summary = read_json(self.files.summary)
         except (OSError, ValueError) as error:
             raise UserError(
                 f"{self.files.summary} is unreadable ({error}); the run's results are in it: "
                 f"{damaged_summary_advice(self.files)}"
             ) from None
+        missing = [key for key in SUMMARY_KEYS if not isinstance(summary, dict) or key not in summary]
+        if missing:
+            raise UserError(
+                f"{self.files.summary} lacks {', '.join(missing)}, so it is no run summary this code reads: "
+                f"{damaged_summary_advice(self.files)}"
+            )
+        return summary
 
     def _read_checkpoint(self) -> dict[str, Any]:
+        remedy = "restore the file, or delete it to train the run again from the start"
         try:
-            return checkpoint.load(self.files.checkpoint)
+            saved = checkpoint.load(self.files.checkpoint)
         except checkpoint.CheckpointError as error:
+            raise checkpoint.CheckpointError(f"{error}; the run cannot resume from it: {remedy}") from None
+        missing = [key for key in RESUME_KEYS if key not in saved]
+        if missing:
             raise checkpoint.CheckpointError(
-                f"{error}; the run cannot resume from it: restore the file, or delete it to train the run "
-                "again from the start"
-            ) from None
+                f"{self.files.checkpoint} lacks {', '.join(missing)}, so it is no checkpoint to resume from "
+                f"({self.files.best.name} or an exported model copied over it?): {remedy}"
+            )
+        return saved
 
     def _restore(self, saved: dict[str, Any]) -> None:
         if saved.get("format") != CHECKPOINT_FORMAT:

@@ -97,7 +97,7 @@ from bookkeeping.errors import (
     run_command,
 )
 from bookkeeping.files import cannot_write, read_json, writable_file, writable_folder
-from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, default_out, user_path
+from bookkeeping.paths import CHECKPOINT_CHOICES, ExportFiles, cli_path, default_out
 from iterand.engine.compact import describe, export_compact
 from iterand.engine.config import TrainConfig, apply_overrides, format_fields, load_yaml, run_name
 from iterand.engine.distributed import process_rank
@@ -139,32 +139,32 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train (or resume) one run")
     train.add_argument("--preset", help="a preset name (python -m iterand presets lists them)")
     train.add_argument(
-        "--config", type=user_path, help="a YAML file of TrainConfig fields, applied over the preset"
+        "--config", type=cli_path, help="a YAML file of TrainConfig fields, applied over the preset"
     )
     train.add_argument("--data-root", help="dataset location (folder, .tar.gz archive or download folder)")
-    train.add_argument("--out", type=user_path, help=f"folder of run directories (default {default_out()})")
+    train.add_argument("--out", type=cli_path, help=f"folder of run directories (default {default_out()})")
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP
     )
     evaluate = commands.add_parser("eval", help="evaluate a saved run on its validation and test sets")
-    evaluate.add_argument("run_dir", type=user_path)
+    evaluate.add_argument("run_dir", type=cli_path)
     # No default here: an exported folder holds one model, and a --checkpoint given for it is refused.
     evaluate.add_argument(
         "--checkpoint", choices=CHECKPOINT_CHOICES, help="the run's model file (default last)"
     )
     evaluate.add_argument("--data-root", help="dataset location, if it moved since training")
     export = commands.add_parser("export", help="write a saved run's model as safetensors other tools load")
-    export.add_argument("run_dir", type=user_path)
+    export.add_argument("run_dir", type=cli_path)
     export.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="last")
     export.add_argument("--format", dest="format_name", choices=(*FORMATS, COMPACT), default="dense")
     export.add_argument(
-        "--out", type=user_path, help="folder to write (default <run_dir>/export/<format>-<checkpoint>)"
+        "--out", type=cli_path, help="folder to write (default <run_dir>/export/<format>-<checkpoint>)"
     )
     listing = commands.add_parser("presets", help="list the presets, or show one")
     listing.add_argument("name", nargs="?")
     sweep = commands.add_parser("sweep", help="train (or continue) every run of a named sweep")
     sweep.add_argument("name", help=f"one of {', '.join(sweeps.SWEEPS)}")
-    sweep.add_argument("--out", type=user_path, help=f"folder of run directories (default {default_out()})")
+    sweep.add_argument("--out", type=cli_path, help=f"folder of run directories (default {default_out()})")
     sweep.add_argument("--shard", default="1/1", help="K/N: run only shard K (1..N) of N (default 1/1)")
     sweep.add_argument(
         "--dry-run",
@@ -187,8 +187,8 @@ def _parser() -> argparse.ArgumentParser:
         "--grid", action="append", default=[], metavar="KEY=V1,V2", help="sweep a field over these values"
     )
     table = commands.add_parser("results", help="mean and std over seeds of the finished runs, as a table")
-    table.add_argument("--out", type=user_path, help=f"folder of run directories (default {default_out()})")
-    table.add_argument("--table", type=user_path, help=f"CSV file to write (default {default_table()})")
+    table.add_argument("--out", type=cli_path, help=f"folder of run directories (default {default_out()})")
+    table.add_argument("--table", type=cli_path, help=f"CSV file to write (default {default_table()})")
     return parser
 
 

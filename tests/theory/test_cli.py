@@ -158,6 +158,15 @@ def test_an_unwritable_estimate_out_is_refused_before_computing(capsys, tmp_path
     assert _one_error_line(err) == f"error: --out: {blocker} is a file, not a folder"
 
 
+def test_an_empty_estimate_out_is_refused(capsys):
+    # Path("") is the current folder: the CSV write failed on it after the computation.
+    with pytest.raises(SystemExit) as stopped:  # argparse's own refusal
+        cli.main(["estimate", "--n", "4", "--eps", "0.1", "--out", ""])
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and not out
+    assert _one_error_line(err).startswith("error: argument --out: the path is empty")
+
+
 def test_an_experiment_output_folder_in_the_way_is_refused_before_computing(capsys, tmp_path, monkeypatch):
     # $ITERAND_RUNS naming a file failed only when the tables were written, after the computation.
     blocker = tmp_path / "runs"

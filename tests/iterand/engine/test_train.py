@@ -491,6 +491,59 @@ def test_a_missing_best_model_is_reported_before_training_resumes(tmp_path, monk
         train(tiny_config(epochs=1), tmp_path, data=fake_data())
 
 
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda best: best.write_bytes(best.read_bytes()[:1000]), "cannot read the checkpoint .*best.pt"),
+        (lambda best: torch.save({"model": {}}, best), "best.pt lacks config, epoch, val_acc, but"),
+    ],
+)
+def test_a_damaged_best_model_is_reported_before_training_resumes(tmp_path, monkeypatch, damage, message):
+    # A truncated best.pt was found only when the summary read it, after every remaining epoch.
+    config = tiny_config(epochs=2)
+    steps = []
+
+    def interrupted_step(*args):
+        steps.append(1)
+        if len(steps) == 3:  # 2 steps per epoch: in the second epoch
+            raise KeyboardInterrupt
+        return original_step(*args)
+
+    original_step = train_module.train_step
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "train_step", interrupted_step)
+        with pytest.raises(RunInterrupted):
+            train(config, tmp_path, data=fake_data(n_train=64))
+    files = RunFiles(tmp_path)
+    damage(files.best)
+    monkeypatch.setattr(Trainer, "_epoch", lambda *a: pytest.fail("trained with a damaged best.pt"))
+    with pytest.raises(UserError, match=message) as caught:
+        train(config, tmp_path, data=fake_data(n_train=64))
+    remedy = "restore it, or delete checkpoint.pt to train the run again from the start"
+    assert str(caught.value).endswith(remedy)
+
+
+def test_a_best_model_copied_over_the_checkpoint_is_named_not_a_key_error(tmp_path):
+    config = tiny_config(epochs=1)
+    train(config, tmp_path, data=fake_data())
+    files = RunFiles(tmp_path)
+    files.summary.unlink()
+    files.checkpoint.write_bytes(files.best.read_bytes())
+    with pytest.raises(UserError, match=r"checkpoint.pt lacks progress, optimizer, rng, so it is no "):
+        train(config, tmp_path, data=fake_data())
+
+
+def test_a_summary_without_its_results_is_named_not_a_key_error(tmp_path):
+    config = tiny_config(epochs=1)
+    train(config, tmp_path, data=fake_data())
+    files = RunFiles(tmp_path)
+    summary = json.loads(files.summary.read_text())
+    del summary["results"]
+    files.summary.write_text(json.dumps(summary))
+    with pytest.raises(UserError, match="summary.json lacks results, so it is no run summary .* delete it"):
+        train(config, tmp_path, data=fake_data())
+
+
 def test_a_cpu_run_lowers_pytorchs_default_threads_to_the_cores_and_says_so(tmp_path, caplog, monkeypatch):
     before = torch.get_num_threads()
     for variable in cpu_runtime.THREAD_VARIABLES:

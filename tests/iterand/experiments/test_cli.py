@@ -82,6 +82,12 @@ def test_presets_lists_every_preset_and_shows_one(capsys):
         (["sweep", "fig1", "--concurrent", "0"], "concurrent"),
         (["sweep", "fig1", "--concurrent", "two"], "--concurrent"),
         (["results", "--out", "no-such-folder"], "no-such-folder"),
+        # An empty path was the current folder (a script's unset variable): runs, exports and tables
+        # landed there, and `results --table ""` ended in a traceback.
+        (["results", "--table", ""], "--table: the path is empty"),
+        (["train", "--preset", "fig2-conv6-sc-iterand", "--out", ""], "--out: the path is empty"),
+        (["export", "", "--out", "x"], "run_dir: the path is empty"),
+        (["sweep", "fig1", "--out", " "], "--out: the path is empty"),
     ],
 )
 def test_invalid_input_is_one_error_line_with_status_2(capsys, monkeypatch, tmp_path, argv, named):
