@@ -196,24 +196,28 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def truncate_metrics(path: Path, epochs_done: int) -> None:
-    """Keep only the records of epochs ``< epochs_done``: those a resumed run will not write again.
+def truncate_metrics(path: Path, epochs_done: int) -> list[int]:
+    """Keep only the records of epochs ``< epochs_done``, one per epoch (the last written), in epoch order:
+    those a resumed run will not write again. Returns the epochs ``< epochs_done`` that have no record
+    (the file was deleted or edited): their records are lost, and the caller says so.
 
     A kill between the metrics line and the checkpoint of an epoch, or in the middle of writing a line,
     would otherwise leave a duplicate or torn record.
     """
-    if not path.is_file():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
+    kept: dict[int, dict[str, Any]] = {}
+    lines = path.read_text().splitlines() if path.is_file() else []
+    for line in lines:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line torn by a kill; its epoch is trained again
-        if record.get("epoch", epochs_done) < epochs_done:
-            kept.append(json.dumps(record) + "\n")
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(kept))
+        epoch = record.get("epoch") if isinstance(record, dict) else None
+        if isinstance(epoch, int) and 0 <= epoch < epochs_done:
+            kept[epoch] = record
+    if path.is_file():
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(kept[epoch]) + "\n" for epoch in sorted(kept)))
+    return [epoch for epoch in range(epochs_done) if epoch not in kept]
 
 
 def _jsonable(value: Any) -> Any:

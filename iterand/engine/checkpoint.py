@@ -17,9 +17,11 @@ import torch
 from bookkeeping.errors import UserError
 from bookkeeping.files import atomic_path, cannot_write, read_metrics
 from bookkeeping.paths import RunFiles
+from iterand.engine.config import TrainConfig, experiment_differences
 
 __all__ = [
     "CheckpointError",
+    "check_owner",
     "load",
     "missing_model_message",
     "other_model_hint",
@@ -114,6 +116,20 @@ def trained_progress(files: RunFiles, which: str, saved: dict[str, Any], epochs:
             stacklevel=3,  # the caller of the reader: an exporter, or posthoc.load_trained_progress
         )
     return progress
+
+
+def check_owner(files: RunFiles, which: str, saved: dict[str, Any], config: TrainConfig) -> None:
+    """Refuse model file ``which`` (its content ``saved``) unless the run of ``files`` wrote it: copied in
+    from another run, it would be evaluated or exported under this run's name and configuration."""
+    if "config" not in saved:
+        details = "it does not say which run wrote it"
+    else:
+        details = experiment_differences(TrainConfig.from_dict(saved["config"]), config)
+    if details:
+        raise CheckpointError(
+            f"{files.model_checkpoint(which)} is not the model of the run in {files.config} ({details}): "
+            f"restore this run's own file{other_model_hint(files, which)}"
+        )
 
 
 def other_model_hint(files: RunFiles, which: str) -> str:

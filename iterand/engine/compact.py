@@ -512,6 +512,8 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
         raise checkpoints.CheckpointError(
             checkpoints.missing_model_message(files, checkpoint, config.val_fraction)
         )
+    saved = checkpoints.load(path)
+    checkpoints.check_owner(files, checkpoint, saved, config)  # before --out is made: nothing is left behind
     if out_dir is not None and Path(out_dir).suffix == COMPACT_SUFFIX:
         target = writable_file(out_dir, "--out")
     else:
@@ -522,7 +524,6 @@ def export_compact(run_dir: str | Path, out_dir: str | Path | None = None, check
             )
         folder = files.root if out_dir is None else writable_folder(out_dir, "--out")
         target = compact_file(folder, run_name(config), checkpoint)
-    saved = checkpoints.load(path)
     progress = checkpoints.trained_progress(files, checkpoint, saved, config.epochs)
     num_classes = _num_classes(saved["model"])
     model = build_model(config, num_classes)

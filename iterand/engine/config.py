@@ -98,6 +98,7 @@ __all__ = [
     "check_trainable",
     "describe_fields",
     "experiment_dict",
+    "experiment_differences",
     "format_fields",
     "load_yaml",
     "run_name",
@@ -559,6 +560,14 @@ def experiment_dict(config: TrainConfig) -> dict[str, Any]:
     from the other's checkpoint).
     """
     return {k: v for k, v in config.to_dict().items() if k not in EXECUTION_FIELDS}
+
+
+def experiment_differences(saved: TrainConfig, requested: TrainConfig) -> str | None:
+    """ "field: saved X, requested Y" for every experiment field in which ``saved`` differs from
+    ``requested``, joined; None when they are the same experiment (``experiment_dict``)."""
+    old, new = experiment_dict(saved), experiment_dict(requested)
+    differing = [key for key in new if old.get(key) != new[key]]
+    return ", ".join(f"{key}: saved {old.get(key)!r}, requested {new[key]!r}" for key in differing) or None
 
 
 def run_name(config: TrainConfig) -> str:

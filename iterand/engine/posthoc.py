@@ -77,12 +77,14 @@ def _saved_model(files: RunFiles, which: str, config: TrainConfig) -> dict[str, 
     if not path.is_file():
         raise checkpoint.CheckpointError(checkpoint.missing_model_message(files, which, config.val_fraction))
     try:
-        return checkpoint.load(path)
+        saved = checkpoint.load(path)
     except checkpoint.CheckpointError as error:
         raise checkpoint.CheckpointError(
             f"{error}; the rest of the run directory is intact: restore the file from a copy"
             f"{checkpoint.other_model_hint(files, which)}"
         ) from None
+    checkpoint.check_owner(files, which, saved, config)
+    return saved
 
 
 def evaluate_run(run_dir: str | Path, which: str = "last", data_root: str | None = None) -> dict[str, Any]:

@@ -76,7 +76,13 @@ from bookkeeping.locks import RunLock
 from bookkeeping.paths import RunFiles, damaged_summary_advice
 from iterand.core.accounting import count_weights
 from iterand.engine import checkpoint, compact, cpu_runtime, distributed
-from iterand.engine.config import TrainConfig, check_trainable, experiment_dict, load_yaml, save_yaml
+from iterand.engine.config import (
+    TrainConfig,
+    check_trainable,
+    experiment_differences,
+    load_yaml,
+    save_yaml,
+)
 from iterand.engine.factories import build_model, weight_update
 from iterand.engine.optim import learning_rate, make_optimizer, set_learning_rate, trained_parameters
 from iterand.engine.tensorboard_log import TensorBoardLog, require_tensorboard
@@ -346,7 +352,16 @@ class Trainer:
         progress = self.progress
         if self.ctx.is_main:
             with self._writing("the metrics", self.files.metrics):
-                truncate_metrics(self.files.metrics, progress.epochs_done)
+                lost = truncate_metrics(self.files.metrics, progress.epochs_done)
+            if lost:
+                log.warning(
+                    "%s has no record of epoch%s %s of the %d done (deleted or edited): their training "
+                    "curves are lost; the run goes on, and its results are unaffected",
+                    self.files.metrics,
+                    "s" if len(lost) > 1 else "",
+                    ", ".join(map(str, lost)),
+                    progress.epochs_done,
+                )
             if not self.files.config.is_file():
                 with (
                     self._writing("the configuration", self.files.config),
@@ -431,12 +446,12 @@ class Trainer:
             best = checkpoint.load(self.files.best)
         except checkpoint.CheckpointError as error:
             raise checkpoint.CheckpointError(f"{error}: {remedy}") from None
+        # Its epoch may be later than the one recorded: a run stopped between writing best.pt and the
+        # checkpoint of that epoch trains the epoch again and rewrites it.
         missing = [key for key in BEST_KEYS if key not in best]
-        if missing or best["epoch"] != best_epoch:
-            found = f"lacks {', '.join(missing)}" if missing else f"holds epoch {best['epoch']}"
+        if missing:
             raise checkpoint.CheckpointError(
-                f"{self.files.best} {found}, but {self.files.checkpoint.name} records epoch {best_epoch} as "
-                f"the best so far: {remedy}"
+                f"{self.files.best} lacks {', '.join(missing)}, so it is no best model of this run: {remedy}"
             )
 
     def _read_summary(self) -> dict[str, Any]:
@@ -769,11 +784,9 @@ def _summary_config(summary: dict[str, Any], files: RunFiles) -> TrainConfig:
 
 def _mismatch(saved: TrainConfig, requested: TrainConfig, path: Path) -> str | None:
     """A message naming the differing fields, if ``saved`` is another experiment than ``requested``."""
-    old, new = experiment_dict(saved), experiment_dict(requested)
-    differing = [key for key in new if old.get(key) != new[key]]
-    if not differing:
+    details = experiment_differences(saved, requested)
+    if details is None:
         return None
-    details = ", ".join(f"{key}: saved {old.get(key)!r}, requested {new[key]!r}" for key in differing)
     return (
         f"the run directory {path.parent} holds a run of another configuration ({path.name} differs in "
         f"{details}); choose another --out or remove that directory"

@@ -3,7 +3,7 @@
 import pytest
 
 from bookkeeping.errors import InvalidInput, UserError
-from bookkeeping.files import append_metrics, read_metrics, read_yaml
+from bookkeeping.files import append_metrics, read_metrics, read_yaml, truncate_metrics
 
 
 def test_a_torn_last_line_is_not_a_record_and_a_damaged_one_is_named(tmp_path):
@@ -49,3 +49,15 @@ def test_a_yaml_file_that_is_not_utf8_is_named_with_the_byte(tmp_path):
         InvalidInput, match=r"params.yaml, line 2: not valid YAML \(must be UTF-8 text, got byte 0xe9\)"
     ):
         read_yaml(path)
+
+
+def test_truncating_keeps_one_record_per_epoch_done_and_returns_the_epochs_without_one(tmp_path):
+    # A resume kept lines written twice, and continued silently past lost ones.
+    path = tmp_path / "metrics.jsonl"
+    for epoch, value in [(0, "a"), (2, "b"), (0, "c"), (3, "d"), (1, "torn")]:
+        append_metrics(path, {"epoch": epoch, "value": value})
+    path.write_text(path.read_text()[:-5])  # epoch 1's line torn by a kill
+    assert truncate_metrics(path, 3) == [1]
+    assert read_metrics(path) == [{"epoch": 0, "value": "c"}, {"epoch": 2, "value": "b"}]
+    assert truncate_metrics(tmp_path / "deleted.jsonl", 2) == [0, 1]
+    assert not (tmp_path / "deleted.jsonl").exists()

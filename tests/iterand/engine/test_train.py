@@ -495,7 +495,7 @@ def test_a_missing_best_model_is_reported_before_training_resumes(tmp_path, monk
     ("damage", "message"),
     [
         (lambda best: best.write_bytes(best.read_bytes()[:1000]), "cannot read the checkpoint .*best.pt"),
-        (lambda best: torch.save({"model": {}}, best), "best.pt lacks config, epoch, val_acc, but"),
+        (lambda best: torch.save({"model": {}}, best), "best.pt lacks config, epoch, val_acc, so"),
     ],
 )
 def test_a_damaged_best_model_is_reported_before_training_resumes(tmp_path, monkeypatch, damage, message):
@@ -521,6 +521,21 @@ def test_a_damaged_best_model_is_reported_before_training_resumes(tmp_path, monk
         train(config, tmp_path, data=fake_data(n_train=64))
     remedy = "restore it, or delete checkpoint.pt to train the run again from the start"
     assert str(caught.value).endswith(remedy)
+
+
+def test_a_resume_names_the_epochs_whose_metrics_were_lost(tmp_path, caplog):
+    # metrics.jsonl deleted before a resume: the finished run's curve lacked epoch 0, and nothing said so.
+    train(tiny_config(epochs=1), tmp_path, data=fake_data(n_train=64))
+    files = RunFiles(tmp_path)
+    files.summary.unlink()
+    files.metrics.unlink()
+    with caplog.at_level(logging.WARNING, logger=train_module.__name__):
+        train(tiny_config(epochs=1), tmp_path, data=fake_data(n_train=64))
+    warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+    assert warned == [
+        f"{files.metrics} has no record of epoch 0 of the 1 done (deleted or edited): their training curves "
+        "are lost; the run goes on, and its results are unaffected"
+    ]
 
 
 def test_a_best_model_copied_over_the_checkpoint_is_named_not_a_key_error(tmp_path):

@@ -120,6 +120,29 @@ def test_config_file_fields_sit_between_preset_and_set(tmp_path):
         build_config(None, config_file)
 
 
+@pytest.mark.parametrize("which", ["last", "best"])
+def test_a_model_file_of_another_run_is_neither_evaluated_nor_exported(tmp_path, capsys, which):
+    # Copied in (say, restoring a file from the wrong backup), it was evaluated and exported under this
+    # run's name and configuration.
+    assert main([*TINY, "--out", str(tmp_path)]) == 0
+    assert main([*TINY, "--set", "seed=3", "--out", str(tmp_path)]) == 0
+    config = build_config(PRESET, overrides=OVERRIDES)  # seed 2
+    ours, theirs = (RunFiles(tmp_path / run_name(config.replace(seed=seed))) for seed in (2, 3))
+    ours.model_checkpoint(which).write_bytes(theirs.model_checkpoint(which).read_bytes())
+    capsys.readouterr()
+    export = ["export", str(ours.root), "--checkpoint", which]
+    commands = [
+        ["eval", str(ours.root), "--checkpoint", which],
+        [*export, "--out", str(tmp_path / "dense")],
+        [*export, "--format", "compact", "--out", str(tmp_path / "c")],
+    ]
+    refused = f"is not the model of the run in {ours.config} (seed: saved 3, requested 2)"
+    for argv in commands:
+        assert main(argv) == EXIT_USAGE, argv
+        assert refused in _error_line(capsys)
+    assert not (tmp_path / "dense").exists() and not (tmp_path / "c").exists()
+
+
 def test_train_then_eval_last_and_best(tmp_path, capsys):
     assert main([*TINY, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -426,9 +449,14 @@ def test_eval_reads_an_exported_folder_and_says_where_moved_data_was_looked_for(
         results["weights_total"],
         results["weights_kept"],
     )
-    config_file = RunFiles(run_dir).config
-    text = config_file.read_text().replace("dataset: synthetic", "dataset: cifar10")
-    config_file.write_text(re.sub(r"(?m)^data_root: .*$", "data_root: /moved", text))
+    # A CIFAR-10 run whose data moved: made from this one, its checkpoint saying so too (eval refuses a
+    # model file that another configuration wrote).
+    files = RunFiles(run_dir)
+    text = files.config.read_text().replace("dataset: synthetic", "dataset: cifar10")
+    files.config.write_text(re.sub(r"(?m)^data_root: .*$", "data_root: /moved", text))
+    saved = checkpoint.load(files.checkpoint)
+    saved["config"]["dataset"] = "cifar10"
+    checkpoint.save(files.checkpoint, saved)
     assert main(["eval", str(run_dir)]) == EXIT_USAGE
     assert "/moved does not exist" in (line := _error_line(capsys)) and "give eval --data-root PATH" in line
 

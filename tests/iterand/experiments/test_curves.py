@@ -41,6 +41,28 @@ def test_epoch_rows_carry_the_run_identity_and_count_epochs_from_one(tmp_path):
     assert rows[0]["train_acc"] is None  # a field the record lacks stays empty
 
 
+def test_a_repeated_or_missing_epoch_record_is_named_and_each_epoch_counts_once(tmp_path):
+    # Lines written twice made the epochs table list epochs 1, 2, 3, 1, 2, 3; a lost line went unsaid.
+    doubled = _write_run(tmp_path, CONV6_SC.replace(seed=1), 30.0)
+    _metrics(doubled, [10.0, 20.0, 30.0])
+    RunFiles(doubled).metrics.write_text(RunFiles(doubled).metrics.read_text() * 2)
+    gap = _write_run(tmp_path, CONV6_SC.replace(seed=2), 30.0)
+    _metrics(gap, [12.0, 24.0, 36.0])
+    lines = RunFiles(gap).metrics.read_text().splitlines()
+    RunFiles(gap).metrics.write_text(lines[0] + "\n" + lines[2] + "\n")
+    lost = _write_run(tmp_path, CONV6_SC.replace(seed=3), 30.0)  # no metrics.jsonl at all
+    with pytest.warns(UserWarning) as warned:
+        rows = epoch_rows(results.collect(tmp_path))
+    assert [(r["seed"], r["epoch"]) for r in rows] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 3)]
+    messages = sorted(str(w.message) for w in warned)
+    assert messages == [
+        f"{RunFiles(doubled).metrics}: 3 repeated records (the last of each epoch kept): its learning "
+        "curve is incomplete",
+        f"{RunFiles(gap).metrics}: no record of epoch 2 of 3: its learning curve is incomplete",
+        f"{RunFiles(lost).metrics}: no record of epochs 1-3 of 3: its learning curve is incomplete",
+    ]
+
+
 def test_bands_give_mean_and_range_over_seeds_per_epoch():
     rows = [
         {"model": "conv6", "width": 0.25, "method": "iterand", "init": "sc", "epoch": epoch, "val_acc": acc}
