@@ -22,6 +22,7 @@ from iterand.engine.config import TrainConfig, experiment_differences
 __all__ = [
     "CheckpointError",
     "check_owner",
+    "load_holding",
     "load",
     "missing_model_message",
     "other_model_hint",
@@ -116,6 +117,19 @@ def trained_progress(files: RunFiles, which: str, saved: dict[str, Any], epochs:
             stacklevel=3,  # the caller of the reader: an exporter, or posthoc.load_trained_progress
         )
     return progress
+
+
+def load_holding(path: Path, keys: tuple[str, ...], what: str, remedy: str) -> dict[str, Any]:
+    """``load``, refusing a file that lacks any of ``keys`` as no ``what``; both refusals end in ``remedy``
+    (what the caller's command can do about it)."""
+    try:
+        saved = load(path)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}: {remedy}") from None
+    missing = [key for key in keys if key not in saved]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}, so it is no {what}: {remedy}")
+    return saved
 
 
 def check_owner(files: RunFiles, which: str, saved: dict[str, Any], config: TrainConfig) -> None:

@@ -442,17 +442,9 @@ class Trainer:
                 f"{self.files.best} is missing, although {self.files.checkpoint.name} records epoch "
                 f"{best_epoch} as the best so far: {remedy}"
             )
-        try:
-            best = checkpoint.load(self.files.best)
-        except checkpoint.CheckpointError as error:
-            raise checkpoint.CheckpointError(f"{error}: {remedy}") from None
         # Its epoch may be later than the one recorded: a run stopped between writing best.pt and the
         # checkpoint of that epoch trains the epoch again and rewrites it.
-        missing = [key for key in BEST_KEYS if key not in best]
-        if missing:
-            raise checkpoint.CheckpointError(
-                f"{self.files.best} lacks {', '.join(missing)}, so it is no best model of this run: {remedy}"
-            )
+        checkpoint.load_holding(self.files.best, BEST_KEYS, "best model of this run", remedy)
 
     def _read_summary(self) -> dict[str, Any]:
         try:
@@ -471,18 +463,13 @@ class Trainer:
         return summary
 
     def _read_checkpoint(self) -> dict[str, Any]:
-        remedy = "restore the file, or delete it to train the run again from the start"
-        try:
-            saved = checkpoint.load(self.files.checkpoint)
-        except checkpoint.CheckpointError as error:
-            raise checkpoint.CheckpointError(f"{error}; the run cannot resume from it: {remedy}") from None
-        missing = [key for key in RESUME_KEYS if key not in saved]
-        if missing:
-            raise checkpoint.CheckpointError(
-                f"{self.files.checkpoint} lacks {', '.join(missing)}, so it is no checkpoint to resume from "
-                f"({self.files.best.name} or an exported model copied over it?): {remedy}"
-            )
-        return saved
+        return checkpoint.load_holding(
+            self.files.checkpoint,
+            RESUME_KEYS,
+            f"checkpoint to resume from ({self.files.best.name} or an exported model copied over it?)",
+            "the run cannot resume from it: restore the file, or delete it to train the run again from the "
+            "start",
+        )
 
     def _restore(self, saved: dict[str, Any]) -> None:
         if saved.get("format") != CHECKPOINT_FORMAT:

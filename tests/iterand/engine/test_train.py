@@ -307,18 +307,23 @@ def test_ctrl_c_after_the_last_epoch_says_the_run_finishes_without_training_agai
     )
 
 
-def test_ctrl_c_says_where_the_run_resumes_from(tmp_path, monkeypatch):
-    # Issue 10, item 9: Ctrl-C in the middle of an epoch; the run directory keeps the epochs saved before.
+def _interrupt_at_step(patch: pytest.MonkeyPatch, stop: int) -> None:
+    """Ctrl-C at training step ``stop`` (counted from 1) of this process."""
     steps = []
+    original_step = train_module.train_step
 
     def interrupted_step(*args):
         steps.append(1)
-        if len(steps) == 4:  # 2 steps per epoch: in the second epoch
+        if len(steps) == stop:
             raise KeyboardInterrupt
         return original_step(*args)
 
-    original_step = train_module.train_step
-    monkeypatch.setattr(train_module, "train_step", interrupted_step)
+    patch.setattr(train_module, "train_step", interrupted_step)
+
+
+def test_ctrl_c_says_where_the_run_resumes_from(tmp_path, monkeypatch):
+    # Issue 10, item 9: Ctrl-C in the middle of an epoch; the run directory keeps the epochs saved before.
+    _interrupt_at_step(monkeypatch, 4)  # 2 steps per epoch: in the second epoch
     with pytest.raises(RunInterrupted) as stopped:
         train(tiny_config(epochs=3), tmp_path, data=fake_data(n_train=64))
     assert isinstance(stopped.value, KeyboardInterrupt)
@@ -501,17 +506,8 @@ def test_a_missing_best_model_is_reported_before_training_resumes(tmp_path, monk
 def test_a_damaged_best_model_is_reported_before_training_resumes(tmp_path, monkeypatch, damage, message):
     # A truncated best.pt was found only when the summary read it, after every remaining epoch.
     config = tiny_config(epochs=2)
-    steps = []
-
-    def interrupted_step(*args):
-        steps.append(1)
-        if len(steps) == 3:  # 2 steps per epoch: in the second epoch
-            raise KeyboardInterrupt
-        return original_step(*args)
-
-    original_step = train_module.train_step
     with monkeypatch.context() as patch:
-        patch.setattr(train_module, "train_step", interrupted_step)
+        _interrupt_at_step(patch, 3)  # 2 steps per epoch: the first of the second epoch
         with pytest.raises(RunInterrupted):
             train(config, tmp_path, data=fake_data(n_train=64))
     files = RunFiles(tmp_path)
