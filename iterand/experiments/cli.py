@@ -68,14 +68,15 @@ and writes the table (default ``runs/results/results.csv``) with ``-runs.csv`` (
 
 One process per run directory: a second ``train`` on a run directory in use stops with status 2, naming
 the process that holds it; a sweep skips such runs and says so. Ctrl-C stops a run with one line saying
-what its directory keeps; the same command resumes it.
+what its directory keeps; the same command resumes it. SIGTERM (``kill``, a scheduler) and SIGHUP (a closed
+terminal) stop it the same way.
 
 Exit status: 0 success, 1 training diverged (NaN/inf loss; the last good checkpoint is kept) or, for a
 sweep, some run failed (each is listed with its log) or was stopped alone (listed; it resumes when the
 sweep runs again), 2 an error you can act on (one line ``error: ...`` naming the field, file or folder:
 invalid input, missing or damaged data, a run directory in use or of another run), 130 interrupted
-(Ctrl-C), 141 silently when the output closes (``... | head``: a run stops after the epoch it last saved;
-the same command resumes it). Anything else is a bug and shows its traceback.
+(Ctrl-C, SIGTERM, SIGHUP), 141 silently when the output closes (``... | head``: a run stops after the
+epoch it last saved; the same command resumes it). Anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ from pathlib import Path
 
 import yaml
 
+from bookkeeping import signals
 from bookkeeping.errors import (
     EXIT_INTERRUPTED,
     EXIT_USER_ERROR,
@@ -216,7 +218,9 @@ def build_config(
 def _train(args: argparse.Namespace) -> None:
     config = build_config(args.preset, args.config, args.data_root, args.overrides)
     out = writable_folder(args.out or default_out(), "--out")
-    summary = train(config, out / run_name(config))
+    # Killed by SIGTERM or SIGHUP, it ended silently with 143 or 129; as on Ctrl-C, it says what it keeps.
+    with signals.stop_signals_as_interrupt():
+        summary = train(config, out / run_name(config))
     if process_rank() == 0:
         print_results(summary)
 

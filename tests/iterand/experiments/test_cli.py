@@ -186,6 +186,45 @@ def test_train_into_a_closed_pipe_is_silent_with_status_141(tmp_path):
     assert main([*TINY, "--out", str(tmp_path)]) == 0  # the run directory was left free
 
 
+# The command line with its third training step replaced by the signal: the stop comes mid-epoch whatever
+# the timing.
+_SIGNAL_AT_STEP_3 = """
+import os, signal, sys
+from iterand.engine import train
+from iterand.experiments.cli import main
+
+steps, original = [], train.train_step
+
+def step(*args):
+    steps.append(1)
+    if len(steps) == 3:
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+    return original(*args)
+
+train.train_step = step
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_train_stopped_by_sigterm_or_sighup_says_what_it_keeps_as_on_ctrl_c(tmp_path, name):
+    # It died silently with status 143 or 129.
+    argv = [*TINY, "--out", str(tmp_path)]  # 2 steps per epoch: step 3 is in the second epoch
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AT_STEP_3, name, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    run_dir = tmp_path / run_name(build_config(PRESET, overrides=OVERRIDES))
+    assert done.returncode == EXIT_INTERRUPTED, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"interrupted: {run_dir} keeps 1 of 3 epochs (checkpoint.pt); the same command resumes from there"
+    )
+    assert main(argv) == 0
+
+
 class _PipeClosedAt(io.StringIO):
     """stdout whose reader goes away when a line starting with ``prefix`` is written."""
 
