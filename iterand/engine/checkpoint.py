@@ -22,8 +22,8 @@ from iterand.engine.config import TrainConfig, experiment_differences
 __all__ = [
     "CheckpointError",
     "check_owner",
-    "load_holding",
     "load",
+    "load_holding",
     "missing_model_message",
     "other_model_hint",
     "restore_rng_states",

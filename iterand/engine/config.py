@@ -563,8 +563,8 @@ def experiment_dict(config: TrainConfig) -> dict[str, Any]:
 
 
 def experiment_differences(saved: TrainConfig, requested: TrainConfig) -> str | None:
-    """ "field: saved X, requested Y" for every experiment field in which ``saved`` differs from
-    ``requested``, joined; None when they are the same experiment (``experiment_dict``)."""
+    """The experiment fields in which ``saved`` differs from ``requested``, each as "field: saved X,
+    requested Y", joined; None when they are the same experiment (``experiment_dict``)."""
     old, new = experiment_dict(saved), experiment_dict(requested)
     differing = [key for key in new if old.get(key) != new[key]]
     return ", ".join(f"{key}: saved {old.get(key)!r}, requested {new[key]!r}" for key in differing) or None
