@@ -14,6 +14,7 @@ dict recorded as where the model came from). The formats and their files are des
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,16 @@ def export_run(
         "progress": progress,
     }
     target = Path(out) if out is not None else files.export_dir(format_name, which)
+    made = [folder for folder in (target, *target.parents) if not folder.exists()]
     _check_target(target, source["run_name"])
-    return FORMATS[format_name](model, config, target, source)
+    try:
+        return FORMATS[format_name](model, config, target, source)
+    except InvalidInput:
+        # A model the format cannot hold (torchvision's names for a Conv6) leaves no empty folders behind.
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _check_target(target: Path, run_name: str) -> None:

@@ -69,7 +69,11 @@ def test_the_best_and_the_last_checkpoint_export_their_own_model(run_dir, tmp_pa
     ],
 )
 def test_errors_are_one_line_with_status_2(run_dir, tmp_path, capsys, argv, named):
-    assert_usage_error(["export", str(run_dir), "--out", str(tmp_path / "x"), *argv], named, capsys)
+    assert_usage_error(["export", str(run_dir), "--out", str(tmp_path / "x" / "y"), *argv], named, capsys)
+    # A refused torchvision export left the empty folders it had made (default: <run>/export/...).
+    assert not (tmp_path / "x").exists()
+    assert_usage_error(["export", str(run_dir), *argv], named, capsys)
+    assert not (run_dir / "export" / "torchvision-last").exists()
 
 
 def test_a_folder_that_is_no_run(tmp_path, capsys):
